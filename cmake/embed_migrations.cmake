@@ -3,6 +3,7 @@ set(out "// Generated from sql/*.sql by cmake/embed_migrations.cmake. Do not edi
 string(APPEND out "#include \"db/migrations.hpp\"\n\nnamespace zonemesh::db {\n")
 string(APPEND out "const std::vector<migration>& embedded_migrations() {\n")
 string(APPEND out "  static const std::vector<migration> all = {\n")
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 foreach(f IN LISTS INPUTS)
   get_filename_component(base ${f} NAME_WE)
   string(SUBSTRING ${base} 0 3 num)

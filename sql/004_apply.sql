@@ -1,0 +1,289 @@
+-- 004_apply: reading the change-log, and applying peers' changes.
+--
+-- A source transaction travels as JSON:
+--   {"origin": "site2", "seq": 17, "changes": [
+--      {"tbl": "records", "op": "U", "key": {"id": "..."}, "data": {...full row...},
+--       "hlc": 118..., "zone": "example.com"},
+--      {"tbl": "records", "op": "D", "key": {"id": "..."}, "hlc": 118..., "zone": "example.com"}]}
+
+-- Entries after local position after_pos, oldest first, as source
+-- transactions (plus their local pos). Used by the site's DNS server.
+CREATE FUNCTION zonemesh.changes_since(after_pos bigint, max_entries integer DEFAULT 1000)
+RETURNS TABLE (pos bigint, origin text, origin_seq bigint, committed_at timestamptz, tx jsonb)
+LANGUAGE sql STABLE AS $$
+  SELECT l.pos, l.origin, l.origin_seq, l.committed_at,
+         jsonb_build_object('origin', l.origin, 'seq', l.origin_seq, 'changes',
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('tbl', c.tbl, 'op', c.op, 'key', c.key,
+                                         'data', c.data, 'hlc', c.hlc, 'zone', c.zone,
+                                         'applied', c.applied) ORDER BY c.n), '[]'::jsonb)
+              FROM zonemesh.changes c WHERE c.entry = l.entry))
+    FROM zonemesh.changelog l
+   WHERE l.pos > after_pos
+   ORDER BY l.pos
+   LIMIT max_entries
+$$;
+
+-- One origin's transactions after seq after_seq, in origin order. Used by the
+-- replicator to send a peer what its version vector lacks.
+CREATE FUNCTION zonemesh.origin_changes(from_origin text, after_seq bigint, max_entries integer DEFAULT 1000)
+RETURNS TABLE (origin_seq bigint, tx jsonb)
+LANGUAGE sql STABLE AS $$
+  SELECT l.origin_seq,
+         jsonb_build_object('origin', l.origin, 'seq', l.origin_seq, 'changes',
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('tbl', c.tbl, 'op', c.op, 'key', c.key,
+                                         'data', c.data, 'hlc', c.hlc, 'zone', c.zone) ORDER BY c.n),
+                            '[]'::jsonb)
+              FROM zonemesh.changes c WHERE c.entry = l.entry))
+    FROM zonemesh.changelog l
+   WHERE l.origin = from_origin AND l.origin_seq > after_seq
+   ORDER BY l.origin_seq
+   LIMIT max_entries
+$$;
+
+CREATE FUNCTION zonemesh.log_conflict(kind text, tbl text, key jsonb, zone text,
+                                      kept_hlc bigint, kept_origin text,
+                                      lost_hlc bigint, lost_origin text, detail text DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $$
+  INSERT INTO zonemesh.conflicts (kind, tbl, key, zone, kept_hlc, kept_origin, lost_hlc, lost_origin, detail)
+  VALUES (kind, tbl, key, zone, kept_hlc, kept_origin, lost_hlc, lost_origin, detail)
+$$;
+
+-- Applies one change under last-writer-wins by (hlc, origin). Returns true
+-- when it changed this site's tables.
+CREATE FUNCTION zonemesh.apply_change(ch jsonb, ch_origin text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  t zonemesh.replicated_tables;
+  tbl text := ch ->> 'tbl';
+  op text := ch ->> 'op';
+  k jsonb := ch -> 'key';
+  d jsonb := ch -> 'data';
+  h bigint := (ch ->> 'hlc')::bigint;
+  z text := ch ->> 'zone';
+  key_pred text;
+  cur record;
+  tomb record;
+  ztomb record;
+BEGIN
+  SELECT * INTO t FROM zonemesh.replicated_tables r WHERE r.tbl = apply_change.tbl;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'change for unknown table "%"', tbl;
+  END IF;
+  IF op NOT IN ('U', 'D') OR h IS NULL OR k IS NULL OR (op = 'U' AND d IS NULL) THEN
+    RAISE EXCEPTION 'malformed change %', ch;
+  END IF;
+  IF op = 'U' AND (d ->> 'hlc')::bigint IS DISTINCT FROM h OR (op = 'U' AND d ->> 'origin' IS DISTINCT FROM ch_origin) THEN
+    RAISE EXCEPTION 'change % carries a stamp that differs from its row''s', ch;
+  END IF;
+  IF h > zonemesh.physical_hlc() + ((SELECT max_clock_skew_ms FROM zonemesh.node) << 16) THEN
+    RAISE EXCEPTION 'change stamped % is more than % ms ahead of this site''s clock (origin %)',
+      zonemesh.hlc_time(h), (SELECT max_clock_skew_ms FROM zonemesh.node), ch_origin
+      USING ERRCODE = 'data_exception';
+  END IF;
+  PERFORM zonemesh.hlc_observe(h);
+
+  SELECT string_agg(format('%I = (r).%I', c, c), ' AND ') INTO key_pred FROM unnest(t.key_cols) c;
+  EXECUTE format('SELECT hlc, origin FROM public.%I, jsonb_populate_record(NULL::public.%I, $1) r WHERE %s FOR UPDATE',
+                 tbl, tbl, key_pred)
+    INTO cur USING k;
+  SELECT hlc, origin INTO tomb FROM zonemesh.tombstones tb WHERE tb.tbl = apply_change.tbl AND tb.key = k;
+
+  IF op = 'D' THEN
+    INSERT INTO zonemesh.tombstones AS tb (tbl, key, hlc, origin, zone)
+    VALUES (tbl, k, h, ch_origin, z)
+    ON CONFLICT (tbl, key) DO UPDATE
+      SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, zone = EXCLUDED.zone, deleted_at = now()
+      WHERE zonemesh.newer(EXCLUDED.hlc, EXCLUDED.origin, tb.hlc, tb.origin);
+    IF tbl = 'zones' THEN
+      PERFORM zonemesh.purge_zone(k ->> 'name', h, ch_origin);
+    END IF;
+    IF cur.hlc IS NULL THEN
+      RETURN tomb.hlc IS NULL OR zonemesh.newer(h, ch_origin, tomb.hlc, tomb.origin);
+    END IF;
+    IF zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
+      EXECUTE format('DELETE FROM public.%I WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::public.%I, $1))',
+                     tbl, array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','),
+                     array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','), tbl)
+        USING k;
+      RETURN true;
+    END IF;
+    PERFORM zonemesh.log_conflict('delete_lost', tbl, k, z, cur.hlc, cur.origin, h, ch_origin,
+                                  'a newer write of the row was kept');
+    RETURN false;
+  END IF;
+
+  -- Upsert.
+  IF cur.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
+    IF NOT (cur.hlc = h AND cur.origin = ch_origin) THEN
+      PERFORM zonemesh.log_conflict('write_lost', tbl, k, z, cur.hlc, cur.origin, h, ch_origin,
+                                    'a newer write of the row was kept');
+    END IF;
+    RETURN false;
+  END IF;
+  IF tomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, tomb.hlc, tomb.origin) THEN
+    PERFORM zonemesh.log_conflict('write_lost', tbl, k, z, tomb.hlc, tomb.origin, h, ch_origin,
+                                  'the row was deleted later');
+    RETURN false;
+  END IF;
+  IF t.zone_col IS NOT NULL AND tbl <> 'zones' THEN
+    SELECT hlc, origin INTO ztomb FROM zonemesh.tombstones tb
+     WHERE tb.tbl = 'zones' AND tb.key = jsonb_build_object('name', z);
+    IF ztomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, ztomb.hlc, ztomb.origin) THEN
+      PERFORM zonemesh.log_conflict('zone_deleted', tbl, k, z, ztomb.hlc, ztomb.origin, h, ch_origin,
+                                    'the zone was deleted after this write');
+      RETURN false;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.zones WHERE name = z) THEN
+      PERFORM zonemesh.log_conflict('zone_missing', tbl, k, z, NULL, NULL, h, ch_origin,
+                                    'kept, not served until the zone exists');
+    END IF;
+  END IF;
+  IF tbl = 'zones' AND cur.hlc IS NOT NULL THEN
+    PERFORM 1 FROM public.zones WHERE name = k ->> 'name' AND created IS DISTINCT FROM (d ->> 'created')::timestamptz;
+    IF FOUND THEN
+      PERFORM zonemesh.log_conflict('zone_created_twice', tbl, k, z, h, ch_origin, cur.hlc, cur.origin,
+                                    'created at two sites; the newer creation''s settings are kept, records of both');
+    END IF;
+  END IF;
+  IF cur.hlc IS NULL THEN
+    EXECUTE format('INSERT INTO public.%I SELECT * FROM jsonb_populate_record(NULL::public.%I, $1)', tbl, tbl)
+      USING d;
+  ELSE
+    EXECUTE format('UPDATE public.%1$I SET (%2$s) = (SELECT %3$s FROM jsonb_populate_record(NULL::public.%1$I, $1) r) '
+                   'WHERE (%4$s) = (SELECT %4$s FROM jsonb_populate_record(NULL::public.%1$I, $2))',
+                   tbl,
+                   array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.cols) c), ','),
+                   array_to_string(ARRAY(SELECT 'r.' || quote_ident(c) FROM unnest(t.cols) c), ','),
+                   array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','))
+      USING d, k;
+  END IF;
+  RETURN true;
+END $$;
+
+-- Applies one source transaction (see the format above) atomically. Returns
+-- 'applied', 'duplicate' (already here) or 'own' (this site's own change
+-- coming back).
+CREATE FUNCTION zonemesh.apply_tx(tx jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  o text := tx ->> 'origin';
+  s bigint := (tx ->> 'seq')::bigint;
+  v bigint;
+  e bigint;
+  ch jsonb;
+  ok boolean;
+BEGIN
+  IF o IS NULL OR s IS NULL OR s < 1 OR jsonb_typeof(tx -> 'changes') IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION 'malformed source transaction: %', left(tx::text, 200);
+  END IF;
+  IF o = zonemesh.node_id() THEN
+    RETURN 'own';
+  END IF;
+  INSERT INTO zonemesh.vector (origin, seq) VALUES (o, 0) ON CONFLICT (origin) DO NOTHING;
+  SELECT seq INTO v FROM zonemesh.vector WHERE origin = o FOR UPDATE;
+  IF s <= v OR EXISTS (SELECT 1 FROM zonemesh.received r WHERE r.origin = o AND r.seq = s) THEN
+    RETURN 'duplicate';
+  END IF;
+
+  PERFORM set_config('zonemesh.applying', 'on', true);
+  e := nextval('zonemesh.entry_id');
+  FOR ch IN SELECT * FROM jsonb_array_elements(tx -> 'changes') LOOP
+    ok := zonemesh.apply_change(ch, o);
+    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, hlc, zone, applied)
+    VALUES (e, ch ->> 'tbl', (ch ->> 'op')::"char", ch -> 'key', ch -> 'data', (ch ->> 'hlc')::bigint,
+            ch ->> 'zone', ok);
+  END LOOP;
+  PERFORM set_config('zonemesh.applying', 'off', true);
+  INSERT INTO zonemesh.pending_entries (entry, origin, origin_seq) VALUES (e, o, s);
+
+  IF s = v + 1 THEN
+    v := s;
+    LOOP
+      DELETE FROM zonemesh.received r WHERE r.origin = o AND r.seq = v + 1;
+      EXIT WHEN NOT FOUND;
+      v := v + 1;
+    END LOOP;
+    UPDATE zonemesh.vector SET seq = v WHERE origin = o;
+  ELSE
+    INSERT INTO zonemesh.received (origin, seq) VALUES (o, s);
+  END IF;
+  DELETE FROM zonemesh.apply_errors WHERE origin = o AND origin_seq = s;
+  RETURN 'applied';
+END $$;
+
+-- Applies a JSON array of source transactions in one database transaction,
+-- each one atomically on its own: a transaction that fails is rolled back
+-- alone, recorded in zonemesh.apply_errors, and the rest go on. Returns
+-- {"applied": n, "duplicate": n, "own": n, "failed": n}.
+CREATE FUNCTION zonemesh.apply_batch(txs jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  tx jsonb;
+  res text;
+  counts jsonb := '{"applied": 0, "duplicate": 0, "own": 0, "failed": 0}';
+  msg text;
+BEGIN
+  IF jsonb_typeof(txs) IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION 'apply_batch expects a JSON array of source transactions';
+  END IF;
+  FOR tx IN SELECT * FROM jsonb_array_elements(txs) LOOP
+    BEGIN
+      res := zonemesh.apply_tx(tx);
+    EXCEPTION WHEN others THEN
+      GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+      res := 'failed';
+      INSERT INTO zonemesh.apply_errors AS ae (origin, origin_seq, tx, error)
+      VALUES (coalesce(tx ->> 'origin', '?'), coalesce((tx ->> 'seq')::bigint, -1), tx, msg)
+      ON CONFLICT (origin, origin_seq) DO UPDATE
+        SET error = EXCLUDED.error, tx = EXCLUDED.tx, attempts = ae.attempts + 1, last_failed = now();
+    END;
+    counts := jsonb_set(counts, ARRAY[res], to_jsonb((counts ->> res)::integer + 1));
+  END LOOP;
+  RETURN counts;
+END $$;
+
+-- Retries the transactions kept in zonemesh.apply_errors (after the cause
+-- was fixed, e.g. a clock back in bounds).
+CREATE FUNCTION zonemesh.retry_apply_errors() RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT zonemesh.apply_batch(coalesce(jsonb_agg(tx ORDER BY origin, origin_seq), '[]'))
+    FROM zonemesh.apply_errors
+$$;
+
+-- This site's version vector as JSON: {"site1": 12, "site2": 40}.
+CREATE FUNCTION zonemesh.version_vector() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(jsonb_object_agg(origin, seq), '{}'::jsonb) FROM zonemesh.vector
+$$;
+
+-- Pruning. A change-log entry goes once every known peer has acknowledged its
+-- (origin, seq), or once it is older than the retention cap; a tombstone goes
+-- once the entry that made it here would (every peer has a version vector
+-- covering the tombstone's stamp's origin seq) or past the cap. A peer behind
+-- the cap must be resynced from a snapshot (the replicator does that).
+CREATE FUNCTION zonemesh.prune(retention interval DEFAULT '7 days') RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  peers integer := (SELECT count(*) FROM zonemesh.peers);
+  n_log bigint;
+  n_tomb bigint;
+BEGIN
+  WITH gone AS (
+    DELETE FROM zonemesh.changelog l
+     WHERE l.committed_at < now() - retention
+        OR (peers > 0 AND NOT EXISTS (
+              SELECT 1 FROM zonemesh.peers p
+               WHERE coalesce((SELECT pv.seq FROM zonemesh.peer_vector pv
+                                WHERE pv.peer = p.node AND pv.origin = l.origin), 0) < l.origin_seq))
+    RETURNING l.entry)
+  DELETE FROM zonemesh.changes c USING gone WHERE c.entry = gone.entry;
+  GET DIAGNOSTICS n_log = ROW_COUNT;
+
+  DELETE FROM zonemesh.tombstones tb
+   WHERE tb.deleted_at < now() - retention
+      OR (peers > 0 AND NOT EXISTS (
+            SELECT 1 FROM zonemesh.changes c WHERE c.op = 'D' AND c.tbl = tb.tbl AND c.key = tb.key
+                                              AND c.hlc = tb.hlc));
+  GET DIAGNOSTICS n_tomb = ROW_COUNT;
+  RETURN jsonb_build_object('changes', n_log, 'tombstones', n_tomb);
+END $$;
