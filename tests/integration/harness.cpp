@@ -1,0 +1,95 @@
+// Test harness: starts real PostgreSQL sites through scripts/cluster.
+
+#include "harness.hpp"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+
+#include <pqxx/pqxx>
+
+namespace zonemesh::test {
+
+command_result run_command(const std::string& command, bool merge_stderr) {
+  command_result r;
+  std::string full = merge_stderr ? command + " 2>&1" : command;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(full.c_str(), "r"), pclose);
+  if (!pipe) throw std::runtime_error("popen failed for: " + command);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe.get())) > 0) r.output.append(buf, n);
+  int status = pclose(pipe.release());
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string binary(const std::string& relative) {
+  return std::string(ZONEMESH_BINARY_DIR) + "/" + relative;
+}
+
+cluster::cluster(int n, const std::vector<std::string>& extra_args) {
+  char tmpl[] = "/tmp/zonemesh-test-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  std::string cmd = "ZONEMESH_BUILD_DIR='" + std::string(ZONEMESH_BINARY_DIR) + "' '" +
+                    std::string(ZONEMESH_SOURCE_DIR) + "/scripts/cluster' up --fast --sites " +
+                    std::to_string(n) + " --dir '" + dir_ + "'";
+  for (const auto& a : extra_args) cmd += " " + a;
+  // JSON on stdout; progress on stderr goes to a log file we show on failure.
+  auto r = run_command(cmd + " 2>'" + dir_ + "/up.log'", false);
+  if (r.status != 0) {
+    auto log = run_command("cat '" + dir_ + "/up.log'");
+    throw std::runtime_error("scripts/cluster up failed:\n" + r.output + log.output);
+  }
+  json_ = nlohmann::json::parse(r.output);
+  for (const auto& s : json_.at("sites")) {
+    sites_.push_back({s.at("node").get<std::string>(), s.at("pg").get<std::string>(),
+                      s.at("pg_port").get<int>()});
+  }
+}
+
+cluster::~cluster() {
+  run_command("'" + std::string(ZONEMESH_SOURCE_DIR) + "/scripts/cluster' down --remove --dir '" +
+              dir_ + "'");
+}
+
+std::string sql_value(const std::string& conninfo, const std::string& sql) {
+  pqxx::connection c(conninfo);
+  pqxx::work w(c);
+  auto r = w.exec(sql);
+  w.commit();
+  if (r.empty() || r[0].empty() || r[0][0].is_null()) return "";
+  return r[0][0].c_str();
+}
+
+std::string sql_error(const std::string& conninfo, const std::string& sql) {
+  try {
+    pqxx::connection c(conninfo);
+    pqxx::work w(c);
+    w.exec(sql);
+    w.commit();
+    return "";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+std::string dump_replicated_state(const std::string& conninfo) {
+  return sql_value(conninfo, R"sql(
+    SELECT coalesce(string_agg(line, E'\n' ORDER BY line), '') FROM (
+      SELECT 'zones ' || to_jsonb(t)::text AS line FROM public.zones t
+      UNION ALL SELECT 'records ' || to_jsonb(t)::text FROM public.records t
+      UNION ALL SELECT 'zone_metadata ' || to_jsonb(t)::text FROM public.zone_metadata t
+      UNION ALL SELECT 'tsig_keys ' || to_jsonb(t)::text FROM public.tsig_keys t
+      UNION ALL SELECT 'dnssec_keys ' || to_jsonb(t)::text FROM public.dnssec_keys t
+      UNION ALL SELECT 'tombstone ' || jsonb_build_array(tbl, key, hlc, origin, zone)::text
+                  FROM zonemesh.tombstones
+      UNION ALL SELECT 'zone_state ' || jsonb_build_array(zone, changes, max_hlc)::text
+                  FROM zonemesh.zone_state
+    ) s)sql");
+}
+
+}  // namespace zonemesh::test

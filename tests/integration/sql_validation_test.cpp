@@ -1,0 +1,244 @@
+// The SQL write path: every local write to a replicated table is validated,
+// normalized, stamped and logged, from any session (sql/002, sql/003).
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "harness.hpp"
+
+namespace zonemesh::test {
+namespace {
+
+class SqlValidation : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = std::make_unique<cluster>(1);
+    db_ = cluster_->at(0).pg;
+    ASSERT_EQ(sql_error(db_, "SELECT create_zone('example.com', ARRAY['ns1.example.net'])"), "");
+  }
+  static void TearDownTestSuite() { cluster_.reset(); }
+
+  static std::string insert(const std::string& name, const std::string& type,
+                            const std::string& content, const std::string& zone = "example.com",
+                            const std::string& ttl = "3600") {
+    pqxx::connection c(db_);
+    return sql_error(db_, "INSERT INTO records (zone, name, type, ttl, content) VALUES (" +
+                              c.quote(zone) + ", " + c.quote(name) + ", " + c.quote(type) + ", " +
+                              ttl + ", " + c.quote(content) + ")");
+  }
+  static std::string stored(const std::string& name, const std::string& type) {
+    return sql_value(db_, "SELECT string_agg(content, '|' ORDER BY content) FROM records WHERE name = '" +
+                              name + "' AND type = '" + type + "'");
+  }
+
+  static std::unique_ptr<cluster> cluster_;
+  static std::string db_;
+};
+std::unique_ptr<cluster> SqlValidation::cluster_;
+std::string SqlValidation::db_;
+
+TEST_F(SqlValidation, TablesAreOnTheSearchPath) {
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM zones WHERE name = 'example.com'"), "1");
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM records WHERE zone = 'example.com'"), "2");
+  for (const char* t : {"zone_metadata", "tsig_keys", "dnssec_keys"}) {
+    EXPECT_EQ(sql_error(db_, std::string("SELECT * FROM ") + t), "") << t;
+  }
+}
+
+TEST_F(SqlValidation, NamesAreLowercasedAndLoseTheTrailingDot) {
+  ASSERT_EQ(insert("WWW.Example.COM.", "a", "192.0.2.1", "EXAMPLE.com."), "");
+  EXPECT_EQ(sql_value(db_, "SELECT zone || ' ' || name || ' ' || type FROM records WHERE content = '192.0.2.1'"),
+            "example.com www.example.com A");
+}
+
+TEST_F(SqlValidation, BadNamesAreRefusedWithTheName) {
+  std::string long_label(64, 'a');
+  auto err = insert(long_label + ".example.com", "A", "192.0.2.2");
+  EXPECT_NE(err.find("at most 63"), std::string::npos) << err;
+  EXPECT_NE(err.find(long_label), std::string::npos) << err;
+
+  std::string long_name;
+  for (int i = 0; i < 30; ++i) long_name += "abcdefgh.";
+  err = insert(long_name + "example.com", "A", "192.0.2.2");
+  EXPECT_NE(err.find("at most 253"), std::string::npos) << err;
+
+  err = insert("a..example.com", "A", "192.0.2.2");
+  EXPECT_NE(err.find("empty label"), std::string::npos) << err;
+  err = insert("bad name.example.com", "A", "192.0.2.2");
+  EXPECT_NE(err.find("characters other than"), std::string::npos) << err;
+  err = insert("a.*.example.com", "A", "192.0.2.2");
+  EXPECT_NE(err.find("leftmost"), std::string::npos) << err;
+  EXPECT_EQ(insert("*.wild.example.com", "A", "192.0.2.2"), "");
+}
+
+TEST_F(SqlValidation, OwnerMustBeInsideItsZone) {
+  auto err = insert("www.example.org", "A", "192.0.2.3");
+  EXPECT_NE(err.find("www.example.org"), std::string::npos) << err;
+  EXPECT_NE(err.find("not inside zone example.com"), std::string::npos) << err;
+  err = insert("notexample.com", "A", "192.0.2.3");
+  EXPECT_NE(err.find("not inside zone"), std::string::npos) << err;
+  err = insert("www.nosuchzone.test", "A", "192.0.2.3", "nosuchzone.test");
+  EXPECT_NE(err.find("zone \"nosuchzone.test\" does not exist"), std::string::npos) << err;
+}
+
+TEST_F(SqlValidation, TtlRangeAndKnownTypes) {
+  auto err = insert("ttl.example.com", "A", "192.0.2.4", "example.com", "-1");
+  EXPECT_NE(err.find("TTL -1 is out of range"), std::string::npos) << err;
+  err = insert("t.example.com", "BOGUS", "x");
+  EXPECT_NE(err.find("unknown record type \"BOGUS\""), std::string::npos) << err;
+  err = insert("t.example.com", "RRSIG", "x");
+  EXPECT_NE(err.find("made by the DNSSEC signer"), std::string::npos) << err;
+  EXPECT_EQ(insert("ttl.example.com", "A", "192.0.2.4", "example.com", "0"), "");
+}
+
+TEST_F(SqlValidation, ContentIsCheckedPerType) {
+  struct bad_case {
+    const char* type;
+    const char* content;
+    const char* message;
+  };
+  const bad_case bad[] = {
+      {"A", "192.0.2", "not an IPv4 address"},
+      {"A", "192.0.2.256", "not an IPv4 address"},
+      {"A", "2001:db8::1", "not an IPv4 address"},
+      {"AAAA", "192.0.2.1", "not an IPv6 address"},
+      {"AAAA", "2001:db8::zz", "not an IPv6 address"},
+      {"NS", "ns1 example.com", "single domain name"},
+      {"CNAME", "bad..target", "empty label"},
+      {"PTR", "", "is empty"},
+      {"MX", "mail.example.com", "preference exchange"},
+      {"MX", "70000 mail.example.com", "0 to 65535"},
+      {"SRV", "10 5 sip.example.com", "priority weight port target"},
+      {"SRV", "10 5 99999 sip.example.com", "port"},
+      {"TXT", "\"unterminated", "unterminated"},
+      {"TXT", "\"a\" b", "outside quotes"},
+      {"CAA", "0 issue", "flags tag value"},
+      {"CAA", "300 issue \"ca.example\"", "0 to 255"},
+      {"SOA", "ns1 hostmaster 1 2 3", "mname rname serial"},
+  };
+  for (const auto& c : bad) {
+    auto err = insert("content.example.com", c.type, c.content);
+    EXPECT_NE(err.find(c.message), std::string::npos) << c.type << " " << c.content << ": " << err;
+    EXPECT_NE(err.find("content.example.com"), std::string::npos) << err;
+  }
+  std::string long_txt = "\"" + std::string(256, 'x') + "\"";
+  auto err = insert("content.example.com", "TXT", long_txt);
+  EXPECT_NE(err.find("at most 255"), std::string::npos) << err;
+}
+
+TEST_F(SqlValidation, ContentIsNormalized) {
+  ASSERT_EQ(insert("n.example.com", "AAAA", "2001:DB8:0:0::1"), "");
+  EXPECT_EQ(stored("n.example.com", "AAAA"), "2001:db8::1");
+  ASSERT_EQ(insert("n.example.com", "MX", "10 Mail.Example.COM."), "");
+  EXPECT_EQ(stored("n.example.com", "MX"), "10 mail.example.com");
+  ASSERT_EQ(insert("n.example.com", "TXT", "v=spf1 -all"), "");
+  EXPECT_EQ(stored("n.example.com", "TXT"), "\"v=spf1 -all\"");
+  ASSERT_EQ(insert("n.example.com", "CAA", "0 ISSUE \"letsencrypt.org\""), "");
+  EXPECT_EQ(stored("n.example.com", "CAA"), "0 issue \"letsencrypt.org\"");
+  ASSERT_EQ(insert("_sip._tcp.example.com", "SRV", "10 5 5060 sip.example.com."), "");
+  EXPECT_EQ(stored("_sip._tcp.example.com", "SRV"), "10 5 5060 sip.example.com");
+  ASSERT_EQ(insert("n2.example.com", "MX", "0 ."), "");  // null MX, RFC 7505
+  ASSERT_EQ(insert("n.example.com", "PTR", "host.example.net."), "");
+  EXPECT_EQ(stored("n.example.com", "PTR"), "host.example.net");
+  ASSERT_EQ(insert("n3.example.com", "TXT", "\"two\" \"strings\""), "");
+  EXPECT_EQ(stored("n3.example.com", "TXT"), "\"two\" \"strings\"");
+}
+
+TEST_F(SqlValidation, CnameNeverBesideOtherData) {
+  ASSERT_EQ(insert("alias.example.com", "CNAME", "target.example.com"), "");
+  auto err = insert("alias.example.com", "A", "192.0.2.5");
+  EXPECT_NE(err.find("CNAME cannot coexist"), std::string::npos) << err;
+  err = insert("alias.example.com", "CNAME", "other.example.com");
+  EXPECT_NE(err.find("CNAME cannot coexist"), std::string::npos) << err;
+  ASSERT_EQ(insert("host.example.com", "A", "192.0.2.6"), "");
+  err = insert("host.example.com", "CNAME", "target.example.com");
+  EXPECT_NE(err.find("there is A \"192.0.2.6\""), std::string::npos) << err;
+  // A disabled record does not count, as in PowerDNS.
+  ASSERT_EQ(sql_error(db_, "UPDATE records SET disabled = true WHERE name = 'host.example.com'"), "");
+  EXPECT_EQ(insert("host.example.com", "CNAME", "target.example.com"), "");
+}
+
+TEST_F(SqlValidation, ExactlyOneSoaAtTheApex) {
+  auto err = insert("sub.example.com", "SOA", "ns1.example.net h.example.com 1 2 3 4 5");
+  EXPECT_NE(err.find("zone apex"), std::string::npos) << err;
+  err = insert("example.com", "SOA", "ns1.example.net h.example.com 1 2 3 4 5");
+  EXPECT_NE(err.find("already has a SOA"), std::string::npos) << err;
+  err = sql_error(db_, "DELETE FROM records WHERE zone = 'example.com' AND type = 'SOA'");
+  EXPECT_NE(err.find("zone example.com has no SOA record"), std::string::npos) << err;
+  err = sql_error(db_, "INSERT INTO zones (name) VALUES ('nosoa.test')");
+  EXPECT_NE(err.find("zone nosoa.test has no SOA record"), std::string::npos) << err;
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM zones WHERE name = 'nosoa.test'"), "0");
+  // Zone and SOA in one transaction, with plain INSERTs.
+  EXPECT_EQ(sql_error(db_,
+                      "INSERT INTO zones (name) VALUES ('plain.test');"
+                      "INSERT INTO records (zone, name, type, content) VALUES "
+                      "('plain.test', 'plain.test', 'SOA', 'ns1.plain.test hostmaster.plain.test 1 7200 900 1209600 300')"),
+            "");
+  // Replacing the SOA inside one transaction is fine.
+  EXPECT_EQ(sql_error(db_, "SELECT set_rrset('plain.test', 'plain.test', 'SOA', "
+                           "ARRAY['ns2.plain.test hostmaster.plain.test 1 7200 900 1209600 300'])"),
+            "");
+  EXPECT_EQ(stored("plain.test", "SOA"), "ns2.plain.test hostmaster.plain.test 1 7200 900 1209600 300");
+}
+
+TEST_F(SqlValidation, TruncateIsRefused) {
+  for (const char* t : {"zones", "records", "zone_metadata", "tsig_keys", "dnssec_keys"}) {
+    auto err = sql_error(db_, std::string("TRUNCATE ") + t + " CASCADE");
+    EXPECT_NE(err.find("TRUNCATE of replicated table"), std::string::npos) << t << ": " << err;
+  }
+  EXPECT_NE(sql_value(db_, "SELECT count(*) FROM records"), "0");
+}
+
+TEST_F(SqlValidation, OtherReplicatedTablesAreValidated) {
+  auto err = sql_error(db_, "INSERT INTO tsig_keys (name, algorithm, secret) VALUES ('k1', 'hmac-sha999', 'c2VjcmV0c2VjcmV0')");
+  EXPECT_NE(err.find("hmac-sha999"), std::string::npos) << err;
+  err = sql_error(db_, "INSERT INTO tsig_keys (name, algorithm, secret) VALUES ('k1', 'hmac-sha256', 'not base64!')");
+  EXPECT_NE(err.find("not valid base64"), std::string::npos) << err;
+  EXPECT_EQ(sql_error(db_, "INSERT INTO tsig_keys (name, algorithm, secret) VALUES ('K1.', 'HMAC-SHA256', 'c2VjcmV0c2VjcmV0c2VjcmV0')"), "");
+  EXPECT_EQ(sql_value(db_, "SELECT name || ' ' || algorithm FROM tsig_keys"), "k1 hmac-sha256");
+  err = sql_error(db_, "INSERT INTO dnssec_keys (zone, flags, algorithm, private_key) VALUES ('example.com', 12, 13, 'x')");
+  EXPECT_NE(err.find("flags 12"), std::string::npos) << err;
+  err = sql_error(db_, "INSERT INTO zone_metadata (zone, kind, content) VALUES ('nozone.test', 'ALLOW-AXFR-FROM', '192.0.2.0/24')");
+  EXPECT_NE(err.find("does not exist"), std::string::npos) << err;
+  EXPECT_EQ(sql_error(db_, "INSERT INTO zone_metadata (zone, kind, content) VALUES ('example.com', 'allow-axfr-from', '192.0.2.0/24')"), "");
+  EXPECT_EQ(sql_value(db_, "SELECT kind FROM zone_metadata"), "ALLOW-AXFR-FROM");
+}
+
+TEST_F(SqlValidation, EveryWriteIsStampedAndLogged) {
+  auto before = std::stoll(sql_value(db_, "SELECT last_pos FROM zonemesh.node"));
+  ASSERT_EQ(insert("stamp.example.com", "A", "192.0.2.7"), "");
+  auto id = sql_value(db_, "SELECT id FROM records WHERE name = 'stamp.example.com'");
+  ASSERT_EQ(sql_error(db_, "UPDATE records SET ttl = 60 WHERE name = 'stamp.example.com'"), "");
+  ASSERT_EQ(sql_error(db_, "DELETE FROM records WHERE name = 'stamp.example.com'"), "");
+  EXPECT_EQ(std::stoll(sql_value(db_, "SELECT last_pos FROM zonemesh.node")), before + 3);
+  EXPECT_EQ(sql_value(db_,
+                      "SELECT string_agg(c.op::text, '' ORDER BY l.pos) FROM zonemesh.changelog l "
+                      "JOIN zonemesh.changes c USING (entry) WHERE l.pos > " + std::to_string(before)),
+            "UUD");
+  EXPECT_EQ(sql_value(db_, "SELECT origin FROM zonemesh.tombstones WHERE tbl = 'records' AND key ->> 'id' = '" + id + "'"),
+            "site1");
+  // Stamps grow with each write of the row and carry this site's id.
+  EXPECT_EQ(sql_value(db_,
+                      "SELECT bool_and(c.hlc > 0) AND count(DISTINCT c.hlc) = 3 FROM zonemesh.changelog l "
+                      "JOIN zonemesh.changes c USING (entry) WHERE l.pos > " + std::to_string(before)),
+            "t");
+  EXPECT_EQ(sql_value(db_, "SELECT DISTINCT origin FROM records"), "site1");
+}
+
+TEST_F(SqlValidation, DeletingAZoneTakesItsRowsAndLogsOneChange) {
+  ASSERT_EQ(sql_error(db_, "SELECT create_zone('gone.test', ARRAY['ns1.gone.test'])"), "");
+  ASSERT_EQ(insert("www.gone.test", "A", "192.0.2.8", "gone.test"), "");
+  auto before = sql_value(db_, "SELECT last_pos FROM zonemesh.node");
+  ASSERT_EQ(sql_error(db_, "DELETE FROM zones WHERE name = 'gone.test'"), "");
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM records WHERE zone = 'gone.test'"), "0");
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM zonemesh.changelog l JOIN zonemesh.changes c USING (entry) "
+                           "WHERE l.pos > " + before),
+            "1");
+}
+
+}  // namespace
+}  // namespace zonemesh::test
