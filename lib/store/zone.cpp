@@ -1,0 +1,354 @@
+// Zone snapshots: building, copy-on-write changes, lookup.
+#include "store/zone.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dns/types.hpp"
+
+namespace zonemesh::store {
+namespace {
+
+constexpr std::uint16_t class_in = 1;
+
+std::uint32_t load_u32(const std::uint8_t* p) {
+  return (static_cast<std::uint32_t>(p[0]) << 24) | (static_cast<std::uint32_t>(p[1]) << 16) |
+         (static_cast<std::uint32_t>(p[2]) << 8) | p[3];
+}
+
+void store_u32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+/// Offset of the 20 fixed octets in SOA RDATA, or 0 when malformed.
+std::size_t soa_fixed_offset(std::span<const std::uint8_t> rdata) {
+  dns::name n;
+  std::size_t a = 0, b = 0;
+  if (dns::name::from_wire_prefix(rdata, n, a) != dns::name_status::ok) return 0;
+  if (dns::name::from_wire_prefix(rdata.subspan(a), n, b) != dns::name_status::ok) return 0;
+  if (rdata.size() != a + b + 20) return 0;
+  return a + b;
+}
+
+/// Checks the RDATA layout of the types the lookup interprets.
+bool rdata_layout_ok(std::uint16_t type, std::span<const std::uint8_t> rdata) {
+  dns::name n;
+  switch (type) {
+    case dns::rr_type::ns:
+    case dns::rr_type::cname:
+    case dns::rr_type::dname:
+    case dns::rr_type::ptr:
+      return dns::name::from_wire(rdata, n) == dns::name_status::ok;
+    case dns::rr_type::mx:
+      return rdata.size() >= 3 && dns::name::from_wire(rdata.subspan(2), n) == dns::name_status::ok;
+    case dns::rr_type::srv:
+      return rdata.size() >= 7 && dns::name::from_wire(rdata.subspan(6), n) == dns::name_status::ok;
+    case dns::rr_type::soa:
+      return soa_fixed_offset(rdata) != 0;
+    case dns::rr_type::a:
+      return rdata.size() == 4;
+    case dns::rr_type::aaaa:
+      return rdata.size() == 16;
+    default:
+      return rdata.size() <= 0xffff;
+  }
+}
+
+bool singleton_type(std::uint16_t type) {
+  return type == dns::rr_type::soa || type == dns::rr_type::cname || type == dns::rr_type::dname;
+}
+
+void recompute(node& n, const dns::name& apex) {
+  for (auto& set : n.rrsets) {
+    set.ttl = set.ttls.empty() ? 0 : *std::min_element(set.ttls.begin(), set.ttls.end());
+  }
+  n.delegation = !n.owner.equals(apex) && n.find(dns::rr_type::ns) != nullptr;
+}
+
+}  // namespace
+
+const rrset* node::find(std::uint16_t type) const {
+  for (const auto& set : rrsets) {
+    if (set.type == type) return &set;
+  }
+  return nullptr;
+}
+
+lookup_key::lookup_key(const dns::name& n) {
+  std::array<std::uint8_t, dns::max_labels + 1> offsets{};
+  labels_ = dns::label_offsets(n.wire(), offsets);
+  const auto wire = n.wire();
+  std::size_t len = 0;
+  ends_[0] = 0;
+  for (std::size_t i = labels_; i-- > 0;) {
+    const std::size_t at = offsets[i];
+    const std::uint8_t label_len = wire[at];
+    for (std::size_t k = 1; k <= label_len; ++k) {
+      const std::uint8_t c = dns::to_lower(wire[at + k]);
+      if (c <= 1) {
+        key_[len++] = 1;
+        key_[len++] = static_cast<std::uint8_t>(c + 1);
+      } else {
+        key_[len++] = c;
+      }
+    }
+    key_[len++] = 0;
+    ends_[labels_ - i] = static_cast<std::uint16_t>(len);
+  }
+}
+
+const node* zone_snapshot::find(std::string_view key) const {
+  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), key,
+                             [](const std::shared_ptr<const node>& n, std::string_view k) {
+                               return std::string_view(n->key) < k;
+                             });
+  if (it == nodes_.end() || (*it)->key != key) return nullptr;
+  return it->get();
+}
+
+const node* zone_snapshot::find(const dns::name& n) const {
+  const lookup_key key(n);
+  return find(key.full());
+}
+
+lookup_result zone_snapshot::lookup(const dns::name& qname) const {
+  const lookup_key key(qname);
+  const std::size_t apex_labels = apex_.label_count();
+  const std::size_t labels = key.label_count();
+  lookup_result r;
+  if (labels < apex_labels) return r;  // caller's bug: not in this zone
+  const node* encloser = apex_node_;
+  std::size_t depth = apex_labels;
+  if (labels > apex_labels && apex_node_->find(dns::rr_type::dname) != nullptr) {
+    r.what = lookup_result::kind::dname;
+    r.node = r.closest_encloser = apex_node_;
+    return r;
+  }
+  while (depth < labels) {
+    const node* n = find(key.prefix(depth + 1));
+    if (n == nullptr) break;
+    encloser = n;
+    ++depth;
+    if (n->delegation) {
+      r.what = lookup_result::kind::delegation;
+      r.node = r.closest_encloser = n;
+      r.at_cut = depth == labels;
+      return r;
+    }
+    if (depth < labels && n->find(dns::rr_type::dname) != nullptr) {
+      r.what = lookup_result::kind::dname;
+      r.node = r.closest_encloser = n;
+      return r;
+    }
+  }
+  r.closest_encloser = encloser;
+  if (depth == labels) {
+    r.what = lookup_result::kind::exact;
+    r.node = encloser;
+    return r;
+  }
+  // RFC 4592 3.3.1: the source of synthesis is "*" below the closest encloser.
+  std::array<char, 2 * dns::max_name_length + 2> wild{};
+  const std::string_view base = key.prefix(depth);
+  if (base.size() + 2 <= wild.size()) {
+    std::memcpy(wild.data(), base.data(), base.size());
+    wild[base.size()] = '*';
+    wild[base.size() + 1] = '\0';
+    if (const node* w = find(std::string_view(wild.data(), base.size() + 2)); w != nullptr) {
+      r.what = lookup_result::kind::wildcard;
+      r.node = w;
+      return r;
+    }
+  }
+  r.what = lookup_result::kind::nxdomain;
+  return r;
+}
+
+std::vector<record> zone_snapshot::records() const {
+  std::vector<record> out;
+  out.reserve(record_count_);
+  for (const auto& n : nodes_) {
+    for (const auto& set : n->rrsets) {
+      for (std::size_t i = 0; i < set.rdatas.size(); ++i) {
+        out.push_back(record{n->owner, set.type, class_in, set.ttls[i], set.rdatas[i]});
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+zone_builder::zone_builder(const dns::name& apex) : apex_(apex.lowercased()) {}
+
+zone_builder::zone_builder(const zone_snapshot& base) : apex_(base.apex()) {
+  for (const auto& n : base.nodes()) {
+    if (!n->empty_non_terminal()) nodes_.emplace(n->key, n);
+  }
+}
+
+node& zone_builder::mutable_node(const dns::name& owner) {
+  const dns::name lower = owner.lowercased();
+  const lookup_key key(lower);
+  if (auto it = touched_.find(key.full()); it != touched_.end()) return *it->second;
+  std::shared_ptr<node> copy;
+  if (auto it = nodes_.find(key.full()); it != nodes_.end()) {
+    copy = std::make_shared<node>(*it->second);
+  } else {
+    copy = std::make_shared<node>();
+    copy->owner = lower;
+    copy->key = std::string(key.full());
+  }
+  nodes_[copy->key] = copy;
+  touched_[copy->key] = copy;
+  return *copy;
+}
+
+std::string zone_builder::check(const record& rr) const {
+  if (!rr.owner.is_subdomain_of(apex_)) {
+    return rr.owner.to_string() + " is outside zone " + apex_.to_string();
+  }
+  if (rr.rrclass != class_in) return "only class IN is served";
+  if (dns::is_meta_type(rr.type)) return "type " + dns::type_to_string(rr.type) + " cannot be stored";
+  if (rr.type == dns::rr_type::soa && !rr.owner.equals(apex_)) return "SOA outside the zone apex";
+  if (!rdata_layout_ok(rr.type, rr.rdata)) {
+    return "malformed " + dns::type_to_string(rr.type) + " RDATA at " + rr.owner.to_string();
+  }
+  return {};
+}
+
+std::string zone_builder::add(const record& rr) {
+  if (auto error = check(rr); !error.empty()) return error;
+  node& n = mutable_node(rr.owner);
+  auto it = std::lower_bound(n.rrsets.begin(), n.rrsets.end(), rr.type,
+                             [](const rrset& s, std::uint16_t t) { return s.type < t; });
+  if (it == n.rrsets.end() || it->type != rr.type) {
+    it = n.rrsets.insert(it, rrset{rr.type, rr.ttl, {}, {}});
+  }
+  auto same = std::find(it->rdatas.begin(), it->rdatas.end(), rr.rdata);
+  if (same != it->rdatas.end()) {
+    it->ttls[static_cast<std::size_t>(same - it->rdatas.begin())] = rr.ttl;
+  } else if (singleton_type(rr.type) && !it->rdatas.empty()) {
+    it->rdatas.assign(1, rr.rdata);
+    it->ttls.assign(1, rr.ttl);
+  } else {
+    it->rdatas.push_back(rr.rdata);
+    it->ttls.push_back(rr.ttl);
+  }
+  recompute(n, apex_);
+  return {};
+}
+
+std::string zone_builder::apply(const record_change& change) {
+  if (change.what == record_change::action::upsert) return add(change.rr);
+  if (!change.rr.owner.is_subdomain_of(apex_)) {
+    return change.rr.owner.to_string() + " is outside zone " + apex_.to_string();
+  }
+  const lookup_key key(change.rr.owner);
+  if (nodes_.find(key.full()) == nodes_.end()) return {};  // nothing to remove
+  node& n = mutable_node(change.rr.owner);
+  switch (change.what) {
+    case record_change::action::remove_name:
+      n.rrsets.clear();
+      break;
+    case record_change::action::remove_rrset:
+      std::erase_if(n.rrsets, [&](const rrset& s) { return s.type == change.rr.type; });
+      break;
+    case record_change::action::remove:
+      for (auto& s : n.rrsets) {
+        if (s.type != change.rr.type) continue;
+        for (std::size_t i = 0; i < s.rdatas.size(); ++i) {
+          if (s.rdatas[i] == change.rr.rdata) {
+            s.rdatas.erase(s.rdatas.begin() + static_cast<std::ptrdiff_t>(i));
+            s.ttls.erase(s.ttls.begin() + static_cast<std::ptrdiff_t>(i));
+            break;
+          }
+        }
+      }
+      std::erase_if(n.rrsets, [](const rrset& s) { return s.rdatas.empty(); });
+      break;
+    case record_change::action::upsert:
+      break;
+  }
+  recompute(n, apex_);
+  return {};
+}
+
+build_result zone_builder::build(std::uint32_t serial) const {
+  build_result result;
+  const lookup_key apex_key(apex_);
+  auto apex_it = nodes_.find(apex_key.full());
+  const rrset* soa = apex_it == nodes_.end() ? nullptr : apex_it->second->find(dns::rr_type::soa);
+  if (soa == nullptr || soa->rdatas.empty()) {
+    result.error = "zone " + apex_.to_string() + " has no SOA at its apex";
+    return result;
+  }
+  if (soa->rdatas.size() != 1) {
+    result.error = "zone " + apex_.to_string() + " has more than one SOA";
+    return result;
+  }
+
+  auto zone = std::make_shared<zone_snapshot>();
+  zone->apex_ = apex_;
+  zone->serial_ = serial;
+
+  // The apex gets its own copy with the serial written into the SOA.
+  auto apex = std::make_shared<node>(*apex_it->second);
+  for (auto& set : apex->rrsets) {
+    if (set.type != dns::rr_type::soa) continue;
+    auto& rdata = set.rdatas.front();
+    const std::size_t fixed = soa_fixed_offset(rdata);
+    store_u32(rdata.data() + fixed, serial);
+    const std::uint32_t minimum = load_u32(rdata.data() + fixed + 16);
+    zone->negative_ttl_ = std::min(set.ttl, minimum);
+  }
+
+  std::map<std::string_view, std::shared_ptr<const node>> all;
+  for (const auto& [key, n] : nodes_) {
+    if (!n->empty_non_terminal()) all.emplace(n->key, n);
+  }
+  all[apex->key] = apex;
+  // Empty non-terminals: every missing ancestor between a node and the apex.
+  std::vector<std::shared_ptr<const node>> ents;
+  const std::size_t apex_labels = apex_.label_count();
+  for (const auto& [key, n] : nodes_) {
+    if (n->empty_non_terminal()) continue;
+    dns::name ancestor = n->owner;
+    for (std::size_t labels = ancestor.label_count(); labels > apex_labels + 1; --labels) {
+      ancestor.strip_left(1);
+      const lookup_key k(ancestor);
+      if (all.find(k.full()) != all.end()) break;
+      auto ent = std::make_shared<node>();
+      ent->owner = ancestor;
+      ent->key = std::string(k.full());
+      ents.push_back(ent);
+      all.emplace(ents.back()->key, ents.back());
+    }
+  }
+  zone->nodes_.reserve(all.size());
+  for (auto& [key, n] : all) {
+    zone->record_count_ += [&] {
+      std::size_t c = 0;
+      for (const auto& s : n->rrsets) c += s.rdatas.size();
+      return c;
+    }();
+    zone->nodes_.push_back(n);
+  }
+  zone->apex_node_ = apex.get();
+  result.zone = std::move(zone);
+  return result;
+}
+
+build_result apply_changes(const zone_snapshot& base, std::span<const record_change> changes,
+                           std::uint32_t serial) {
+  zone_builder builder(base);
+  for (const auto& change : changes) {
+    if (auto error = builder.apply(change); !error.empty()) return build_result{nullptr, error};
+  }
+  return builder.build(serial);
+}
+
+}  // namespace zonemesh::store

@@ -1,0 +1,217 @@
+// ldns-backed conversion between record text, wire RDATA and zone files.
+#include "zonefile/zonefile.hpp"
+
+#include <stdbool.h>  // before ldns, which otherwise redefines bool
+#include <stdio.h>
+
+#include <ldns/ldns.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "dns/types.hpp"
+
+namespace zonemesh::zonefile {
+namespace {
+
+struct rr_deleter {
+  void operator()(ldns_rr* p) const { ldns_rr_free(p); }
+};
+struct rdf_deleter {
+  void operator()(ldns_rdf* p) const { ldns_rdf_deep_free(p); }
+};
+struct buffer_deleter {
+  void operator()(ldns_buffer* p) const { ldns_buffer_free(p); }
+};
+struct zone_deleter {
+  void operator()(ldns_zone* p) const { ldns_zone_deep_free(p); }
+};
+struct file_deleter {
+  void operator()(FILE* p) const { std::fclose(p); }
+};
+struct str_deleter {
+  void operator()(char* p) const { std::free(p); }
+};
+using rr_ptr = std::unique_ptr<ldns_rr, rr_deleter>;
+using rdf_ptr = std::unique_ptr<ldns_rdf, rdf_deleter>;
+using buffer_ptr = std::unique_ptr<ldns_buffer, buffer_deleter>;
+using zone_ptr = std::unique_ptr<ldns_zone, zone_deleter>;
+using file_ptr = std::unique_ptr<FILE, file_deleter>;
+using str_ptr = std::unique_ptr<char, str_deleter>;
+
+std::string absolute(std::string_view n) {
+  std::string s(n);
+  if (s.empty() || s.back() != '.') s.push_back('.');
+  return s;
+}
+
+std::string describe(const text_record& rec) {
+  return rec.name + " " + rec.type + " \"" + rec.content + "\"";
+}
+
+/// Parses a text record into an ldns RR.
+std::string make_rr(const text_record& rec, rr_ptr& out) {
+  const auto type = dns::type_from_string(rec.type);
+  if (!type) return describe(rec) + ": unknown type " + rec.type;
+  if (dns::is_meta_type(*type)) return describe(rec) + ": type " + rec.type + " cannot be stored";
+  dns::name owner;
+  if (auto s = dns::name::from_text(rec.name, owner); s != dns::name_status::ok) {
+    return describe(rec) + ": bad owner name: " + std::string(dns::to_string(s));
+  }
+  if (rec.content.find_first_of("\n\r") != std::string::npos) {
+    return describe(rec) + ": content must be one line";
+  }
+  const std::string text = owner.to_string() + " " + std::to_string(rec.ttl) + " IN " +
+                           dns::type_to_string(*type) + " " + rec.content;
+  rdf_ptr root(ldns_dname_new_frm_str("."));
+  ldns_rr* raw = nullptr;
+  const ldns_status st = ldns_rr_new_frm_str(&raw, text.c_str(), rec.ttl, root.get(), nullptr);
+  rr_ptr rr(raw);
+  if (st != LDNS_STATUS_OK || !rr) {
+    return describe(rec) + ": " + ldns_get_errorstr_by_id(st);
+  }
+  if (ldns_rr_get_type(rr.get()) != *type) return describe(rec) + ": type mismatch";
+  out = std::move(rr);
+  return {};
+}
+
+std::string strip_dot(std::string s) {
+  if (s.size() > 1 && s.back() == '.' && s[s.size() - 2] != '\\') s.pop_back();
+  return s;
+}
+
+std::string from_ldns(const ldns_rr* rr, text_record& out) {
+  str_ptr owner(ldns_rdf2str(ldns_rr_owner(rr)));
+  if (!owner) return "cannot format owner";
+  text_record rec;
+  rec.name = strip_dot(owner.get());
+  rec.type = dns::type_to_string(static_cast<std::uint16_t>(ldns_rr_get_type(rr)));
+  rec.ttl = ldns_rr_ttl(rr);
+  for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
+    const ldns_rdf* rdf = ldns_rr_rdf(rr, i);
+    str_ptr text(ldns_rdf2str(rdf));
+    if (!text) return "cannot format RDATA of " + rec.name;
+    std::string field = text.get();
+    if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_DNAME) field = strip_dot(field);
+    if (!rec.content.empty()) rec.content.push_back(' ');
+    rec.content += field;
+  }
+  out = std::move(rec);
+  return {};
+}
+
+}  // namespace
+
+std::string to_wire(const text_record& rec, store::record& out) {
+  rr_ptr rr;
+  if (auto error = make_rr(rec, rr); !error.empty()) return error;
+  buffer_ptr buf(ldns_buffer_new(512));
+  if (!buf || ldns_rr_rdata2buffer_wire(buf.get(), rr.get()) != LDNS_STATUS_OK) {
+    return describe(rec) + ": cannot convert to wire format";
+  }
+  const auto* data = ldns_buffer_begin(buf.get());
+  store::record r;
+  if (dns::name::from_text(rec.name, r.owner) != dns::name_status::ok) {
+    return describe(rec) + ": bad owner name";
+  }
+  r.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr.get()));
+  r.rrclass = dns::rr_class::in;
+  r.ttl = rec.ttl;
+  r.rdata.assign(data, data + ldns_buffer_position(buf.get()));
+  out = std::move(r);
+  return {};
+}
+
+std::string to_text(const store::record& rec, text_record& out) {
+  std::vector<std::uint8_t> wire(rec.owner.wire().begin(), rec.owner.wire().end());
+  const std::uint8_t fixed[] = {static_cast<std::uint8_t>(rec.type >> 8),
+                                static_cast<std::uint8_t>(rec.type),
+                                static_cast<std::uint8_t>(rec.rrclass >> 8),
+                                static_cast<std::uint8_t>(rec.rrclass),
+                                static_cast<std::uint8_t>(rec.ttl >> 24),
+                                static_cast<std::uint8_t>(rec.ttl >> 16),
+                                static_cast<std::uint8_t>(rec.ttl >> 8),
+                                static_cast<std::uint8_t>(rec.ttl),
+                                static_cast<std::uint8_t>(rec.rdata.size() >> 8),
+                                static_cast<std::uint8_t>(rec.rdata.size())};
+  wire.insert(wire.end(), std::begin(fixed), std::end(fixed));
+  wire.insert(wire.end(), rec.rdata.begin(), rec.rdata.end());
+  ldns_rr* raw = nullptr;
+  std::size_t pos = 0;
+  const ldns_status st =
+      ldns_wire2rr(&raw, wire.data(), wire.size(), &pos, LDNS_SECTION_ANSWER);
+  rr_ptr rr(raw);
+  if (st != LDNS_STATUS_OK || !rr) {
+    return rec.owner.to_string() + " " + dns::type_to_string(rec.type) + ": " +
+           ldns_get_errorstr_by_id(st);
+  }
+  return from_ldns(rr.get(), out);
+}
+
+zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
+                                 std::uint32_t default_ttl) {
+  zone_file_result result;
+  std::string copy(text);
+  if (copy.empty() || copy.back() != '\n') copy.push_back('\n');
+  file_ptr fp(fmemopen(copy.data(), copy.size(), "r"));
+  if (!fp) {
+    result.error = "cannot read zone text";
+    return result;
+  }
+  rdf_ptr origin_rdf(ldns_dname_new_frm_str(absolute(origin).c_str()));
+  if (!origin_rdf) {
+    result.error = "bad origin " + std::string(origin);
+    return result;
+  }
+  ldns_zone* raw = nullptr;
+  int line = 0;
+  const ldns_status st =
+      ldns_zone_new_frm_fp_l(&raw, fp.get(), origin_rdf.get(), default_ttl, LDNS_RR_CLASS_IN, &line);
+  zone_ptr zone(raw);
+  if (st != LDNS_STATUS_OK || !zone) {
+    result.error = "line " + std::to_string(line) + ": " + ldns_get_errorstr_by_id(st);
+    return result;
+  }
+  auto add = [&](const ldns_rr* rr) -> bool {
+    text_record rec;
+    if (auto error = from_ldns(rr, rec); !error.empty()) {
+      result.error = error;
+      return false;
+    }
+    result.records.push_back(std::move(rec));
+    return true;
+  };
+  if (const ldns_rr* soa = ldns_zone_soa(zone.get()); soa != nullptr && !add(soa)) return result;
+  const ldns_rr_list* rrs = ldns_zone_rrs(zone.get());
+  for (std::size_t i = 0; rrs != nullptr && i < ldns_rr_list_rr_count(rrs); ++i) {
+    if (!add(ldns_rr_list_rr(rrs, i))) return result;
+  }
+  return result;
+}
+
+std::string format_zone_file(std::span<const text_record> records, std::string& error) {
+  error.clear();
+  std::vector<const text_record*> ordered;
+  for (const auto& r : records) ordered.push_back(&r);
+  std::stable_partition(ordered.begin(), ordered.end(), [](const text_record* r) {
+    return dns::type_from_string(r->type) == dns::rr_type::soa;
+  });
+  std::string out;
+  for (const auto* rec : ordered) {
+    rr_ptr rr;
+    if (auto e = make_rr(*rec, rr); !e.empty()) {
+      error = e;
+      return {};
+    }
+    str_ptr line(ldns_rr2str(rr.get()));
+    if (!line) {
+      error = describe(*rec) + ": cannot format";
+      return {};
+    }
+    out += line.get();
+  }
+  return out;
+}
+
+}  // namespace zonemesh::zonefile

@@ -1,0 +1,48 @@
+#pragma once
+// Load-time ldns glue: record text (PowerDNS presentation) to wire RDATA and
+// back, BIND zone file import and export. Never used per packet.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/name.hpp"
+#include "store/zone.hpp"
+
+namespace zonemesh::zonefile {
+
+/// One record as the database holds it: names without trailing dots, content
+/// in presentation format with absolute names that have no trailing dot
+/// (MX "10 mail.example.com", TXT "\"v=spf1 -all\"").
+struct text_record {
+  std::string name;
+  std::string type;
+  std::uint32_t ttl = 0;
+  std::string content;
+  bool operator==(const text_record&) const = default;
+};
+
+/// Converts one record to wire form. Returns an empty string on success,
+/// else a message naming the record and what is wrong with it.
+std::string to_wire(const text_record& rec, store::record& out);
+
+/// The other way: wire RDATA to PowerDNS-style content.
+std::string to_text(const store::record& rec, text_record& out);
+
+struct zone_file_result {
+  std::vector<text_record> records;
+  std::string error;  ///< empty on success; names the line otherwise
+};
+
+/// Parses a BIND-style zone file (RFC 1035 5; $ORIGIN, $TTL, relative names).
+/// `origin` is used for relative names until a $ORIGIN says otherwise.
+zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
+                                 std::uint32_t default_ttl = 3600);
+
+/// Formats records as a zone file with absolute names (SOA first when present).
+/// Returns an empty string in `error` on success.
+std::string format_zone_file(std::span<const text_record> records, std::string& error);
+
+}  // namespace zonemesh::zonefile
