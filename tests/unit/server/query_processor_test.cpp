@@ -1,0 +1,627 @@
+// Tests for server/query_processor_impl.* and server/answer.*: wire queries
+// in, replies decoded independently with ldns (records) and our reader (OPT).
+#include "query_processor_impl.hpp"
+
+#include <stdbool.h>
+
+#include <ldns/ldns.h>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../store/zone_fixture.hpp"
+#include "dns/types.hpp"
+
+using namespace zonemesh;
+using namespace zonemesh::testing;
+namespace t = dns::rr_type;
+
+namespace {
+
+struct query_spec {
+  std::string qname{};
+  std::uint16_t qtype = t::a;
+  std::uint16_t qclass = dns::rr_class::in;
+  bool edns = false;
+  std::uint16_t udp_size = 1232;
+  std::uint8_t version = 0;
+  bool dnssec_ok = false;
+  std::vector<dns::edns_option_data> options{};
+  std::uint16_t flags = dns::flag::rd;
+  std::uint8_t opcode = dns::opcode::query;
+};
+
+std::vector<std::uint8_t> make_query(const query_spec& spec) {
+  std::vector<std::uint8_t> buf(1024);
+  dns::writer w(buf);
+  dns::header h;
+  h.id = 0xbeef;
+  h.flags = spec.flags;
+  h.set_opcode(spec.opcode);
+  h.qdcount = 1;
+  h.arcount = spec.edns ? 1 : 0;
+  EXPECT_TRUE(w.header(h));
+  EXPECT_TRUE(w.name(dname(spec.qname), false));
+  EXPECT_TRUE(w.u16(spec.qtype) && w.u16(spec.qclass));
+  if (spec.edns) {
+    EXPECT_TRUE(dns::write_opt(w, spec.udp_size, 0, spec.version, spec.dnssec_ok, spec.options));
+  }
+  buf.resize(w.size());
+  return buf;
+}
+
+struct decoded {
+  std::size_t size = 0;
+  dns::header h;
+  std::vector<std::string> answer, authority, additional;  // ldns text, tabs to spaces
+  std::string question;
+  bool has_opt = false;
+  dns::opt_record opt;
+  std::vector<std::uint8_t> nsid;
+  bool has_nsid = false;
+  std::vector<std::uint8_t> raw;
+};
+
+std::string rr_text(const ldns_rr* rr) {
+  char* s = ldns_rr2str(rr);
+  std::string out = s;
+  std::free(s);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  for (char& c : out) {
+    if (c == '\t') c = ' ';
+  }
+  return out;
+}
+
+std::vector<std::string> texts(const ldns_rr_list* list) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; list != nullptr && i < ldns_rr_list_rr_count(list); ++i) {
+    out.push_back(rr_text(ldns_rr_list_rr(list, i)));
+  }
+  return out;
+}
+
+decoded decode(std::span<const std::uint8_t> reply) {
+  decoded d;
+  d.size = reply.size();
+  d.raw.assign(reply.begin(), reply.end());
+  dns::reader rd(reply);
+  EXPECT_EQ(rd.header(d.h), dns::read_status::ok);
+  ldns_pkt* pkt = nullptr;
+  EXPECT_EQ(ldns_wire2pkt(&pkt, reply.data(), reply.size()), LDNS_STATUS_OK);
+  if (pkt == nullptr) return d;
+  std::unique_ptr<ldns_pkt, void (*)(ldns_pkt*)> guard(pkt, ldns_pkt_free);
+  d.answer = texts(ldns_pkt_answer(pkt));
+  d.authority = texts(ldns_pkt_authority(pkt));
+  d.additional = texts(ldns_pkt_additional(pkt));  // ldns keeps OPT apart
+  auto q = texts(ldns_pkt_question(pkt));
+  if (!q.empty()) d.question = q.front();
+  // OPT through our own reader.
+  dns::name owner;
+  dns::rr_header f;
+  std::span<const std::uint8_t> rdata;
+  if (d.h.qdcount == 1) {
+    EXPECT_EQ(rd.name(owner), dns::read_status::ok);
+    EXPECT_EQ(rd.skip(4), dns::read_status::ok);
+  }
+  const std::size_t total = std::size_t{d.h.ancount} + d.h.nscount + d.h.arcount;
+  for (std::size_t i = 0; i < total; ++i) {
+    EXPECT_EQ(rd.rr(owner, f, rdata), dns::read_status::ok);
+    if (f.type == t::opt) {
+      d.has_opt = true;
+      EXPECT_EQ(dns::parse_opt(f.rrclass, f.ttl, rdata, d.opt), dns::read_status::ok);
+      dns::option_iterator it(d.opt.options);
+      std::uint16_t code = 0;
+      std::span<const std::uint8_t> data;
+      while (it.next(code, data)) {
+        if (code == dns::edns_option::nsid) {
+          d.has_nsid = true;
+          d.nsid.assign(data.begin(), data.end());
+        }
+      }
+    }
+  }
+  EXPECT_EQ(rd.remaining(), 0u);
+  return d;
+}
+
+std::string long_label(char c) { return std::string(60, c); }
+
+class QueryProcessor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto parent = make_zone(
+        "example.com",
+        {
+            {"example.com", "SOA", 3600, "ns1.example.com hostmaster.example.com 1 10800 3600 604800 300"},
+            {"example.com", "NS", 3600, "ns1.example.com"},
+            {"example.com", "NS", 3600, "ns2.example.com"},
+            {"example.com", "MX", 3600, "10 mail.example.com"},
+            {"ns1.example.com", "A", 3600, "192.0.2.1"},
+            {"ns2.example.com", "AAAA", 3600, "2001:db8::2"},
+            {"mail.example.com", "A", 3600, "192.0.2.25"},
+            {"www.example.com", "A", 300, "192.0.2.80"},
+            {"www.example.com", "TXT", 300, "\"hello\""},
+            {"alias.example.com", "CNAME", 300, "www.example.com"},
+            {"chain1.example.com", "CNAME", 300, "chain2.example.com"},
+            {"chain2.example.com", "CNAME", 300, "alias.example.com"},
+            {"dangling.example.com", "CNAME", 300, "nothere.example.com"},
+            {"loop1.example.com", "CNAME", 300, "loop2.example.com"},
+            {"loop2.example.com", "CNAME", 300, "loop1.example.com"},
+            {"out.example.com", "CNAME", 300, "www.example.org"},
+            {"tonet.example.com", "CNAME", 300, "www.example.net"},
+            {"a.b.c.example.com", "TXT", 300, "\"deep\""},
+            {"*.wild.example.com", "A", 300, "192.0.2.99"},
+            {"*.wild.example.com", "MX", 300, "10 mail.example.com"},
+            {"exists.wild.example.com", "TXT", 300, "\"x\""},
+            {"*.cnwild.example.com", "CNAME", 300, "www.example.com"},
+            {"sub.example.com", "NS", 3600, "ns.sub.example.com"},
+            {"sub.example.com", "NS", 3600, "ns.elsewhere.net"},
+            {"sub.example.com", "DS", 3600, "12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE33EE7E7F1E3E7C6A1E2F5C3A"},
+            {"ns.sub.example.com", "A", 3600, "192.0.2.53"},
+            {"child.example.com", "NS", 3600, "ns1.example.com"},
+            {"d.example.com", "DNAME", 120, "example.net"},
+            {"longd.example.com", "DNAME", 120,
+             long_label('a') + "." + long_label('b') + "." + long_label('c') + ".net"},
+            {"_sip._tcp.example.com", "SRV", 300, "0 5 5060 www.example.com"},
+        });
+    std::initializer_list<zonefile::text_record> big_records = {};
+    (void)big_records;
+    store::zone_builder big(dname("big.test"));
+    EXPECT_EQ(big.add(rec({"big.test", "SOA", 60, "ns.big.test h.big.test 1 2 3 4 5"})), "");
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(big.add(rec({"txt.big.test", "TXT", 60, "\"record number " + std::to_string(i) + " padding padding\""})), "");
+    }
+    auto child = make_zone("child.example.com",
+                           {
+                               {"child.example.com", "SOA", 60, "ns1.example.com h.example.com 1 2 3 4 60"},
+                               {"child.example.com", "NS", 60, "ns1.example.com"},
+                               {"www.child.example.com", "A", 60, "192.0.2.200"},
+                           });
+    auto net = make_zone("example.net",
+                         {
+                             {"example.net", "SOA", 60, "ns.example.net h.example.net 1 2 3 4 30"},
+                             {"www.example.net", "A", 60, "198.51.100.1"},
+                         });
+    publisher_ = std::make_shared<store::zone_publisher>();
+    publisher_->put_zone(parent);
+    publisher_->put_zone(child);
+    publisher_->put_zone(net);
+    publisher_->put_zone(big.build(1).zone);
+    server::server_identity id;
+    id.hostname = "site-a.example";
+    id.nsid = std::vector<std::uint8_t>{'s', 'i', 't', 'e', '-', 'a'};
+    processor_ = std::make_unique<server::query_processor_impl>(publisher_, id);
+  }
+
+  decoded ask(const query_spec& spec, server::transport proto = server::transport::udp) {
+    return ask_raw(make_query(spec), proto);
+  }
+
+  decoded ask_raw(std::span<const std::uint8_t> query, server::transport proto = server::transport::udp) {
+    server::query_context ctx;
+    ctx.proto = proto;
+    const std::size_t n = processor_->process(query, reply_, ctx);
+    last_size_ = n;
+    if (n == 0) return decoded{};
+    return decode(std::span(reply_.data(), n));
+  }
+
+  std::shared_ptr<store::zone_publisher> publisher_;
+  std::unique_ptr<server::query_processor_impl> processor_;
+  std::vector<std::uint8_t> reply_ = std::vector<std::uint8_t>(65535);
+  std::size_t last_size_ = 0;
+};
+
+bool aa(const decoded& d) { return d.h.has(dns::flag::aa); }
+bool tc(const decoded& d) { return d.h.has(dns::flag::tc); }
+
+}  // namespace
+
+TEST_F(QueryProcessor, PositiveAnswerEchoesClientCaseAndCopiesIdAndRd) {
+  auto d = ask({.qname = "WwW.ExAmPlE.cOm"});
+  EXPECT_EQ(d.h.id, 0xbeef);
+  EXPECT_TRUE(d.h.has(dns::flag::qr));
+  EXPECT_TRUE(d.h.has(dns::flag::rd));
+  EXPECT_FALSE(d.h.has(dns::flag::ra));
+  EXPECT_TRUE(aa(d));
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(d.question, "WwW.ExAmPlE.cOm. IN A");
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0], "WwW.ExAmPlE.cOm. 300 IN A 192.0.2.80");
+  EXPECT_TRUE(d.authority.empty());
+  EXPECT_FALSE(d.has_opt);  // no EDNS in, none out
+}
+
+TEST_F(QueryProcessor, NxdomainWithSoaAndNegativeTtl) {
+  auto d = ask({.qname = "nope.example.com"});
+  EXPECT_TRUE(aa(d));
+  EXPECT_EQ(d.h.rcode(), dns::rcode::nxdomain);
+  EXPECT_TRUE(d.answer.empty());
+  ASSERT_EQ(d.authority.size(), 1u);
+  EXPECT_EQ(d.authority[0],
+            "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 10800 3600 604800 300");
+}
+
+TEST_F(QueryProcessor, NodataAndEmptyNonTerminal) {
+  for (const char* qname : {"www.example.com", "c.example.com", "b.c.example.com"}) {
+    auto d = ask({.qname = qname, .qtype = t::aaaa});
+    EXPECT_EQ(d.h.rcode(), dns::rcode::noerror) << qname;
+    EXPECT_TRUE(aa(d));
+    EXPECT_TRUE(d.answer.empty());
+    ASSERT_EQ(d.authority.size(), 1u) << qname;
+    EXPECT_NE(d.authority[0].find(" SOA "), std::string::npos);
+  }
+}
+
+TEST_F(QueryProcessor, RefusedOutsideServedZones) {
+  auto d = ask({.qname = "www.example.org"});
+  EXPECT_EQ(d.h.rcode(), dns::rcode::refused);
+  EXPECT_FALSE(aa(d));
+  EXPECT_EQ(d.question, "www.example.org. IN A");
+  EXPECT_TRUE(d.answer.empty() && d.authority.empty());
+  EXPECT_EQ(ask({.qname = "com"}).h.rcode(), dns::rcode::refused);
+}
+
+TEST_F(QueryProcessor, ReferralWithInBailiwickGlue) {
+  auto d = ask({.qname = "host.deep.sub.example.com"});
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  EXPECT_FALSE(aa(d));
+  EXPECT_TRUE(d.answer.empty());
+  ASSERT_EQ(d.authority.size(), 2u);
+  EXPECT_EQ(d.authority[0], "sub.example.com. 3600 IN NS ns.sub.example.com.");
+  EXPECT_EQ(d.authority[1], "sub.example.com. 3600 IN NS ns.elsewhere.net.");
+  ASSERT_EQ(d.additional.size(), 1u);
+  EXPECT_EQ(d.additional[0], "ns.sub.example.com. 3600 IN A 192.0.2.53");
+  // NS at the cut is a referral too, and DS rides along when DO is set.
+  auto ns = ask({.qname = "sub.example.com", .qtype = t::ns, .edns = true, .dnssec_ok = true});
+  EXPECT_FALSE(aa(ns));
+  EXPECT_TRUE(ns.answer.empty());
+  ASSERT_EQ(ns.authority.size(), 3u);
+  EXPECT_NE(ns.authority[2].find(" DS 12345 8 2 "), std::string::npos);
+  EXPECT_TRUE(ns.opt.dnssec_ok());
+}
+
+TEST_F(QueryProcessor, DsAtCutAnsweredByParent) {
+  auto d = ask({.qname = "sub.example.com", .qtype = t::ds});
+  EXPECT_TRUE(aa(d));
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_NE(d.answer[0].find(" DS 12345 "), std::string::npos);
+  // child.example.com is served as its own zone: DS comes from the parent's
+  // side (no DS there: NODATA with the parent's SOA).
+  auto c = ask({.qname = "child.example.com", .qtype = t::ds});
+  EXPECT_TRUE(aa(c));
+  EXPECT_EQ(c.h.rcode(), dns::rcode::noerror);
+  EXPECT_TRUE(c.answer.empty());
+  ASSERT_EQ(c.authority.size(), 1u);
+  EXPECT_EQ(c.authority[0].rfind("example.com. 300 IN SOA", 0), 0u) << c.authority[0];
+}
+
+TEST_F(QueryProcessor, NestedZoneAnswersForItsNames) {
+  auto d = ask({.qname = "www.child.example.com"});
+  EXPECT_TRUE(aa(d));
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0], "www.child.example.com. 60 IN A 192.0.2.200");
+  auto soa = ask({.qname = "child.example.com", .qtype = t::soa});
+  EXPECT_TRUE(aa(soa));
+  ASSERT_EQ(soa.answer.size(), 1u);
+  EXPECT_EQ(soa.answer[0].rfind("child.example.com. 60 IN SOA", 0), 0u);
+}
+
+TEST_F(QueryProcessor, CnameChainFollowedInServedZones) {
+  auto d = ask({.qname = "chain1.example.com"});
+  EXPECT_TRUE(aa(d));
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  ASSERT_EQ(d.answer.size(), 4u);
+  EXPECT_EQ(d.answer[0], "chain1.example.com. 300 IN CNAME chain2.example.com.");
+  EXPECT_EQ(d.answer[1], "chain2.example.com. 300 IN CNAME alias.example.com.");
+  EXPECT_EQ(d.answer[2], "alias.example.com. 300 IN CNAME www.example.com.");
+  EXPECT_EQ(d.answer[3], "www.example.com. 300 IN A 192.0.2.80");
+  // across zones we serve
+  auto net = ask({.qname = "tonet.example.com"});
+  ASSERT_EQ(net.answer.size(), 2u);
+  EXPECT_EQ(net.answer[1], "www.example.net. 60 IN A 198.51.100.1");
+  // the CNAME itself when asked for
+  auto c = ask({.qname = "alias.example.com", .qtype = t::cname});
+  ASSERT_EQ(c.answer.size(), 1u);
+}
+
+TEST_F(QueryProcessor, CnameToMissingNameIsNxdomainOfTheTarget) {
+  auto d = ask({.qname = "dangling.example.com"});
+  EXPECT_EQ(d.h.rcode(), dns::rcode::nxdomain);
+  EXPECT_TRUE(aa(d));
+  ASSERT_EQ(d.answer.size(), 1u);
+  ASSERT_EQ(d.authority.size(), 1u);
+  EXPECT_NE(d.authority[0].find(" SOA "), std::string::npos);
+  // NODATA at the end of a chain
+  auto nodata = ask({.qname = "alias.example.com", .qtype = t::aaaa});
+  EXPECT_EQ(nodata.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(nodata.answer.size(), 1u);
+  EXPECT_EQ(nodata.authority.size(), 1u);
+}
+
+TEST_F(QueryProcessor, CnameLoopAndUnservedTargetsStop) {
+  auto loop = ask({.qname = "loop1.example.com"});
+  EXPECT_EQ(loop.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(loop.answer.size(), 2u);
+  auto out = ask({.qname = "out.example.com"});
+  EXPECT_EQ(out.h.rcode(), dns::rcode::noerror);
+  EXPECT_TRUE(aa(out));
+  ASSERT_EQ(out.answer.size(), 1u);
+  EXPECT_TRUE(out.authority.empty());
+}
+
+TEST_F(QueryProcessor, WildcardSynthesis) {
+  auto d = ask({.qname = "Foo.Wild.example.com"});
+  EXPECT_TRUE(aa(d));
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0], "Foo.Wild.example.com. 300 IN A 192.0.2.99");
+  auto deeper = ask({.qname = "a.b.wild.example.com", .qtype = t::mx});
+  ASSERT_EQ(deeper.answer.size(), 1u);
+  EXPECT_EQ(deeper.answer[0], "a.b.wild.example.com. 300 IN MX 10 mail.example.com.");
+  ASSERT_EQ(deeper.additional.size(), 1u);  // additional processing on synthesized MX
+  auto nodata = ask({.qname = "foo.wild.example.com", .qtype = t::aaaa});
+  EXPECT_EQ(nodata.h.rcode(), dns::rcode::noerror);
+  EXPECT_TRUE(nodata.answer.empty());
+  EXPECT_EQ(nodata.authority.size(), 1u);
+  // An existing name blocks the wildcard below it (RFC 4592 2.2.1).
+  EXPECT_EQ(ask({.qname = "x.exists.wild.example.com"}).h.rcode(), dns::rcode::nxdomain);
+  // The encloser itself is an empty non-terminal: NODATA.
+  auto ent = ask({.qname = "wild.example.com"});
+  EXPECT_EQ(ent.h.rcode(), dns::rcode::noerror);
+  EXPECT_TRUE(ent.answer.empty());
+  auto cn = ask({.qname = "x.cnwild.example.com"});
+  ASSERT_EQ(cn.answer.size(), 2u);
+  EXPECT_EQ(cn.answer[0], "x.cnwild.example.com. 300 IN CNAME www.example.com.");
+  EXPECT_EQ(cn.answer[1], "www.example.com. 300 IN A 192.0.2.80");
+}
+
+TEST_F(QueryProcessor, DnameSubstitution) {
+  auto d = ask({.qname = "www.d.example.com"});
+  EXPECT_TRUE(aa(d));
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  ASSERT_EQ(d.answer.size(), 3u);
+  EXPECT_EQ(d.answer[0], "d.example.com. 120 IN DNAME example.net.");
+  EXPECT_EQ(d.answer[1], "www.d.example.com. 120 IN CNAME www.example.net.");
+  EXPECT_EQ(d.answer[2], "www.example.net. 60 IN A 198.51.100.1");
+  auto nx = ask({.qname = "none.d.example.com"});
+  EXPECT_EQ(nx.h.rcode(), dns::rcode::nxdomain);
+  EXPECT_EQ(nx.answer.size(), 2u);
+  // The DNAME owner itself is not redirected.
+  auto owner = ask({.qname = "d.example.com", .qtype = t::dname});
+  ASSERT_EQ(owner.answer.size(), 1u);
+}
+
+TEST_F(QueryProcessor, DnameResultTooLongIsYxdomain) {
+  const std::string qname = long_label('x') + "." + long_label('y') + ".longd.example.com";
+  auto d = ask({.qname = qname});
+  EXPECT_EQ(d.h.rcode(), dns::rcode::yxdomain);
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_NE(d.answer[0].find(" DNAME "), std::string::npos);
+}
+
+TEST_F(QueryProcessor, AnyIsMinimalOverUdpFullOverTcp) {
+  auto udp = ask({.qname = "example.com", .qtype = t::any});
+  EXPECT_TRUE(aa(udp));
+  ASSERT_EQ(udp.answer.size(), 2u);  // one RRset: the two NS
+  EXPECT_NE(udp.answer[0].find(" NS "), std::string::npos);
+  auto tcp = ask({.qname = "example.com", .qtype = t::any}, server::transport::tcp);
+  EXPECT_EQ(tcp.answer.size(), 4u);  // NS x2, SOA, MX
+  auto ent = ask({.qname = "c.example.com", .qtype = t::any});
+  EXPECT_TRUE(ent.answer.empty());
+  EXPECT_EQ(ent.authority.size(), 1u);
+}
+
+TEST_F(QueryProcessor, AdditionalSectionForMxSrvNs) {
+  auto mx = ask({.qname = "example.com", .qtype = t::mx});
+  ASSERT_EQ(mx.additional.size(), 1u);
+  EXPECT_EQ(mx.additional[0], "mail.example.com. 3600 IN A 192.0.2.25");
+  auto srv = ask({.qname = "_sip._tcp.example.com", .qtype = t::srv});
+  ASSERT_EQ(srv.additional.size(), 1u);
+  EXPECT_EQ(srv.additional[0], "www.example.com. 300 IN A 192.0.2.80");
+  auto ns = ask({.qname = "example.com", .qtype = t::ns});
+  EXPECT_TRUE(aa(ns));
+  ASSERT_EQ(ns.additional.size(), 2u);
+  EXPECT_EQ(ns.additional[0], "ns1.example.com. 3600 IN A 192.0.2.1");
+  EXPECT_EQ(ns.additional[1], "ns2.example.com. 3600 IN AAAA 2001:db8::2");
+}
+
+TEST_F(QueryProcessor, EdnsEchoedWithOurSizeAndDoBit) {
+  auto d = ask({.qname = "www.example.com", .edns = true, .udp_size = 4096, .dnssec_ok = true});
+  ASSERT_TRUE(d.has_opt);
+  EXPECT_EQ(d.opt.udp_payload_size, 1232);
+  EXPECT_EQ(d.opt.version, 0);
+  EXPECT_TRUE(d.opt.dnssec_ok());
+  EXPECT_EQ(d.opt.flags & 0x7fff, 0);  // Z bits clear
+  EXPECT_EQ(d.h.arcount, 1u);
+  auto no_do = ask({.qname = "www.example.com", .edns = true});
+  EXPECT_FALSE(no_do.opt.dnssec_ok());
+}
+
+TEST_F(QueryProcessor, BadversForEdnsVersionAboveZero) {
+  auto d = ask({.qname = "www.example.com", .edns = true, .version = 1});
+  ASSERT_TRUE(d.has_opt);
+  EXPECT_EQ(d.h.rcode(), 0);  // low bits of 16
+  EXPECT_EQ(d.opt.extended_rcode, 1);  // 16 >> 4
+  EXPECT_EQ(d.opt.version, 0);
+  EXPECT_TRUE(d.answer.empty());
+}
+
+TEST_F(QueryProcessor, UnknownOptionsIgnoredNsidAnswered) {
+  const std::uint8_t junk[] = {1, 2, 3};
+  auto d = ask({.qname = "www.example.com", .edns = true,
+                .options = {{65001, junk}, {dns::edns_option::nsid, {}}}});
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  ASSERT_EQ(d.answer.size(), 1u);
+  ASSERT_TRUE(d.has_nsid);
+  EXPECT_EQ(std::string(d.nsid.begin(), d.nsid.end()), "site-a");
+  auto without = ask({.qname = "www.example.com", .edns = true});
+  EXPECT_FALSE(without.has_nsid);
+  // also on error replies
+  auto refused = ask({.qname = "x.org", .edns = true, .options = {{dns::edns_option::nsid, {}}}});
+  EXPECT_TRUE(refused.has_nsid);
+}
+
+TEST_F(QueryProcessor, TruncatesToClientSizeKeepingTheQuestion) {
+  auto plain = ask({.qname = "txt.big.test", .qtype = t::txt});
+  EXPECT_TRUE(tc(plain));
+  EXPECT_LE(last_size_, 512u);
+  EXPECT_EQ(plain.h.qdcount, 1u);
+  EXPECT_EQ(plain.question, "txt.big.test. IN TXT");
+  EXPECT_TRUE(plain.answer.empty() && plain.authority.empty() && plain.additional.empty());
+  EXPECT_TRUE(aa(plain));
+  // A small EDNS size below 512 counts as 512.
+  auto tiny = ask({.qname = "txt.big.test", .qtype = t::txt, .edns = true, .udp_size = 100});
+  EXPECT_TRUE(tc(tiny));
+  EXPECT_TRUE(tiny.has_opt);
+  // Fits in our 1232.
+  auto edns = ask({.qname = "txt.big.test", .qtype = t::txt, .edns = true, .udp_size = 4096});
+  EXPECT_FALSE(tc(edns));
+  EXPECT_EQ(edns.answer.size(), 20u);
+  EXPECT_LE(last_size_, 1232u);
+  EXPECT_GT(last_size_, 512u);
+  auto tcp = ask({.qname = "txt.big.test", .qtype = t::txt}, server::transport::tcp);
+  EXPECT_FALSE(tc(tcp));
+  EXPECT_EQ(tcp.answer.size(), 20u);
+}
+
+TEST_F(QueryProcessor, NamesAreCompressed) {
+  auto d = ask({.qname = "example.com", .qtype = t::mx});
+  // header 12 + question 17 + MX rr (owner pointer 2 + 10 + preference 2 + "mail" 5 +
+  // pointer 2) + A rr (owner pointer into the MX RDATA 2 + 10 + 4)
+  EXPECT_EQ(d.size, 12u + 17u + 21u + 16u);
+}
+
+TEST_F(QueryProcessor, FormerrForMalformedQueries) {
+  auto good = make_query({.qname = "www.example.com"});
+  // QDCOUNT 0 and 2
+  for (std::uint8_t qd : {0, 2}) {
+    auto q = good;
+    q[5] = qd;
+    auto d = ask_raw(q);
+    EXPECT_EQ(d.h.rcode(), dns::rcode::formerr);
+    EXPECT_EQ(d.h.qdcount, 0u);
+  }
+  // truncated question
+  auto cut = good;
+  cut.resize(cut.size() - 3);
+  EXPECT_EQ(ask_raw(cut).h.rcode(), dns::rcode::formerr);
+  // answer section in a query
+  auto an = good;
+  an[7] = 1;
+  EXPECT_EQ(ask_raw(an).h.rcode(), dns::rcode::formerr);
+  // two OPT records
+  auto two = make_query({.qname = "www.example.com", .edns = true});
+  const std::vector<std::uint8_t> opt(two.end() - 11, two.end());
+  two.insert(two.end(), opt.begin(), opt.end());
+  two[11] = 2;
+  auto d = ask_raw(two);
+  EXPECT_EQ(d.h.rcode(), dns::rcode::formerr);
+  EXPECT_FALSE(d.has_opt);
+  // compression loop in the question
+  std::vector<std::uint8_t> loop(good.begin(), good.begin() + 12);
+  loop.insert(loop.end(), {0xc0, 12, 0, 1, 0, 1});
+  EXPECT_EQ(ask_raw(loop).h.rcode(), dns::rcode::formerr);
+}
+
+TEST_F(QueryProcessor, DropsResponsesAndRunts) {
+  auto q = make_query({.qname = "www.example.com", .flags = dns::flag::qr});
+  server::query_context ctx;
+  EXPECT_EQ(processor_->process(q, reply_, ctx), 0u);
+  const std::uint8_t runt[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  EXPECT_EQ(processor_->process(runt, reply_, ctx), 0u);
+}
+
+TEST_F(QueryProcessor, NotimpForOtherOpcodes) {
+  for (std::uint8_t op : {dns::opcode::iquery, dns::opcode::status, dns::opcode::notify,
+                          dns::opcode::update}) {
+    auto d = ask({.qname = "example.com", .qtype = t::soa, .opcode = op});
+    EXPECT_EQ(d.h.rcode(), dns::rcode::notimp) << int(op);
+    EXPECT_EQ(d.h.opcode(), op);
+    EXPECT_FALSE(aa(d));
+    EXPECT_EQ(d.h.qdcount, 1u);
+  }
+}
+
+TEST_F(QueryProcessor, ChaosIdentity) {
+  for (const char* qname : {"hostname.bind", "ID.SERVER"}) {
+    auto d = ask({.qname = qname, .qtype = t::txt, .qclass = dns::rr_class::ch});
+    EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+    EXPECT_TRUE(aa(d));
+    ASSERT_EQ(d.answer.size(), 1u);
+    EXPECT_NE(d.answer[0].find(" 0 CH TXT \"site-a.example\""), std::string::npos) << d.answer[0];
+  }
+  // version disabled; unknown names and other types refused
+  EXPECT_EQ(ask({.qname = "version.bind", .qtype = t::txt, .qclass = dns::rr_class::ch}).h.rcode(),
+            dns::rcode::refused);
+  EXPECT_EQ(ask({.qname = "foo.bind", .qtype = t::txt, .qclass = dns::rr_class::ch}).h.rcode(),
+            dns::rcode::refused);
+  EXPECT_EQ(ask({.qname = "hostname.bind", .qtype = t::a, .qclass = dns::rr_class::ch}).h.rcode(),
+            dns::rcode::refused);
+}
+
+TEST_F(QueryProcessor, ChaosVersionWhenConfigured) {
+  server::server_identity id;
+  id.version = "zonemesh 0.1";
+  server::query_processor_impl p(publisher_, id);
+  auto q = make_query({.qname = "version.bind", .qtype = t::txt, .qclass = dns::rr_class::ch});
+  server::query_context ctx;
+  const std::size_t n = p.process(q, reply_, ctx);
+  auto d = decode(std::span(reply_.data(), n));
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_NE(d.answer[0].find("\"zonemesh 0.1\""), std::string::npos);
+  // hostname disabled here
+  auto h = make_query({.qname = "hostname.bind", .qtype = t::txt, .qclass = dns::rr_class::ch});
+  EXPECT_EQ(decode(std::span(reply_.data(), p.process(h, reply_, ctx))).h.rcode(),
+            dns::rcode::refused);
+}
+
+TEST_F(QueryProcessor, ClassesOtherThanInChAnyRefused) {
+  EXPECT_EQ(ask({.qname = "www.example.com", .qclass = dns::rr_class::hs}).h.rcode(),
+            dns::rcode::refused);
+  auto any = ask({.qname = "www.example.com", .qclass = dns::rr_class::any});
+  EXPECT_EQ(any.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(any.answer.size(), 1u);
+}
+
+TEST_F(QueryProcessor, MetaQtypes) {
+  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::axfr}).h.rcode(), dns::rcode::refused);
+  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::maila}).h.rcode(), dns::rcode::notimp);
+  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::opt}).h.rcode(), dns::rcode::formerr);
+}
+
+TEST_F(QueryProcessor, SeesPublishedChanges) {
+  const store::record_change change[] = {
+      {store::record_change::action::upsert, rec({"new.example.com", "A", 60, "192.0.2.7"})}};
+  EXPECT_EQ(ask({.qname = "new.example.com"}).h.rcode(), dns::rcode::nxdomain);
+  ASSERT_EQ(publisher_->apply(dname("example.com"), change, 2), "");
+  auto d = ask({.qname = "new.example.com"});
+  ASSERT_EQ(d.answer.size(), 1u);
+  auto soa = ask({.qname = "example.com", .qtype = t::soa});
+  EXPECT_NE(soa.answer[0].find(" 2 10800 "), std::string::npos) << soa.answer[0];
+}
+
+TEST_F(QueryProcessor, SurvivesRandomMutations) {
+  std::mt19937 rng(12345);
+  const auto base = make_query({.qname = "www.example.com", .edns = true,
+                                .options = {{dns::edns_option::nsid, {}}}});
+  server::query_context ctx;
+  for (int i = 0; i < 20000; ++i) {
+    auto q = base;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) q[rng() % q.size()] = static_cast<std::uint8_t>(rng());
+    if (rng() % 4 == 0) q.resize(rng() % q.size());
+    const std::size_t n = processor_->process(q, reply_, ctx);
+    ASSERT_LE(n, 512u + 0u);
+    if (n > 0) {
+      ldns_pkt* pkt = nullptr;
+      ASSERT_EQ(ldns_wire2pkt(&pkt, reply_.data(), n), LDNS_STATUS_OK);
+      ldns_pkt_free(pkt);
+    }
+  }
+}
