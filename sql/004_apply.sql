@@ -54,7 +54,7 @@ CREATE FUNCTION zonemesh.apply_change(ch jsonb, ch_origin text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
   t zonemesh.replicated_tables;
-  tbl text := ch ->> 'tbl';
+  ctbl text := ch ->> 'tbl';
   op text := ch ->> 'op';
   k jsonb := ch -> 'key';
   d jsonb := ch -> 'data';
@@ -65,9 +65,9 @@ DECLARE
   tomb record;
   ztomb record;
 BEGIN
-  SELECT * INTO t FROM zonemesh.replicated_tables r WHERE r.tbl = apply_change.tbl;
+  SELECT * INTO t FROM zonemesh.replicated_tables r WHERE r.tbl = ctbl;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'change for unknown table "%"', tbl;
+    RAISE EXCEPTION 'change for unknown table "%"', ctbl;
   END IF;
   IF op NOT IN ('U', 'D') OR h IS NULL OR k IS NULL OR (op = 'U' AND d IS NULL) THEN
     RAISE EXCEPTION 'malformed change %', ch;
@@ -82,19 +82,19 @@ BEGIN
   END IF;
   PERFORM zonemesh.hlc_observe(h);
 
-  SELECT string_agg(format('%I = (r).%I', c, c), ' AND ') INTO key_pred FROM unnest(t.key_cols) c;
-  EXECUTE format('SELECT hlc, origin FROM public.%I, jsonb_populate_record(NULL::public.%I, $1) r WHERE %s FOR UPDATE',
-                 tbl, tbl, key_pred)
+  SELECT string_agg(format('t.%I = r.%I', c, c), ' AND ') INTO key_pred FROM unnest(t.key_cols) c;
+  EXECUTE format('SELECT t.hlc, t.origin FROM public.%I t, jsonb_populate_record(NULL::public.%I, $1) r WHERE %s FOR UPDATE OF t',
+                 ctbl, ctbl, key_pred)
     INTO cur USING k;
-  SELECT hlc, origin INTO tomb FROM zonemesh.tombstones tb WHERE tb.tbl = apply_change.tbl AND tb.key = k;
+  SELECT hlc, origin INTO tomb FROM zonemesh.tombstones tb WHERE tb.tbl = ctbl AND tb.key = k;
 
   IF op = 'D' THEN
     INSERT INTO zonemesh.tombstones AS tb (tbl, key, hlc, origin, zone)
-    VALUES (tbl, k, h, ch_origin, z)
+    VALUES (ctbl, k, h, ch_origin, z)
     ON CONFLICT (tbl, key) DO UPDATE
       SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, zone = EXCLUDED.zone, deleted_at = now()
       WHERE zonemesh.newer(EXCLUDED.hlc, EXCLUDED.origin, tb.hlc, tb.origin);
-    IF tbl = 'zones' THEN
+    IF ctbl = 'zones' THEN
       PERFORM zonemesh.purge_zone(k ->> 'name', h, ch_origin);
     END IF;
     IF cur.hlc IS NULL THEN
@@ -102,12 +102,12 @@ BEGIN
     END IF;
     IF zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
       EXECUTE format('DELETE FROM public.%I WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::public.%I, $1))',
-                     tbl, array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','),
-                     array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','), tbl)
+                     ctbl, array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','),
+                     array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','), ctbl)
         USING k;
       RETURN true;
     END IF;
-    PERFORM zonemesh.log_conflict('delete_lost', tbl, k, z, cur.hlc, cur.origin, h, ch_origin,
+    PERFORM zonemesh.log_conflict('delete_lost', ctbl, k, z, cur.hlc, cur.origin, h, ch_origin,
                                   'a newer write of the row was kept');
     RETURN false;
   END IF;
@@ -115,43 +115,43 @@ BEGIN
   -- Upsert.
   IF cur.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
     IF NOT (cur.hlc = h AND cur.origin = ch_origin) THEN
-      PERFORM zonemesh.log_conflict('write_lost', tbl, k, z, cur.hlc, cur.origin, h, ch_origin,
+      PERFORM zonemesh.log_conflict('write_lost', ctbl, k, z, cur.hlc, cur.origin, h, ch_origin,
                                     'a newer write of the row was kept');
     END IF;
     RETURN false;
   END IF;
   IF tomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, tomb.hlc, tomb.origin) THEN
-    PERFORM zonemesh.log_conflict('write_lost', tbl, k, z, tomb.hlc, tomb.origin, h, ch_origin,
+    PERFORM zonemesh.log_conflict('write_lost', ctbl, k, z, tomb.hlc, tomb.origin, h, ch_origin,
                                   'the row was deleted later');
     RETURN false;
   END IF;
-  IF t.zone_col IS NOT NULL AND tbl <> 'zones' THEN
+  IF t.zone_col IS NOT NULL AND ctbl <> 'zones' THEN
     SELECT hlc, origin INTO ztomb FROM zonemesh.tombstones tb
      WHERE tb.tbl = 'zones' AND tb.key = jsonb_build_object('name', z);
     IF ztomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, ztomb.hlc, ztomb.origin) THEN
-      PERFORM zonemesh.log_conflict('zone_deleted', tbl, k, z, ztomb.hlc, ztomb.origin, h, ch_origin,
+      PERFORM zonemesh.log_conflict('zone_deleted', ctbl, k, z, ztomb.hlc, ztomb.origin, h, ch_origin,
                                     'the zone was deleted after this write');
       RETURN false;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM public.zones WHERE name = z) THEN
-      PERFORM zonemesh.log_conflict('zone_missing', tbl, k, z, NULL, NULL, h, ch_origin,
+      PERFORM zonemesh.log_conflict('zone_missing', ctbl, k, z, NULL, NULL, h, ch_origin,
                                     'kept, not served until the zone exists');
     END IF;
   END IF;
-  IF tbl = 'zones' AND cur.hlc IS NOT NULL THEN
+  IF ctbl = 'zones' AND cur.hlc IS NOT NULL THEN
     PERFORM 1 FROM public.zones WHERE name = k ->> 'name' AND created IS DISTINCT FROM (d ->> 'created')::timestamptz;
     IF FOUND THEN
-      PERFORM zonemesh.log_conflict('zone_created_twice', tbl, k, z, h, ch_origin, cur.hlc, cur.origin,
+      PERFORM zonemesh.log_conflict('zone_created_twice', ctbl, k, z, h, ch_origin, cur.hlc, cur.origin,
                                     'created at two sites; the newer creation''s settings are kept, records of both');
     END IF;
   END IF;
   IF cur.hlc IS NULL THEN
-    EXECUTE format('INSERT INTO public.%I SELECT * FROM jsonb_populate_record(NULL::public.%I, $1)', tbl, tbl)
+    EXECUTE format('INSERT INTO public.%I SELECT * FROM jsonb_populate_record(NULL::public.%I, $1)', ctbl, ctbl)
       USING d;
   ELSE
     EXECUTE format('UPDATE public.%1$I SET (%2$s) = (SELECT %3$s FROM jsonb_populate_record(NULL::public.%1$I, $1) r) '
                    'WHERE (%4$s) = (SELECT %4$s FROM jsonb_populate_record(NULL::public.%1$I, $2))',
-                   tbl,
+                   ctbl,
                    array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.cols) c), ','),
                    array_to_string(ARRAY(SELECT 'r.' || quote_ident(c) FROM unnest(t.cols) c), ','),
                    array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','))

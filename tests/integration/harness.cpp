@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include <pqxx/pqxx>
 
@@ -77,6 +78,21 @@ std::string sql_error(const std::string& conninfo, const std::string& sql) {
   }
 }
 
+void reset_site(const std::string& conninfo) {
+  pqxx::connection c(conninfo);
+  pqxx::work w(c);
+  w.exec(
+      "SET LOCAL session_replication_role = replica;"
+      "TRUNCATE public.zones, public.records, public.zone_metadata, public.tsig_keys,"
+      "  public.dnssec_keys, zonemesh.tombstones, zonemesh.changelog, zonemesh.changes,"
+      "  zonemesh.vector, zonemesh.received, zonemesh.zone_state, zonemesh.conflicts,"
+      "  zonemesh.apply_errors, zonemesh.peers, zonemesh.peer_vector;"
+      "UPDATE zonemesh.node SET last_pos = 0, last_seq = 0, clock_offset_ms = 0,"
+      "  max_clock_skew_ms = 60000;"
+      "SELECT setval('zonemesh.hlc_clock', 0)");
+  w.commit();
+}
+
 std::string dump_replicated_state(const std::string& conninfo) {
   return sql_value(conninfo, R"sql(
     SELECT coalesce(string_agg(line, E'\n' ORDER BY line), '') FROM (
@@ -90,6 +106,50 @@ std::string dump_replicated_state(const std::string& conninfo) {
       UNION ALL SELECT 'zone_state ' || jsonb_build_array(zone, changes, max_hlc)::text
                   FROM zonemesh.zone_state
     ) s)sql");
+}
+
+nlohmann::json ship(const std::string& from, const std::string& to) {
+  nlohmann::json totals = {{"applied", 0}, {"duplicate", 0}, {"own", 0}, {"failed", 0}};
+  pqxx::connection src(from);
+  pqxx::connection dst(to);
+  for (;;) {
+    nlohmann::json their_vector;
+    {
+      pqxx::read_transaction tx(dst);
+      their_vector = nlohmann::json::parse(tx.exec1("SELECT zonemesh.version_vector()")[0].c_str());
+    }
+    std::string batch = "[";
+    int n = 0;
+    {
+      pqxx::read_transaction tx(src);
+      for (const auto& o : tx.exec("SELECT origin FROM zonemesh.vector")) {
+        std::string origin = o[0].c_str();
+        long long after = their_vector.value(origin, 0LL);
+        for (const auto& row : tx.exec_params("SELECT tx FROM zonemesh.origin_changes($1, $2, 500)",
+                                              origin, after)) {
+          if (n++) batch += ",";
+          batch += row[0].c_str();
+        }
+      }
+    }
+    batch += "]";
+    if (n == 0) return totals;
+    pqxx::work tx(dst);
+    auto counts = nlohmann::json::parse(tx.exec_params1("SELECT zonemesh.apply_batch($1::jsonb)", batch)[0].c_str());
+    tx.commit();
+    for (auto& [k, v] : counts.items()) totals[k] = totals[k].get<long long>() + v.get<long long>();
+    if (counts["applied"].get<long long>() == 0) return totals;
+  }
+}
+
+void exchange_all(const std::vector<std::string>& sites) {
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& a : sites) {
+      for (const auto& b : sites) {
+        if (a != b) ship(a, b);
+      }
+    }
+  }
 }
 
 }  // namespace zonemesh::test

@@ -54,8 +54,21 @@ std::string sql_value(const std::string& conninfo, const std::string& sql);
 /// Runs SQL in its own transaction; returns "" on success or the error text.
 std::string sql_error(const std::string& conninfo, const std::string& sql);
 
+/// Empties a site's replicated tables and replication state so one cluster
+/// can serve many tests (triggers are bypassed with session_replication_role,
+/// which only a superuser may set).
+void reset_site(const std::string& conninfo);
+
 /// Every replicated table, the tombstones and the per-zone state, as sorted
 /// text: equal dumps mean equal replicated data.
 std::string dump_replicated_state(const std::string& conninfo);
+
+/// What a replicator does, in one step and by SQL only: sends `to` every
+/// source transaction `from` holds that `to`'s version vector lacks, through
+/// zonemesh.apply_batch. Returns apply_batch's counts summed up.
+nlohmann::json ship(const std::string& from, const std::string& to);
+
+/// Ships between every pair of sites until nothing moves.
+void exchange_all(const std::vector<std::string>& sites);
 
 }  // namespace zonemesh::test

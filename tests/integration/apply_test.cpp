@@ -1,0 +1,305 @@
+// Applying peers' changes (architecture.md rules 3-12): last-writer-wins per
+// row by (hlc, origin), tombstones, idempotence, forwarding with the origin
+// intact, the conflicts LWW alone does not settle, the clock and the serial.
+// Changes travel between real sites through zonemesh.origin_changes and
+// zonemesh.apply_batch, exactly as the replicator will move them.
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "harness.hpp"
+
+namespace zonemesh::test {
+namespace {
+
+class Apply : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = std::make_unique<cluster>(3); }
+  static void TearDownTestSuite() { cluster_.reset(); }
+  void SetUp() override {
+    a_ = cluster_->at(0).pg;
+    b_ = cluster_->at(1).pg;
+    c_ = cluster_->at(2).pg;
+    for (const auto& db : {a_, b_, c_}) reset_site(db);
+  }
+
+  void converge() { exchange_all({a_, b_, c_}); }
+  void expect_identical() {
+    auto da = dump_replicated_state(a_);
+    EXPECT_EQ(da, dump_replicated_state(b_));
+    EXPECT_EQ(da, dump_replicated_state(c_));
+  }
+  static std::string content(const std::string& db, const std::string& name, const std::string& type = "A") {
+    return sql_value(db, "SELECT string_agg(content, ',' ORDER BY content) FROM records WHERE name = '" +
+                             name + "' AND type = '" + type + "'");
+  }
+  static std::string apply(const std::string& db, const std::string& txs) {
+    return sql_value(db, "SELECT zonemesh.apply_batch('" + txs + "'::jsonb)");
+  }
+
+  static std::unique_ptr<cluster> cluster_;
+  std::string a_, b_, c_;
+};
+std::unique_ptr<cluster> Apply::cluster_;
+
+TEST_F(Apply, LocalWritesReachPeersWithOriginAndSeqIntact) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('example.com', 'www.example.com', 'A', '192.0.2.1')"),
+            "");
+  ASSERT_EQ(sql_error(a_, "INSERT INTO tsig_keys (name, secret) VALUES ('k', 'c2VjcmV0c2VjcmV0c2VjcmV0')"), "");
+  // A chain: a -> b -> c. c only ever hears from b.
+  auto r1 = ship(a_, b_);
+  EXPECT_EQ(r1["applied"], 3);
+  auto r2 = ship(b_, c_);
+  EXPECT_EQ(r2["applied"], 3);
+  expect_identical();
+  EXPECT_EQ(content(c_, "www.example.com"), "192.0.2.1");
+  EXPECT_EQ(sql_value(c_, "SELECT string_agg(origin || ':' || origin_seq, ',' ORDER BY pos) FROM zonemesh.changelog"),
+            "site1:1,site1:2,site1:3");
+  EXPECT_EQ(sql_value(c_, "SELECT zonemesh.version_vector()"), "{\"site1\": 3}");
+  // Rows keep their stamps: no site restamps what it forwards.
+  EXPECT_EQ(sql_value(c_, "SELECT origin || hlc FROM records WHERE name = 'www.example.com'"),
+            sql_value(a_, "SELECT origin || hlc FROM records WHERE name = 'www.example.com'"));
+  // Shipping again changes nothing: apply is idempotent.
+  auto again = ship(a_, c_);
+  EXPECT_EQ(again["applied"], 0);
+  expect_identical();
+  // A site's own changes coming back are recognised.
+  std::string tx = sql_value(a_, "SELECT tx FROM zonemesh.origin_changes('site1', 0, 1)");
+  EXPECT_EQ(nlohmann::json::parse(apply(a_, "[" + tx + "]"))["own"], 1);
+}
+
+TEST_F(Apply, ConcurrentUpdatesOfOneRowConvergeOnTheNewerStamp) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('example.com', 'www.example.com', 'A', '192.0.2.1')"),
+            "");
+  converge();
+  // Each site updates the same row without having seen the others.
+  ASSERT_EQ(sql_error(a_, "UPDATE records SET content = '192.0.2.10' WHERE name = 'www.example.com'"), "");
+  ASSERT_EQ(sql_error(b_, "UPDATE records SET content = '192.0.2.20' WHERE name = 'www.example.com'"), "");
+  ASSERT_EQ(sql_error(c_, "UPDATE records SET content = '192.0.2.30' WHERE name = 'www.example.com'"), "");
+  converge();
+  expect_identical();
+  auto winner = content(a_, "www.example.com");
+  EXPECT_EQ(winner, content(b_, "www.example.com"));
+  // The winner is the write with the greatest (hlc, origin) among the three.
+  EXPECT_EQ(sql_value(a_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind = 'write_lost'") != "0" ||
+                sql_value(b_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind = 'write_lost'") != "0",
+            true);
+  EXPECT_EQ(sql_value(a_, "SELECT hlc = (SELECT max(hlc) FROM zonemesh.changes WHERE tbl = 'records' "
+                          "AND key = jsonb_build_object('id', r.id)) FROM records r WHERE name = 'www.example.com'"),
+            "t");
+}
+
+TEST_F(Apply, EqualClockReadingsAreSettledByOriginEverywhere) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
+  converge();
+  // Two peers, "pa" and "pb", write the same new row with the same hlc.
+  std::string stamp = sql_value(a_, "SELECT zonemesh.physical_hlc() - (1000::bigint << 16)");
+  auto tx = [&](const std::string& origin, const std::string& ip) {
+    return R"({"origin": ")" + origin + R"(", "seq": 1, "changes": [{"tbl": "records", "op": "U", "hlc": )" +
+           stamp + R"(, "zone": "example.com", "key": {"id": "00000000-0000-4000-8000-000000000001"},
+             "data": {"id": "00000000-0000-4000-8000-000000000001", "zone": "example.com",
+                      "name": "tie.example.com", "type": "A", "ttl": 60, "content": ")" + ip + R"(",
+                      "disabled": false, "modified": "2026-01-01T00:00:00+00:00", "hlc": )" + stamp +
+           R"(, "origin": ")" + origin + R"("}}]})";
+  };
+  apply(a_, "[" + tx("pa", "192.0.2.1") + "," + tx("pb", "192.0.2.2") + "]");
+  apply(b_, "[" + tx("pb", "192.0.2.2") + "," + tx("pa", "192.0.2.1") + "]");
+  EXPECT_EQ(content(a_, "tie.example.com"), "192.0.2.2");
+  EXPECT_EQ(content(b_, "tie.example.com"), "192.0.2.2");
+  EXPECT_EQ(dump_replicated_state(a_), dump_replicated_state(b_));
+}
+
+TEST_F(Apply, DeleteAgainstUpdateAndNoResurrection) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('example.com', 'x.example.com', 'A', '192.0.2.1'), "
+                          "('example.com', 'y.example.com', 'A', '192.0.2.2')"),
+            "");
+  converge();
+  // x: updated at b, deleted later at a -> gone. y: deleted at a, updated later at b -> kept.
+  ASSERT_EQ(sql_error(b_, "UPDATE records SET ttl = 1 WHERE name = 'x.example.com'"), "");
+  ASSERT_EQ(sql_error(a_, "DELETE FROM records WHERE name = 'x.example.com'"), "");
+  ASSERT_EQ(sql_error(a_, "DELETE FROM records WHERE name = 'y.example.com'"), "");
+  ASSERT_EQ(sql_error(b_, "UPDATE records SET ttl = 2 WHERE name = 'y.example.com'"), "");
+  converge();
+  expect_identical();
+  EXPECT_EQ(content(c_, "x.example.com"), "");
+  EXPECT_EQ(sql_value(c_, "SELECT ttl FROM records WHERE name = 'y.example.com'"), "2");
+
+  // An old insert of x arriving late (from an origin that had been cut off)
+  // must not bring it back: the tombstone is newer.
+  std::string id = sql_value(a_, "SELECT key ->> 'id' FROM zonemesh.tombstones WHERE tbl = 'records'");
+  std::string old_stamp = sql_value(a_, "SELECT hlc - 1000 FROM zonemesh.tombstones WHERE tbl = 'records'");
+  std::string late = R"([{"origin": "late", "seq": 1, "changes": [{"tbl": "records", "op": "U", "hlc": )" +
+                     old_stamp + R"(, "zone": "example.com", "key": {"id": ")" + id + R"("},
+      "data": {"id": ")" + id + R"(", "zone": "example.com", "name": "x.example.com", "type": "A", "ttl": 5,
+               "content": "192.0.2.99", "disabled": false, "modified": "2026-01-01T00:00:00+00:00",
+               "hlc": )" + old_stamp + R"(, "origin": "late"}}]}])";
+  apply(a_, late);
+  EXPECT_EQ(content(a_, "x.example.com"), "");
+}
+
+TEST_F(Apply, ZoneDeleteRacingRecordInsertsElsewhere) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('race.test', ARRAY['ns1.race.test'])"), "");
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('race.test', 'old.race.test', 'A', '192.0.2.1')"),
+            "");
+  converge();
+  // b adds a record (not having seen the delete); a deletes the zone after.
+  ASSERT_EQ(sql_error(b_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('race.test', 'new.race.test', 'A', '192.0.2.2')"),
+            "");
+  ASSERT_EQ(sql_error(a_, "DELETE FROM zones WHERE name = 'race.test'"), "");
+  converge();
+  expect_identical();
+  // The deletion is newer than everything in the zone: the zone and all its
+  // records are gone at every site, whichever order things arrived in.
+  for (const auto& db : {a_, b_, c_}) {
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM zones WHERE name = 'race.test'"), "0");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM records WHERE zone = 'race.test'"), "0");
+  }
+  EXPECT_NE(sql_value(a_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind = 'zone_deleted'"), "0")
+      << "a write arriving for a deleted zone is logged";
+
+  // Created again later: a fresh zone, none of the old records come back.
+  ASSERT_EQ(sql_error(c_, "SELECT create_zone('race.test', ARRAY['ns1.race.test'])"), "");
+  converge();
+  expect_identical();
+  EXPECT_EQ(sql_value(b_, "SELECT string_agg(type, ',' ORDER BY type) FROM records WHERE zone = 'race.test'"), "NS,SOA");
+}
+
+TEST_F(Apply, OneZoneCreatedAtTwoSitesAtOnce) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('twice.test', ARRAY['ns1.twice.test'], 'a.twice.test')"), "");
+  ASSERT_EQ(sql_error(b_, "SELECT create_zone('twice.test', ARRAY['ns2.twice.test'], 'b.twice.test')"), "");
+  ASSERT_EQ(sql_error(b_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('twice.test', 'www.twice.test', 'A', '192.0.2.1')"),
+            "");
+  converge();
+  expect_identical();
+  // One zone, one SOA (its id is derived from the zone name, so both
+  // creations wrote the same row and the newer one won), records of both.
+  for (const auto& db : {a_, b_, c_}) {
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM zones WHERE name = 'twice.test'"), "1");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM records WHERE zone = 'twice.test' AND type = 'SOA'"), "1");
+    EXPECT_EQ(sql_value(db, "SELECT string_agg(content, ',' ORDER BY content) FROM records "
+                            "WHERE zone = 'twice.test' AND type = 'NS'"),
+              "ns1.twice.test,ns2.twice.test");
+    EXPECT_EQ(sql_value(db, "SELECT content FROM records WHERE name = 'www.twice.test'"), "192.0.2.1");
+  }
+  EXPECT_EQ(sql_value(a_, "SELECT split_part(content, ' ', 2) FROM records WHERE zone = 'twice.test' AND type = 'SOA'"),
+            "b.twice.test")
+      << "site2 created it later, so its SOA wins";
+  EXPECT_NE(sql_value(a_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind = 'zone_created_twice'"), "0");
+}
+
+TEST_F(Apply, RecordArrivingBeforeItsZoneIsKeptAndServedOnceTheZoneArrives) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('late.test', ARRAY['ns1.late.test'])"), "");
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('late.test', 'www.late.test', 'A', '192.0.2.1')"),
+            "");
+  // Apply seq 2 (the record) before seq 1 (the zone).
+  auto tx2 = sql_value(a_, "SELECT tx FROM zonemesh.origin_changes('site1', 1, 1)");
+  auto tx1 = sql_value(a_, "SELECT tx FROM zonemesh.origin_changes('site1', 0, 1)");
+  apply(b_, "[" + tx2 + "]");
+  EXPECT_EQ(sql_value(b_, "SELECT zonemesh.version_vector()"), "{\"site1\": 0}");
+  EXPECT_EQ(content(b_, "www.late.test"), "192.0.2.1");
+  apply(b_, "[" + tx1 + "]");
+  EXPECT_EQ(sql_value(b_, "SELECT zonemesh.version_vector()"), "{\"site1\": 2}");
+  EXPECT_EQ(dump_replicated_state(a_), dump_replicated_state(b_));
+}
+
+TEST_F(Apply, ClockAdvancesPastRemoteStampsAndSkewBeyondTheBoundIsRefused) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('clock.test', ARRAY['ns1.clock.test'])"), "");
+  converge();
+  // site2's clock runs 30 s fast (inside the default 60 s bound).
+  ASSERT_EQ(sql_error(b_, "UPDATE zonemesh.node SET clock_offset_ms = 30000"), "");
+  ASSERT_EQ(sql_error(b_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('clock.test', 'www.clock.test', 'A', '192.0.2.1')"),
+            "");
+  ship(b_, a_);
+  // site1 has seen it: its next write to the row is stamped after it, so it wins everywhere.
+  ASSERT_EQ(sql_error(a_, "UPDATE records SET content = '192.0.2.2' WHERE name = 'www.clock.test'"), "");
+  converge();
+  expect_identical();
+  EXPECT_EQ(content(b_, "www.clock.test"), "192.0.2.2");
+
+  // An hour fast: refused, kept in apply_errors, nothing else blocked.
+  ASSERT_EQ(sql_error(c_, "UPDATE zonemesh.node SET clock_offset_ms = 3600000"), "");
+  ASSERT_EQ(sql_error(c_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('clock.test', 'fast.clock.test', 'A', '192.0.2.3')"),
+            "");
+  auto counts = ship(c_, a_);
+  EXPECT_EQ(counts["failed"], 1);
+  EXPECT_EQ(content(a_, "fast.clock.test"), "");
+  EXPECT_NE(sql_value(a_, "SELECT error FROM zonemesh.apply_errors").find("ahead of this site's clock"),
+            std::string::npos);
+  ASSERT_EQ(sql_error(b_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('clock.test', 'other.clock.test', 'A', '192.0.2.4')"),
+            "");
+  ship(b_, a_);
+  EXPECT_EQ(content(a_, "other.clock.test"), "192.0.2.4") << "other changes still flow";
+  // Once the bound allows it, the kept transaction applies.
+  ASSERT_EQ(sql_error(a_, "UPDATE zonemesh.node SET max_clock_skew_ms = 7200000"), "");
+  EXPECT_EQ(nlohmann::json::parse(sql_value(a_, "SELECT zonemesh.retry_apply_errors()"))["applied"], 1);
+  EXPECT_EQ(content(a_, "fast.clock.test"), "192.0.2.3");
+  EXPECT_EQ(sql_value(a_, "SELECT count(*) FROM zonemesh.apply_errors"), "0");
+}
+
+TEST_F(Apply, ABadTransactionIsKeptAsideAndTheRestApplies) {
+  std::string good = sql_value(a_, "SELECT '{\"origin\":\"px\",\"seq\":2,\"changes\":[]}'");
+  auto counts = nlohmann::json::parse(apply(b_,
+      R"([{"origin": "px", "seq": 1, "changes": [{"tbl": "no_such_table", "op": "U", "hlc": 1, "key": {}, "data": {}}]},)" +
+      good + "]"));
+  EXPECT_EQ(counts["failed"], 1);
+  EXPECT_EQ(counts["applied"], 1);
+  EXPECT_NE(sql_value(b_, "SELECT error FROM zonemesh.apply_errors WHERE origin = 'px'").find("no_such_table"),
+            std::string::npos);
+  // The vector stays honest: seq 1 is still missing.
+  EXPECT_EQ(sql_value(b_, "SELECT zonemesh.version_vector() ->> 'px'"), "0");
+}
+
+TEST_F(Apply, SerialIsTheSameEverywhereAndGrowsWithEveryChange) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('serial.test', ARRAY['ns1.serial.test'])"), "");
+  converge();
+  auto serial = [](const std::string& db) {
+    return std::stoll(sql_value(db, "SELECT zonemesh.zone_serial('serial.test')"));
+  };
+  long long s0 = serial(a_);
+  EXPECT_EQ(s0, serial(b_));
+  EXPECT_EQ(s0, serial(c_));
+  // Two changes in the same second: the serial moves each time.
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('serial.test', 'a.serial.test', 'A', '192.0.2.1')"),
+            "");
+  long long s1 = serial(a_);
+  ASSERT_EQ(sql_error(a_, "UPDATE records SET ttl = 5 WHERE name = 'a.serial.test'"), "");
+  long long s2 = serial(a_);
+  EXPECT_GT(s1, s0);
+  EXPECT_GT(s2, s1);
+  // A site with a slow clock writes concurrently: every site's serial still grows
+  // when its content changes, and all end equal.
+  ASSERT_EQ(sql_error(c_, "UPDATE zonemesh.node SET clock_offset_ms = -30000"), "");
+  ASSERT_EQ(sql_error(c_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('serial.test', 'slow.serial.test', 'A', '192.0.2.9')"),
+            "");
+  ship(a_, b_);
+  long long before = serial(b_);
+  ship(c_, b_);
+  EXPECT_GT(serial(b_), before) << "a change stamped in the past still raises the serial";
+  converge();
+  EXPECT_EQ(serial(a_), serial(b_));
+  EXPECT_EQ(serial(a_), serial(c_));
+  EXPECT_LT(serial(a_) - s0, 1LL << 31) << "RFC 1982: an increase";
+}
+
+}  // namespace
+}  // namespace zonemesh::test
