@@ -162,7 +162,12 @@ void assembler::run(const dns::name& qname, std::uint16_t qtype) {
   const store::zone_snapshot* zone = zones_.find_zone(qname);
   // DS lives in the parent (RFC 4035 3.1.4.1): ask the parent when we serve it.
   if (zone != nullptr && qtype == t::ds && zone->apex().equals(qname) && !qname.is_root()) {
-    if (const auto* parent = zones_.find_zone(qname.parent()); parent != nullptr) zone = parent;
+    // Only when the parent really delegates here; otherwise the child answers.
+    const auto* parent = zones_.find_zone(qname.parent());
+    if (parent != nullptr) {
+      const auto cut = parent->lookup(qname);
+      if (cut.what == store::lookup_result::kind::delegation && cut.at_cut) zone = parent;
+    }
   }
   if (zone == nullptr) {
     st_.rcode = dns::rcode::refused;

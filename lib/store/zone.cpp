@@ -329,13 +329,9 @@ build_result zone_builder::build(std::uint32_t serial) const {
     }
   }
   zone->nodes_.reserve(all.size());
-  for (auto& [key, n] : all) {
-    zone->record_count_ += [&] {
-      std::size_t c = 0;
-      for (const auto& s : n->rrsets) c += s.rdatas.size();
-      return c;
-    }();
-    zone->nodes_.push_back(n);
+  for (auto& entry : all) {
+    for (const auto& set : entry.second->rrsets) zone->record_count_ += set.rdatas.size();
+    zone->nodes_.push_back(entry.second);
   }
   zone->apex_node_ = apex.get();
   result.zone = std::move(zone);

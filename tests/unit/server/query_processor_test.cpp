@@ -193,6 +193,8 @@ class QueryProcessor : public ::testing::Test {
     publisher_->put_zone(child);
     publisher_->put_zone(net);
     publisher_->put_zone(big.build(1).zone);
+    publisher_->put_zone(make_zone("orphan.example.com",
+                                   {{"orphan.example.com", "SOA", 60, "ns h 1 2 3 4 20"}}));
     server::server_identity id;
     id.hostname = "site-a.example";
     id.nsid = std::vector<std::uint8_t>{'s', 'i', 't', 'e', '-', 'a'};
@@ -300,6 +302,15 @@ TEST_F(QueryProcessor, DsAtCutAnsweredByParent) {
   EXPECT_TRUE(c.answer.empty());
   ASSERT_EQ(c.authority.size(), 1u);
   EXPECT_EQ(c.authority[0].rfind("example.com. 300 IN SOA", 0), 0u) << c.authority[0];
+}
+
+TEST_F(QueryProcessor, DsAtApexWithoutParentDelegationAnsweredByChild) {
+  // example.com has no NS for orphan.example.com: the child answers NODATA.
+  auto d = ask({.qname = "orphan.example.com", .qtype = t::ds});
+  EXPECT_TRUE(aa(d));
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  ASSERT_EQ(d.authority.size(), 1u);
+  EXPECT_EQ(d.authority[0].rfind("orphan.example.com. 20 IN SOA", 0), 0u) << d.authority[0];
 }
 
 TEST_F(QueryProcessor, NestedZoneAnswersForItsNames) {
