@@ -48,9 +48,15 @@ class assembler {
 void assembler::count(section s, std::size_t n) {
   const auto add = static_cast<std::uint16_t>(n);
   switch (s) {
-    case section::answer: st_.answers = static_cast<std::uint16_t>(st_.answers + add); break;
-    case section::authority: st_.authorities = static_cast<std::uint16_t>(st_.authorities + add); break;
-    case section::additional: st_.additionals = static_cast<std::uint16_t>(st_.additionals + add); break;
+    case section::answer:
+      st_.answers = static_cast<std::uint16_t>(st_.answers + add);
+      break;
+    case section::authority:
+      st_.authorities = static_cast<std::uint16_t>(st_.authorities + add);
+      break;
+    case section::additional:
+      st_.additionals = static_cast<std::uint16_t>(st_.additionals + add);
+      break;
   }
 }
 

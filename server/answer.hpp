@@ -26,8 +26,8 @@ struct answer_state {
 };
 
 struct answer_options {
-  bool tcp = false;         ///< full ANY answers over TCP, one RRset over UDP (RFC 8482)
-  bool dnssec_ok = false;   ///< DS in referrals
+  bool tcp = false;            ///< full ANY answers over TCP, one RRset over UDP (RFC 8482)
+  bool dnssec_ok = false;      ///< DS in referrals
   std::size_t max_chain = 12;  ///< CNAME/DNAME hops followed before giving up
 };
 

@@ -56,8 +56,7 @@ std::uint16_t query_processor_impl::parse(std::span<const std::uint8_t> message,
   }
   q.has_question = true;
   // A plain query carries nothing in answer or authority (NOTIFY and UPDATE do).
-  if (q.header.opcode() == dns::opcode::query &&
-      (q.header.ancount != 0 || q.header.nscount != 0)) {
+  if (q.header.opcode() == dns::opcode::query && (q.header.ancount != 0 || q.header.nscount != 0)) {
     return dns::rcode::formerr;
   }
   dns::name owner;
@@ -110,8 +109,7 @@ std::uint16_t query_processor_impl::answer_chaos(const parsed_query& q, dns::wri
 }
 
 std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
-                                          std::span<std::uint8_t> reply,
-                                          const query_context& ctx) {
+                                          std::span<std::uint8_t> reply, const query_context& ctx) {
   if (query.size() < dns::header_size || reply.size() < dns::header_size) return 0;
   parsed_query q;
   const std::uint16_t parse_rcode = parse(query, q);
@@ -164,8 +162,8 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
     } else if (q.qtype == dns::rr_type::axfr || q.qtype == dns::rr_type::ixfr) {
       rcode = dns::rcode::refused;  // zone transfers: not offered (yet)
     } else if (q.qclass == dns::rr_class::in || q.qclass == dns::rr_class::any) {
-      const answer_options opts{ctx.proto == transport::tcp,
-                                q.has_edns && q.edns.dnssec_ok(), options_.max_chain};
+      const answer_options opts{ctx.proto == transport::tcp, q.has_edns && q.edns.dnssec_ok(),
+                                options_.max_chain};
       answer_in(*zones_->current(), q.qname, q.qtype, opts, st);
       rcode = st.rcode;
       if (st.authoritative) h.flags |= dns::flag::aa;

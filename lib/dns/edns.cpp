@@ -5,8 +5,8 @@
 
 namespace zonemesh::dns {
 
-read_status parse_opt(std::uint16_t rrclass, std::uint32_t ttl,
-                      std::span<const std::uint8_t> rdata, opt_record& out) {
+read_status parse_opt(std::uint16_t rrclass, std::uint32_t ttl, std::span<const std::uint8_t> rdata,
+                      opt_record& out) {
   opt_record r;
   r.udp_payload_size = rrclass;
   r.extended_rcode = static_cast<std::uint8_t>(ttl >> 24);
@@ -45,8 +45,7 @@ bool write_opt(writer& w, std::uint16_t udp_payload_size, std::uint8_t extended_
   bool ok = w.u8(0) && w.u16(rr_type::opt) && w.u16(udp_payload_size) && w.u32(ttl) &&
             w.u16(static_cast<std::uint16_t>(rdlen));
   for (const auto& o : options) {
-    ok = ok && w.u16(o.code) && w.u16(static_cast<std::uint16_t>(o.data.size())) &&
-         w.bytes(o.data);
+    ok = ok && w.u16(o.code) && w.u16(static_cast<std::uint16_t>(o.data.size())) && w.bytes(o.data);
   }
   return ok;
 }

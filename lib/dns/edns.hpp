@@ -30,8 +30,8 @@ struct opt_record {
 
 /// Interprets an OPT RR's class, TTL and RDATA; fails when the options do not
 /// exactly fill the RDATA.
-read_status parse_opt(std::uint16_t rrclass, std::uint32_t ttl,
-                      std::span<const std::uint8_t> rdata, opt_record& out);
+read_status parse_opt(std::uint16_t rrclass, std::uint32_t ttl, std::span<const std::uint8_t> rdata,
+                      opt_record& out);
 
 /// Walks the options of an OPT RDATA that parse_opt accepted.
 class option_iterator {
@@ -51,8 +51,8 @@ struct edns_option_data {
 };
 
 /// Writes an OPT RR (root owner) with the given fields and options.
-[[nodiscard]] bool write_opt(writer& w, std::uint16_t udp_payload_size,
-                             std::uint8_t extended_rcode, std::uint8_t version, bool dnssec_ok,
+[[nodiscard]] bool write_opt(writer& w, std::uint16_t udp_payload_size, std::uint8_t extended_rcode,
+                             std::uint8_t version, bool dnssec_ok,
                              std::span<const edns_option_data> options = {});
 
 /// Octets write_opt needs for these option payload sizes.

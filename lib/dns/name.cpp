@@ -8,12 +8,18 @@ namespace zonemesh::dns {
 
 std::string_view to_string(name_status s) {
   switch (s) {
-    case name_status::ok: return "ok";
-    case name_status::empty_label: return "empty label";
-    case name_status::label_too_long: return "label longer than 63 octets";
-    case name_status::name_too_long: return "name longer than 255 octets";
-    case name_status::bad_escape: return "malformed escape";
-    case name_status::bad_wire: return "malformed wire-format name";
+    case name_status::ok:
+      return "ok";
+    case name_status::empty_label:
+      return "empty label";
+    case name_status::label_too_long:
+      return "label longer than 63 octets";
+    case name_status::name_too_long:
+      return "name longer than 255 octets";
+    case name_status::bad_escape:
+      return "malformed escape";
+    case name_status::bad_wire:
+      return "malformed wire-format name";
   }
   return "unknown";
 }
@@ -24,8 +30,8 @@ name_status name::from_text(std::string_view text, name& out) {
     return name_status::ok;
   }
   std::array<std::uint8_t, max_name_length> buf{};
-  std::size_t pos = 0;        // write position in buf
-  std::size_t label_at = 0;   // position of the current label's length octet
+  std::size_t pos = 0;       // write position in buf
+  std::size_t label_at = 0;  // position of the current label's length octet
   std::size_t label_len = 0;
   bool label_open = false;
   auto push = [&](std::uint8_t c) -> name_status {
@@ -128,8 +134,8 @@ std::string name::to_string() const {
         out.push_back('\\');
         out.push_back(static_cast<char>(c));
       } else if (c <= 0x20 || c >= 0x7f) {
-        char esc[5] = {'\\', static_cast<char>('0' + c / 100), static_cast<char>('0' + (c / 10) % 10),
-                       static_cast<char>('0' + c % 10), 0};
+        char esc[5] = {'\\', static_cast<char>('0' + c / 100),
+                       static_cast<char>('0' + (c / 10) % 10), static_cast<char>('0' + c % 10), 0};
         out.append(esc, 4);
       } else {
         out.push_back(static_cast<char>(c));

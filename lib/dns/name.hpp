@@ -15,13 +15,13 @@ inline constexpr std::size_t max_name_length = 255;  ///< wire octets, root labe
 inline constexpr std::size_t max_label_length = 63;
 inline constexpr std::size_t max_labels = 127;  ///< labels besides the root
 
-enum class [[nodiscard]] name_status : std::uint8_t {
-  ok,
-  empty_label,     ///< ".." or a leading dot in presentation form
-  label_too_long,  ///< more than 63 octets
-  name_too_long,   ///< more than 255 octets in wire form
-  bad_escape,      ///< malformed \X or \DDD
-  bad_wire,        ///< wire bytes not a valid uncompressed name
+enum class [[nodiscard]] name_status : std::uint8_t{
+    ok,
+    empty_label,     ///< ".." or a leading dot in presentation form
+    label_too_long,  ///< more than 63 octets
+    name_too_long,   ///< more than 255 octets in wire form
+    bad_escape,      ///< malformed \X or \DDD
+    bad_wire,        ///< wire bytes not a valid uncompressed name
 };
 
 std::string_view to_string(name_status s);

@@ -108,7 +108,7 @@ inline constexpr std::uint16_t badvers = 16;  ///< extended rcode, needs OPT (RF
 std::string type_to_string(std::uint16_t type);
 /// Mnemonic (case-insensitive) or TYPEnnn to a number.
 std::optional<std::uint16_t> type_from_string(std::string_view text);
-/// "IN", "CH", ... or "CLASS nnn" (RFC 3597).
+/// "IN", "CH", ... or "CLASSnnn" (RFC 3597).
 std::string class_to_string(std::uint16_t rrclass);
 std::optional<std::uint16_t> class_from_string(std::string_view text);
 /// "NOERROR", "NXDOMAIN", ... or the number.

@@ -9,13 +9,20 @@ namespace zonemesh::dns {
 
 std::string_view to_string(read_status s) {
   switch (s) {
-    case read_status::ok: return "ok";
-    case read_status::truncated: return "message truncated";
-    case read_status::bad_label_type: return "unsupported label type";
-    case read_status::name_too_long: return "name longer than 255 octets";
-    case read_status::bad_pointer: return "bad compression pointer";
-    case read_status::too_many_pointers: return "compression pointer loop";
-    case read_status::bad_rdata: return "malformed RDATA";
+    case read_status::ok:
+      return "ok";
+    case read_status::truncated:
+      return "message truncated";
+    case read_status::bad_label_type:
+      return "unsupported label type";
+    case read_status::name_too_long:
+      return "name longer than 255 octets";
+    case read_status::bad_pointer:
+      return "bad compression pointer";
+    case read_status::too_many_pointers:
+      return "compression pointer loop";
+    case read_status::bad_rdata:
+      return "malformed RDATA";
   }
   return "unknown";
 }

@@ -10,14 +10,14 @@
 
 namespace zonemesh::dns {
 
-enum class [[nodiscard]] read_status : std::uint8_t {
-  ok,
-  truncated,          ///< the message ends before the field does
-  bad_label_type,     ///< label type 0b01 / 0b10 (RFC 6891 obsoleted extended labels)
-  name_too_long,      ///< more than 255 octets once decompressed
-  bad_pointer,        ///< pointer at or after itself, or past the end
-  too_many_pointers,  ///< compression loop guard
-  bad_rdata,          ///< RDATA that does not match its type's layout
+enum class [[nodiscard]] read_status : std::uint8_t{
+    ok,
+    truncated,          ///< the message ends before the field does
+    bad_label_type,     ///< label type 0b01 / 0b10 (RFC 6891 obsoleted extended labels)
+    name_too_long,      ///< more than 255 octets once decompressed
+    bad_pointer,        ///< pointer at or after itself, or past the end
+    too_many_pointers,  ///< compression loop guard
+    bad_rdata,          ///< RDATA that does not match its type's layout
 };
 
 std::string_view to_string(read_status s);
@@ -91,8 +91,8 @@ class reader {
 };
 
 /// Reads a name at `offset` of `message` (used for names inside RDATA).
-read_status read_name_at(std::span<const std::uint8_t> message, std::size_t offset,
-                         name& out, std::size_t& next_offset);
+read_status read_name_at(std::span<const std::uint8_t> message, std::size_t offset, name& out,
+                         std::size_t& next_offset);
 
 /// Writes a DNS message into a caller-provided buffer with name compression.
 /// Every write checks the limit and reports failure, leaving the position

@@ -212,7 +212,8 @@ std::string zone_builder::check(const record& rr) const {
     return rr.owner.to_string() + " is outside zone " + apex_.to_string();
   }
   if (rr.rrclass != class_in) return "only class IN is served";
-  if (dns::is_meta_type(rr.type)) return "type " + dns::type_to_string(rr.type) + " cannot be stored";
+  if (dns::is_meta_type(rr.type))
+    return "type " + dns::type_to_string(rr.type) + " cannot be stored";
   if (rr.type == dns::rr_type::soa && !rr.owner.equals(apex_)) return "SOA outside the zone apex";
   if (!rdata_layout_ok(rr.type, rr.rdata)) {
     return "malformed " + dns::type_to_string(rr.type) + " RDATA at " + rr.owner.to_string();

@@ -34,8 +34,8 @@ struct rrset {
 
 /// One owner name in a zone; an empty non-terminal has no RRsets.
 struct node {
-  dns::name owner;  ///< lowercase
-  std::string key;  ///< canonical-order lookup key (see lookup_key)
+  dns::name owner;            ///< lowercase
+  std::string key;            ///< canonical-order lookup key (see lookup_key)
   std::vector<rrset> rrsets;  ///< sorted by type
   bool delegation = false;    ///< non-apex NS: a zone cut
 
@@ -120,10 +120,10 @@ struct build_result {
 /// One change of a batch, applied in order.
 struct record_change {
   enum class action : std::uint8_t {
-    upsert,         ///< add the RR; an identical RDATA only gets the new TTL
-    remove,         ///< remove the RR with this owner, type and RDATA
-    remove_rrset,   ///< remove every RR of this owner and type
-    remove_name,    ///< remove every RR of this owner
+    upsert,        ///< add the RR; an identical RDATA only gets the new TTL
+    remove,        ///< remove the RR with this owner, type and RDATA
+    remove_rrset,  ///< remove every RR of this owner and type
+    remove_name,   ///< remove every RR of this owner
   };
   action what = action::upsert;
   record rr;

@@ -6,8 +6,9 @@
 namespace zonemesh::store {
 
 const zone_snapshot* zone_set::find_key(std::string_view key) const {
-  auto it = std::lower_bound(keys_.begin(), keys_.end(), key,
-                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  auto it = std::lower_bound(
+      keys_.begin(), keys_.end(), key,
+      [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
   if (it == keys_.end() || *it != key) return nullptr;
   return zones_[static_cast<std::size_t>(it - keys_.begin())].get();
 }
@@ -23,17 +24,20 @@ const zone_snapshot* zone_set::find_zone(const dns::name& qname) const {
 
 std::shared_ptr<const zone_snapshot> zone_set::find_exact(const dns::name& apex) const {
   const lookup_key key(apex);
-  auto it = std::lower_bound(keys_.begin(), keys_.end(), key.full(),
-                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  auto it = std::lower_bound(
+      keys_.begin(), keys_.end(), key.full(),
+      [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
   if (it == keys_.end() || *it != key.full()) return nullptr;
   return zones_[static_cast<std::size_t>(it - keys_.begin())];
 }
 
-std::shared_ptr<const zone_set> zone_set::with_zone(std::shared_ptr<const zone_snapshot> zone) const {
+std::shared_ptr<const zone_set> zone_set::with_zone(
+    std::shared_ptr<const zone_snapshot> zone) const {
   auto next = std::make_shared<zone_set>(*this);
   const lookup_key key(zone->apex());
-  auto it = std::lower_bound(next->keys_.begin(), next->keys_.end(), key.full(),
-                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  auto it = std::lower_bound(
+      next->keys_.begin(), next->keys_.end(), key.full(),
+      [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
   const auto index = it - next->keys_.begin();
   if (it != next->keys_.end() && *it == key.full()) {
     next->zones_[static_cast<std::size_t>(index)] = std::move(zone);
@@ -47,8 +51,9 @@ std::shared_ptr<const zone_set> zone_set::with_zone(std::shared_ptr<const zone_s
 std::shared_ptr<const zone_set> zone_set::without_zone(const dns::name& apex) const {
   auto next = std::make_shared<zone_set>(*this);
   const lookup_key key(apex);
-  auto it = std::lower_bound(next->keys_.begin(), next->keys_.end(), key.full(),
-                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  auto it = std::lower_bound(
+      next->keys_.begin(), next->keys_.end(), key.full(),
+      [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
   if (it != next->keys_.end() && *it == key.full()) {
     next->zones_.erase(next->zones_.begin() + (it - next->keys_.begin()));
     next->keys_.erase(it);

@@ -31,7 +31,7 @@ class zone_set {
  private:
   const zone_snapshot* find_key(std::string_view key) const;
   std::vector<std::shared_ptr<const zone_snapshot>> zones_;  ///< sorted by apex key
-  std::vector<std::string> keys_;                             ///< lookup keys of the apexes
+  std::vector<std::string> keys_;                            ///< lookup keys of the apexes
 };
 
 /// Publishes the current zone_set. Readers call current() (lock-free in the
@@ -41,7 +41,9 @@ class zone_publisher {
  public:
   zone_publisher();
 
-  std::shared_ptr<const zone_set> current() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<const zone_set> current() const {
+    return current_.load(std::memory_order_acquire);
+  }
 
   /// Replaces the whole set (initial load).
   void publish(std::shared_ptr<const zone_set> set);

@@ -139,8 +139,7 @@ std::string to_text(const store::record& rec, text_record& out) {
   wire.insert(wire.end(), rec.rdata.begin(), rec.rdata.end());
   ldns_rr* raw = nullptr;
   std::size_t pos = 0;
-  const ldns_status st =
-      ldns_wire2rr(&raw, wire.data(), wire.size(), &pos, LDNS_SECTION_ANSWER);
+  const ldns_status st = ldns_wire2rr(&raw, wire.data(), wire.size(), &pos, LDNS_SECTION_ANSWER);
   rr_ptr rr(raw);
   if (st != LDNS_STATUS_OK || !rr) {
     return rec.owner.to_string() + " " + dns::type_to_string(rec.type) + ": " +
@@ -166,8 +165,8 @@ zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
   }
   ldns_zone* raw = nullptr;
   int line = 0;
-  const ldns_status st =
-      ldns_zone_new_frm_fp_l(&raw, fp.get(), origin_rdf.get(), default_ttl, LDNS_RR_CLASS_IN, &line);
+  const ldns_status st = ldns_zone_new_frm_fp_l(&raw, fp.get(), origin_rdf.get(), default_ttl,
+                                                LDNS_RR_CLASS_IN, &line);
   zone_ptr zone(raw);
   if (st != LDNS_STATUS_OK || !zone) {
     result.error = "line " + std::to_string(line) + ": " + ldns_get_errorstr_by_id(st);

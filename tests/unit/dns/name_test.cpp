@@ -94,9 +94,9 @@ TEST(Name, ReplaceSuffixForDname) {
 
 TEST(Name, CanonicalOrderFromRfc4034) {
   // RFC 4034 section 6.1 example, in order.
-  const char* ordered[] = {"example",          "a.example",     "yljkjljk.a.example",
-                           "Z.a.example",      "zABC.a.EXAMPLE", "z.example",
-                           "\\001.z.example",  "*.z.example",   "\\200.z.example"};
+  const char* ordered[] = {"example",         "a.example",      "yljkjljk.a.example",
+                           "Z.a.example",     "zABC.a.EXAMPLE", "z.example",
+                           "\\001.z.example", "*.z.example",    "\\200.z.example"};
   for (std::size_t i = 0; i + 1 < std::size(ordered); ++i) {
     EXPECT_LT(canonical_compare(make(ordered[i]), make(ordered[i + 1])), 0)
         << ordered[i] << " < " << ordered[i + 1];

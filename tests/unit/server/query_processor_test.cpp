@@ -138,7 +138,8 @@ class QueryProcessor : public ::testing::Test {
     auto parent = make_zone(
         "example.com",
         {
-            {"example.com", "SOA", 3600, "ns1.example.com hostmaster.example.com 1 10800 3600 604800 300"},
+            {"example.com", "SOA", 3600,
+             "ns1.example.com hostmaster.example.com 1 10800 3600 604800 300"},
             {"example.com", "NS", 3600, "ns1.example.com"},
             {"example.com", "NS", 3600, "ns2.example.com"},
             {"example.com", "MX", 3600, "10 mail.example.com"},
@@ -162,7 +163,8 @@ class QueryProcessor : public ::testing::Test {
             {"*.cnwild.example.com", "CNAME", 300, "www.example.com"},
             {"sub.example.com", "NS", 3600, "ns.sub.example.com"},
             {"sub.example.com", "NS", 3600, "ns.elsewhere.net"},
-            {"sub.example.com", "DS", 3600, "12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE33EE7E7F1E3E7C6A1E2F5C3A"},
+            {"sub.example.com", "DS", 3600,
+             "12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE33EE7E7F1E3E7C6A1E2F5C3A"},
             {"ns.sub.example.com", "A", 3600, "192.0.2.53"},
             {"child.example.com", "NS", 3600, "ns1.example.com"},
             {"d.example.com", "DNAME", 120, "example.net"},
@@ -175,14 +177,17 @@ class QueryProcessor : public ::testing::Test {
     store::zone_builder big(dname("big.test"));
     EXPECT_EQ(big.add(rec({"big.test", "SOA", 60, "ns.big.test h.big.test 1 2 3 4 5"})), "");
     for (int i = 0; i < 20; ++i) {
-      EXPECT_EQ(big.add(rec({"txt.big.test", "TXT", 60, "\"record number " + std::to_string(i) + " padding padding\""})), "");
+      EXPECT_EQ(big.add(rec({"txt.big.test", "TXT", 60,
+                             "\"record number " + std::to_string(i) + " padding padding\""})),
+                "");
     }
-    auto child = make_zone("child.example.com",
-                           {
-                               {"child.example.com", "SOA", 60, "ns1.example.com h.example.com 1 2 3 4 60"},
-                               {"child.example.com", "NS", 60, "ns1.example.com"},
-                               {"www.child.example.com", "A", 60, "192.0.2.200"},
-                           });
+    auto child =
+        make_zone("child.example.com",
+                  {
+                      {"child.example.com", "SOA", 60, "ns1.example.com h.example.com 1 2 3 4 60"},
+                      {"child.example.com", "NS", 60, "ns1.example.com"},
+                      {"www.child.example.com", "A", 60, "192.0.2.200"},
+                  });
     auto net = make_zone("example.net",
                          {
                              {"example.net", "SOA", 60, "ns.example.net h.example.net 1 2 3 4 30"},
@@ -193,8 +198,8 @@ class QueryProcessor : public ::testing::Test {
     publisher_->put_zone(child);
     publisher_->put_zone(net);
     publisher_->put_zone(big.build(1).zone);
-    publisher_->put_zone(make_zone("orphan.example.com",
-                                   {{"orphan.example.com", "SOA", 60, "ns h 1 2 3 4 20"}}));
+    publisher_->put_zone(
+        make_zone("orphan.example.com", {{"orphan.example.com", "SOA", 60, "ns h 1 2 3 4 20"}}));
     server::server_identity id;
     id.hostname = "site-a.example";
     id.nsid = std::vector<std::uint8_t>{'s', 'i', 't', 'e', '-', 'a'};
@@ -205,7 +210,8 @@ class QueryProcessor : public ::testing::Test {
     return ask_raw(make_query(spec), proto);
   }
 
-  decoded ask_raw(std::span<const std::uint8_t> query, server::transport proto = server::transport::udp) {
+  decoded ask_raw(std::span<const std::uint8_t> query,
+                  server::transport proto = server::transport::udp) {
     server::query_context ctx;
     ctx.proto = proto;
     const std::size_t n = processor_->process(query, reply_, ctx);
@@ -246,8 +252,9 @@ TEST_F(QueryProcessor, NxdomainWithSoaAndNegativeTtl) {
   EXPECT_EQ(d.h.rcode(), dns::rcode::nxdomain);
   EXPECT_TRUE(d.answer.empty());
   ASSERT_EQ(d.authority.size(), 1u);
-  EXPECT_EQ(d.authority[0],
-            "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 10800 3600 604800 300");
+  EXPECT_EQ(
+      d.authority[0],
+      "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 10800 3600 604800 300");
 }
 
 TEST_F(QueryProcessor, NodataAndEmptyNonTerminal) {
@@ -457,7 +464,7 @@ TEST_F(QueryProcessor, EdnsEchoedWithOurSizeAndDoBit) {
 TEST_F(QueryProcessor, BadversForEdnsVersionAboveZero) {
   auto d = ask({.qname = "www.example.com", .edns = true, .version = 1});
   ASSERT_TRUE(d.has_opt);
-  EXPECT_EQ(d.h.rcode(), 0);  // low bits of 16
+  EXPECT_EQ(d.h.rcode(), 0);           // low bits of 16
   EXPECT_EQ(d.opt.extended_rcode, 1);  // 16 >> 4
   EXPECT_EQ(d.opt.version, 0);
   EXPECT_TRUE(d.answer.empty());
@@ -465,7 +472,8 @@ TEST_F(QueryProcessor, BadversForEdnsVersionAboveZero) {
 
 TEST_F(QueryProcessor, UnknownOptionsIgnoredNsidAnswered) {
   const std::uint8_t junk[] = {1, 2, 3};
-  auto d = ask({.qname = "www.example.com", .edns = true,
+  auto d = ask({.qname = "www.example.com",
+                .edns = true,
                 .options = {{65001, junk}, {dns::edns_option::nsid, {}}}});
   EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
   ASSERT_EQ(d.answer.size(), 1u);
@@ -549,8 +557,8 @@ TEST_F(QueryProcessor, DropsResponsesAndRunts) {
 }
 
 TEST_F(QueryProcessor, NotimpForOtherOpcodes) {
-  for (std::uint8_t op : {dns::opcode::iquery, dns::opcode::status, dns::opcode::notify,
-                          dns::opcode::update}) {
+  for (std::uint8_t op :
+       {dns::opcode::iquery, dns::opcode::status, dns::opcode::notify, dns::opcode::update}) {
     auto d = ask({.qname = "example.com", .qtype = t::soa, .opcode = op});
     EXPECT_EQ(d.h.rcode(), dns::rcode::notimp) << int(op);
     EXPECT_EQ(d.h.opcode(), op);
@@ -619,8 +627,8 @@ TEST_F(QueryProcessor, SeesPublishedChanges) {
 
 TEST_F(QueryProcessor, SurvivesRandomMutations) {
   std::mt19937 rng(12345);
-  const auto base = make_query({.qname = "www.example.com", .edns = true,
-                                .options = {{dns::edns_option::nsid, {}}}});
+  const auto base = make_query(
+      {.qname = "www.example.com", .edns = true, .options = {{dns::edns_option::nsid, {}}}});
   server::query_context ctx;
   for (int i = 0; i < 20000; ++i) {
     auto q = base;

@@ -11,7 +11,8 @@ using namespace zonemesh;
 using namespace zonemesh::testing;
 
 namespace {
-std::shared_ptr<const store::zone_snapshot> soa_only(std::string_view apex, std::uint32_t serial = 1) {
+std::shared_ptr<const store::zone_snapshot> soa_only(std::string_view apex,
+                                                     std::uint32_t serial = 1) {
   return make_zone(apex, {{std::string(apex), "SOA", 60, "ns hostmaster 1 2 3 4 5"}}, serial);
 }
 }  // namespace
@@ -32,7 +33,8 @@ TEST(ZoneSet, LongestMatchWins) {
 
 TEST(ZoneSet, WithAndWithoutShareOtherZones) {
   auto a = soa_only("a.test");
-  auto set1 = std::make_shared<const store::zone_set>()->with_zone(a)->with_zone(soa_only("b.test"));
+  auto set1 =
+      std::make_shared<const store::zone_set>()->with_zone(a)->with_zone(soa_only("b.test"));
   auto set2 = set1->with_zone(soa_only("b.test", 2));
   EXPECT_EQ(set2->find_exact(dname("a.test")), a);
   EXPECT_EQ(set2->find_exact(dname("b.test"))->serial(), 2u);

@@ -13,22 +13,25 @@ using kind = store::lookup_result::kind;
 namespace {
 
 std::shared_ptr<const store::zone_snapshot> example() {
-  return make_zone("example.com",
-                   {
-                       {"example.com", "SOA", 3600, "ns1.example.com hostmaster.example.com 7 10800 3600 604800 300"},
-                       {"example.com", "NS", 3600, "ns1.example.com"},
-                       {"ns1.example.com", "A", 3600, "192.0.2.1"},
-                       {"www.example.com", "A", 300, "192.0.2.10"},
-                       {"www.example.com", "A", 600, "192.0.2.11"},
-                       {"www.example.com", "A", 300, "192.0.2.10"},  // duplicate
-                       {"a.b.c.example.com", "TXT", 300, "\"deep\""},
-                       {"*.wild.example.com", "A", 300, "192.0.2.99"},
-                       {"sub.example.com", "NS", 3600, "ns.sub.example.com"},
-                       {"sub.example.com", "DS", 3600, "12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE33EE7E7F1E3E7C6A1E2F5C3A"},
-                       {"ns.sub.example.com", "A", 3600, "192.0.2.53"},
-                       {"d.example.com", "DNAME", 300, "example.net"},
-                   },
-                   2024010101);
+  return make_zone(
+      "example.com",
+      {
+          {"example.com", "SOA", 3600,
+           "ns1.example.com hostmaster.example.com 7 10800 3600 604800 300"},
+          {"example.com", "NS", 3600, "ns1.example.com"},
+          {"ns1.example.com", "A", 3600, "192.0.2.1"},
+          {"www.example.com", "A", 300, "192.0.2.10"},
+          {"www.example.com", "A", 600, "192.0.2.11"},
+          {"www.example.com", "A", 300, "192.0.2.10"},  // duplicate
+          {"a.b.c.example.com", "TXT", 300, "\"deep\""},
+          {"*.wild.example.com", "A", 300, "192.0.2.99"},
+          {"sub.example.com", "NS", 3600, "ns.sub.example.com"},
+          {"sub.example.com", "DS", 3600,
+           "12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE33EE7E7F1E3E7C6A1E2F5C3A"},
+          {"ns.sub.example.com", "A", 3600, "192.0.2.53"},
+          {"d.example.com", "DNAME", 300, "example.net"},
+      },
+      2024010101);
 }
 
 }  // namespace
@@ -42,7 +45,8 @@ TEST(ZoneBuilder, WritesTheGivenSerialIntoTheSoa) {
   store::record soa{zone->apex(), dns::rr_type::soa, 1, zone->soa().ttl, rdata};
   zonefile::text_record text;
   ASSERT_EQ(zonefile::to_text(soa, text), "");
-  EXPECT_EQ(text.content, "ns1.example.com hostmaster.example.com 2024010101 10800 3600 604800 300");
+  EXPECT_EQ(text.content,
+            "ns1.example.com hostmaster.example.com 2024010101 10800 3600 604800 300");
   EXPECT_EQ(zone->negative_ttl(), 300u);  // min(SOA TTL 3600, MINIMUM 300)
 }
 
@@ -148,7 +152,8 @@ TEST(ZoneChanges, BatchSharesUntouchedNodesAndRecomputesEnts) {
 TEST(ZoneChanges, RemoveRrsetRemoveNameAndUpsertTtl) {
   auto base = example();
   const store::record_change changes[] = {
-      {store::record_change::action::remove_rrset, rec({"sub.example.com", "NS", 0, "x.example.com"})},
+      {store::record_change::action::remove_rrset,
+       rec({"sub.example.com", "NS", 0, "x.example.com"})},
       {store::record_change::action::remove_name, rec({"d.example.com", "A", 0, "0.0.0.0"})},
       {store::record_change::action::upsert, rec({"ns1.example.com", "A", 5, "192.0.2.1"})},
   };
@@ -170,8 +175,8 @@ TEST(ZoneChanges, FailingChangeFailsTheBatch) {
   auto built = store::apply_changes(*base, changes, 9);
   EXPECT_FALSE(built);
   EXPECT_NE(built.error.find("outside"), std::string::npos);
-  const store::record_change drop_soa[] = {
-      {store::record_change::action::remove_rrset, rec({"example.com", "SOA", 0, "a b 1 2 3 4 5"})}};
+  const store::record_change drop_soa[] = {{store::record_change::action::remove_rrset,
+                                            rec({"example.com", "SOA", 0, "a b 1 2 3 4 5"})}};
   EXPECT_FALSE(store::apply_changes(*base, drop_soa, 10));
 }
 

@@ -12,15 +12,16 @@ TEST(Zonefile, MxContentWithoutTrailingDots) {
   store::record r;
   ASSERT_EQ(zonefile::to_wire({"example.com", "MX", 300, "10 mail.example.com"}, r), "");
   EXPECT_EQ(r.type, dns::rr_type::mx);
-  const std::vector<std::uint8_t> want = {0, 10, 4, 'm', 'a', 'i', 'l', 7, 'e', 'x', 'a', 'm',
-                                          'p', 'l', 'e', 3, 'c', 'o', 'm', 0};
+  const std::vector<std::uint8_t> want = {0,   10,  4,   'm', 'a', 'i', 'l', 7,   'e', 'x',
+                                          'a', 'm', 'p', 'l', 'e', 3,   'c', 'o', 'm', 0};
   EXPECT_EQ(r.rdata, want);
   EXPECT_EQ(r.owner.to_string(), "example.com.");
 }
 
 TEST(Zonefile, SoaTxtAndRoundTrip) {
   const text_record records[] = {
-      {"example.com", "SOA", 3600, "ns1.example.com hostmaster.example.com 1 10800 3600 604800 3600"},
+      {"example.com", "SOA", 3600,
+       "ns1.example.com hostmaster.example.com 1 10800 3600 604800 3600"},
       {"example.com", "TXT", 300, "\"v=spf1 -all\""},
       {"_sip._tcp.example.com", "SRV", 300, "10 20 5060 sip.example.com"},
       {"example.com", "CAA", 300, "0 issue \"letsencrypt.org\""},
@@ -71,7 +72,8 @@ TEST(Zonefile, ParsesBindZoneFile) {
 }
 
 TEST(Zonefile, ParseErrorNamesTheLine) {
-  auto result = zonefile::parse_zone_file("@ IN SOA a b 1 2 3 4 5\nwww IN A 300.1.1.1\n", "example.com");
+  auto result =
+      zonefile::parse_zone_file("@ IN SOA a b 1 2 3 4 5\nwww IN A 300.1.1.1\n", "example.com");
   EXPECT_NE(result.error, "");
   EXPECT_NE(result.error.find("line"), std::string::npos) << result.error;
 }
@@ -84,7 +86,11 @@ TEST(Zonefile, FormatsSoaFirstWithAbsoluteNames) {
   std::string error;
   const std::string out = zonefile::format_zone_file(records, error);
   ASSERT_EQ(error, "");
-  EXPECT_EQ(out.rfind("example.com.\t3600\tIN\tSOA\tns1.example.com. hostmaster.example.com. 1 2 3 4 5", 0), 0u) << out;
+  EXPECT_EQ(
+      out.rfind("example.com.\t3600\tIN\tSOA\tns1.example.com. hostmaster.example.com. 1 2 3 4 5",
+                0),
+      0u)
+      << out;
   EXPECT_NE(out.find("www.example.com.\t300\tIN\tA\t192.0.2.1"), std::string::npos) << out;
   auto parsed = zonefile::parse_zone_file(out, ".");
   ASSERT_EQ(parsed.error, "");
