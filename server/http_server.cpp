@@ -611,6 +611,16 @@ void http_server::stop() {
 
 std::uint16_t http_server::port() const { return impl_->bound_port; }
 
+bool has_api_key(const http_request& request, std::string_view expected) {
+  const std::string* given = request.header("X-API-Key");
+  if (expected.empty() || given == nullptr || given->size() != expected.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>((*given)[i] ^ expected[i]);
+  }
+  return diff == 0;
+}
+
 // ---- standard routes ---------------------------------------------------------------
 
 void add_metrics_route(http_router& router, const common::metrics::registry& registry) {

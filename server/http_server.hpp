@@ -106,6 +106,10 @@ class http_server {
   std::unique_ptr<impl> impl_;
 };
 
+/// True when the request's X-API-Key header equals `expected` (compared in
+/// constant time); always false when `expected` is empty (API disabled).
+[[nodiscard]] bool has_api_key(const http_request& request, std::string_view expected);
+
 /// Result of the program's health check for /health.
 struct health_status {
   bool ok = true;

@@ -365,5 +365,17 @@ TEST(HttpRequest, HeaderAndQueryParameters) {
   EXPECT_FALSE(req.query_param("none"));
 }
 
+TEST(HttpRequest, ApiKeyCheck) {
+  http_request req;
+  EXPECT_FALSE(has_api_key(req, "k3y"));
+  req.headers = {{"x-api-key", "k3y"}};
+  EXPECT_TRUE(has_api_key(req, "k3y"));
+  EXPECT_FALSE(has_api_key(req, "k3y2"));
+  EXPECT_FALSE(has_api_key(req, "k3Y"));
+  EXPECT_FALSE(has_api_key(req, "")) << "an empty configured key disables the API";
+  req.headers = {{"X-API-Key", ""}};
+  EXPECT_FALSE(has_api_key(req, ""));
+}
+
 }  // namespace
 }  // namespace zonemesh::server
