@@ -40,19 +40,19 @@ constexpr std::size_t tcp_initial_buffer = 4096;  // grows to one whole frame wh
 // ---- what the metrics call queries -------------------------------------------
 
 constexpr std::pair<std::uint16_t, std::string_view> known_qtypes[] = {
-    {1, "A"},        {2, "NS"},       {5, "CNAME"},   {6, "SOA"},          {12, "PTR"},
-    {13, "HINFO"},   {15, "MX"},      {16, "TXT"},    {28, "AAAA"},        {29, "LOC"},
-    {33, "SRV"},     {35, "NAPTR"},   {39, "DNAME"},  {43, "DS"},          {46, "RRSIG"},
-    {47, "NSEC"},    {48, "DNSKEY"},  {50, "NSEC3"},  {51, "NSEC3PARAM"},  {52, "TLSA"},
-    {59, "CDS"},     {60, "CDNSKEY"}, {64, "SVCB"},   {65, "HTTPS"},       {99, "SPF"},
-    {251, "IXFR"},   {252, "AXFR"},   {255, "ANY"},   {257, "CAA"}};
+    {1, "A"},      {2, "NS"},       {5, "CNAME"},  {6, "SOA"},         {12, "PTR"},
+    {13, "HINFO"}, {15, "MX"},      {16, "TXT"},   {28, "AAAA"},       {29, "LOC"},
+    {33, "SRV"},   {35, "NAPTR"},   {39, "DNAME"}, {43, "DS"},         {46, "RRSIG"},
+    {47, "NSEC"},  {48, "DNSKEY"},  {50, "NSEC3"}, {51, "NSEC3PARAM"}, {52, "TLSA"},
+    {59, "CDS"},   {60, "CDNSKEY"}, {64, "SVCB"},  {65, "HTTPS"},      {99, "SPF"},
+    {251, "IXFR"}, {252, "AXFR"},   {255, "ANY"},  {257, "CAA"}};
 constexpr std::size_t qtype_other = std::size(known_qtypes);
 constexpr std::size_t qtype_invalid = qtype_other + 1;
 constexpr std::size_t qtype_slots = qtype_invalid + 1;
 
-constexpr std::string_view rcode_names[] = {"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                            "NOTIMP",   "REFUSED", "YXDOMAIN", "YXRRSET",
-                                            "NXRRSET",  "NOTAUTH", "NOTZONE",  "other"};
+constexpr std::string_view rcode_names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                            "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                            "NXRRSET", "NOTAUTH", "NOTZONE",  "other"};
 constexpr std::size_t rcode_slots = std::size(rcode_names);
 
 constexpr std::string_view transport_names[] = {"udp", "tcp"};
@@ -114,16 +114,16 @@ struct listener_metrics {
   common::metrics::counter* accept_failed = nullptr;
 
   explicit listener_metrics(common::metrics::registry& reg) {
-    queries = &reg.add_counter_family(
-        "zonemesh_dns_queries_total",
-        "DNS queries answered, by transport, query type and response code.",
-        {"transport", "qtype", "rcode"});
+    queries =
+        &reg.add_counter_family("zonemesh_dns_queries_total",
+                                "DNS queries answered, by transport, query type and response code.",
+                                {"transport", "qtype", "rcode"});
     auto& dropped_family = reg.add_counter_family(
         "zonemesh_dns_dropped_total", "DNS messages dropped without a reply.", {"transport"});
-    auto& latency_family = reg.add_histogram_family(
-        "zonemesh_dns_query_duration_seconds",
-        "Time the query processor took per message, by transport.", {"transport"},
-        common::metrics::default_latency_buckets());
+    auto& latency_family =
+        reg.add_histogram_family("zonemesh_dns_query_duration_seconds",
+                                 "Time the query processor took per message, by transport.",
+                                 {"transport"}, common::metrics::default_latency_buckets());
     for (std::size_t t = 0; t < 2; ++t) {
       dropped[t] = &dropped_family.with({transport_names[t]});
       latency[t] = &latency_family.with({transport_names[t]});
@@ -180,8 +180,7 @@ struct dns_listener_set::impl {
   void bind_address(std::size_t index);
 };
 
-class dns_listener_set::impl::tcp_connection
-    : public std::enable_shared_from_this<tcp_connection> {
+class dns_listener_set::impl::tcp_connection : public std::enable_shared_from_this<tcp_connection> {
  public:
   tcp_connection(worker& w, tcp::socket socket);
   ~tcp_connection();
@@ -247,8 +246,8 @@ struct dns_listener_set::impl::worker {
     const auto start = clock_type::now();
     std::size_t len = 0;
     try {
-      len = processor->process(query, std::span<std::uint8_t>(reply_buffer.get(), max_message),
-                               ctx);
+      len =
+          processor->process(query, std::span<std::uint8_t>(reply_buffer.get(), max_message), ctx);
       if (len > max_message) throw std::length_error("reply longer than the reply buffer");
     } catch (const std::exception& e) {
       len = 0;
@@ -468,11 +467,10 @@ void dns_listener_set::impl::tcp_connection::read() {
   if (in_used_ >= 2) need = std::max(need, std::size_t{2} + read_u16(in_.data()));
   if (in_.size() < need) in_.resize(need);
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
-      [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+  socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+                          [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
 }
 
 void dns_listener_set::impl::tcp_connection::on_read(const asio::error_code& ec, std::size_t n) {
@@ -648,11 +646,10 @@ void dns_listener_set::impl::bind_address(std::size_t index) {
     } catch (const std::system_error& e) {
       // Someone took the port between picking and binding: pick another.
       if (ephemeral && attempt < 10 && e.code() == asio::error::address_in_use) continue;
-      throw std::runtime_error("cannot listen for DNS over " + what + " on " +
-                               common::listen_address{configured.address, port,
-                                                      configured.is_ipv6}
-                                   .to_string() +
-                               ": " + e.code().message());
+      throw std::runtime_error(
+          "cannot listen for DNS over " + what + " on " +
+          common::listen_address{configured.address, port, configured.is_ipv6}.to_string() + ": " +
+          e.code().message());
     }
   }
 }
@@ -706,11 +703,11 @@ void dns_listener_set::start() {
   m.started = true;
   for (const auto& b : m.bound) {
     const std::uint16_t port = b.udp_port != 0 ? b.udp_port : b.tcp_port;
-    spdlog::info("DNS listening on {} ({}{}{}, {} workers)",
-                 common::listen_address{b.configured.address, port, b.configured.is_ipv6}
-                     .to_string(),
-                 b.udp_port != 0 ? "udp" : "", b.udp_port != 0 && b.tcp_port != 0 ? "+" : "",
-                 b.tcp_port != 0 ? "tcp" : "", m.workers.size());
+    spdlog::info(
+        "DNS listening on {} ({}{}{}, {} workers)",
+        common::listen_address{b.configured.address, port, b.configured.is_ipv6}.to_string(),
+        b.udp_port != 0 ? "udp" : "", b.udp_port != 0 && b.tcp_port != 0 ? "+" : "",
+        b.tcp_port != 0 ? "tcp" : "", m.workers.size());
   }
 }
 

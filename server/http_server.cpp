@@ -28,7 +28,9 @@ constexpr std::size_t max_header_count = 100;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
+           const auto lower = [](char c) {
+             return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+           };
            return lower(x) == lower(y);
          });
 }
@@ -38,7 +40,9 @@ bool is_tchar(char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
 
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -125,14 +129,14 @@ parse_result parse_request(std::string_view in, const http_server_options& limit
   }
   if (head_end == std::string_view::npos) {
     if (in.size() - start > limits.max_header_bytes) {
-      return fail(431, "request header larger than " + std::to_string(limits.max_header_bytes) +
-                           " bytes");
+      return fail(
+          431, "request header larger than " + std::to_string(limits.max_header_bytes) + " bytes");
     }
     return {parse_state::incomplete, 0, 0, {}};
   }
   if (head_end - start > limits.max_header_bytes) {
-    return fail(431, "request header larger than " + std::to_string(limits.max_header_bytes) +
-                         " bytes");
+    return fail(431,
+                "request header larger than " + std::to_string(limits.max_header_bytes) + " bytes");
   }
   if (lines.empty()) return fail(400, "empty request");
 
@@ -201,8 +205,8 @@ parse_result parse_request(std::string_view in, const http_server_options& limit
   }
   const std::size_t body_len = content_length.value_or(0);
   if (body_len > limits.max_body_bytes) {
-    return fail(413, "request body larger than " + std::to_string(limits.max_body_bytes) +
-                         " bytes");
+    return fail(413,
+                "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
   }
   if (in.size() - head_end < body_len) return {parse_state::incomplete, 0, 0, {}};
   req.body = std::string(in.substr(head_end, body_len));
@@ -227,7 +231,8 @@ bool wants_keep_alive(const http_request& req) {
 }
 
 std::string serialize(const http_response& res, bool head_only, bool keep_alive) {
-  const bool bodyless = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
+  const bool bodyless =
+      res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
   std::string out;
   out.reserve(256 + (head_only ? 0 : res.body.size()));
   out += "HTTP/1.1 ";
@@ -306,27 +311,48 @@ http_response http_response::json(int status, std::string body) {
 
 std::string_view http_reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -463,17 +489,17 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
 
   void read() {
     if (closed_) return;
-    socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](
-                                                      const asio::error_code& ec, std::size_t n) {
-      if (self->closed_) return;
-      if (ec) {  // EOF, reset or shutdown: nothing left to answer
-        self->close();
-        return;
-      }
-      self->touch();
-      self->in_.append(self->chunk_.data(), n);
-      self->handle_buffered();
-    });
+    socket_.async_read_some(asio::buffer(chunk_),
+                            [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                              if (self->closed_) return;
+                              if (ec) {  // EOF, reset or shutdown: nothing left to answer
+                                self->close();
+                                return;
+                              }
+                              self->touch();
+                              self->in_.append(self->chunk_.data(), n);
+                              self->handle_buffered();
+                            });
   }
 
   // Answers the next complete request in the buffer, or reads more.
@@ -486,8 +512,7 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
     }
     if (result.state == parse_state::failed) {
       spdlog::debug("HTTP {}: {} {}", peer_, result.error_status, result.error);
-      write(serialize(http_response::text(result.error_status, result.error + "\n"), false,
-                      false),
+      write(serialize(http_response::text(result.error_status, result.error + "\n"), false, false),
             false);
       return;
     }
@@ -500,17 +525,17 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
 
   void write(std::string data, bool keep_alive) {
     out_ = std::move(data);
-    asio::async_write(socket_, asio::buffer(out_),
-                      [self = shared_from_this(), keep_alive](const asio::error_code& ec,
-                                                              std::size_t) {
-                        if (self->closed_) return;
-                        if (ec || !keep_alive) {
-                          self->close();
-                          return;
-                        }
-                        self->touch();
-                        self->handle_buffered();  // a pipelined request may be waiting
-                      });
+    asio::async_write(
+        socket_, asio::buffer(out_),
+        [self = shared_from_this(), keep_alive](const asio::error_code& ec, std::size_t) {
+          if (self->closed_) return;
+          if (ec || !keep_alive) {
+            self->close();
+            return;
+          }
+          self->touch();
+          self->handle_buffered();  // a pipelined request may be waiting
+        });
   }
 
   impl& server_;
@@ -566,9 +591,9 @@ http_server::~http_server() { stop(); }
 void http_server::start() {
   auto& m = *impl_;
   if (m.started || m.stopping) throw std::logic_error("http_server can be started once");
-  const std::string where = (m.address.find(':') != std::string::npos ? "[" + m.address + "]"
-                                                                       : m.address) +
-                            ":" + std::to_string(m.requested_port);
+  const std::string where =
+      (m.address.find(':') != std::string::npos ? "[" + m.address + "]" : m.address) + ":" +
+      std::to_string(m.requested_port);
   try {
     const tcp::endpoint endpoint(asio::ip::make_address(m.address), m.requested_port);
     m.acceptor.open(endpoint.protocol());
@@ -641,10 +666,11 @@ void add_health_route(http_router& router, std::function<health_status()> check)
     } catch (const std::exception& e) {
       status = {false, std::string("health check failed: ") + e.what()};
     }
-    auto res = status.ok ? http_response::text(200, "ok\n")
-                         : http_response::text(503, (status.reason.empty() ? std::string("unhealthy")
-                                                                           : status.reason) +
-                                                        "\n");
+    auto res =
+        status.ok
+            ? http_response::text(200, "ok\n")
+            : http_response::text(
+                  503, (status.reason.empty() ? std::string("unhealthy") : status.reason) + "\n");
     res.headers.emplace_back("Cache-Control", "no-store");
     return res;
   });

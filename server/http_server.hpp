@@ -21,10 +21,10 @@ class registry;
 namespace zonemesh::server {
 
 struct http_request {
-  std::string method;  ///< as sent, e.g. "GET" (methods are case-sensitive)
-  std::string target;  ///< raw request target, e.g. "/api/v1/servers?x=1"
-  std::string path;    ///< target before '?', percent-decoded
-  std::string query;   ///< raw text after '?', without it
+  std::string method;     ///< as sent, e.g. "GET" (methods are case-sensitive)
+  std::string target;     ///< raw request target, e.g. "/api/v1/servers?x=1"
+  std::string path;       ///< target before '?', percent-decoded
+  std::string query;      ///< raw text after '?', without it
   int version_minor = 1;  ///< HTTP/1.<version_minor>
   std::vector<std::pair<std::string, std::string>> headers;  ///< names as sent
   std::string body;
@@ -76,10 +76,10 @@ class http_router {
 };
 
 struct http_server_options {
-  std::size_t max_header_bytes = 16 * 1024;  ///< request line + headers; more gets 431
-  std::size_t max_body_bytes = 4 * 1024 * 1024;  ///< larger Content-Length gets 413
+  std::size_t max_header_bytes = 16 * 1024;        ///< request line + headers; more gets 431
+  std::size_t max_body_bytes = 4 * 1024 * 1024;    ///< larger Content-Length gets 413
   std::chrono::milliseconds idle_timeout{30'000};  ///< keep-alive and slow clients
-  std::size_t max_connections = 256;  ///< more are closed at once
+  std::size_t max_connections = 256;               ///< more are closed at once
 };
 
 /// Serves one address and port with one thread; handlers run on that thread,

@@ -124,8 +124,8 @@ std::optional<Int> parse_integer(std::string_view text, Int min, Int max) {
 bool valid_node_id(std::string_view id) {
   if (id.empty() || id.size() > 63) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -160,11 +160,16 @@ std::optional<section> parse_section(std::string_view name) {
 
 std::string_view section_name(section s) {
   switch (s) {
-    case section::server: return "server";
-    case section::database: return "database";
-    case section::http: return "http";
-    case section::log: return "log";
-    case section::none: break;
+    case section::server:
+      return "server";
+    case section::database:
+      return "database";
+    case section::http:
+      return "http";
+    case section::log:
+      return "log";
+    case section::none:
+      break;
   }
   return "";
 }
@@ -213,8 +218,8 @@ std::optional<listen_address> parse_listen_address(std::string_view text, std::s
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) {
-      error = "IPv6 address must be in brackets, as [" + std::string(host) + "]:" +
-              std::string(port_text);
+      error = "IPv6 address must be in brackets, as [" + std::string(host) +
+              "]:" + std::string(port_text);
       return std::nullopt;
     }
   }
@@ -238,9 +243,8 @@ std::optional<listen_address> parse_listen_address(std::string_view text, std::s
 
 std::optional<log_level> parse_log_level(std::string_view text) {
   static constexpr std::pair<std::string_view, log_level> names[] = {
-      {"trace", log_level::trace}, {"debug", log_level::debug},
-      {"info", log_level::info},   {"warn", log_level::warn},
-      {"warning", log_level::warn}, {"error", log_level::error},
+      {"trace", log_level::trace},       {"debug", log_level::debug},  {"info", log_level::info},
+      {"warn", log_level::warn},         {"warning", log_level::warn}, {"error", log_level::error},
       {"critical", log_level::critical}, {"off", log_level::off}};
   for (const auto& [name, level] : names) {
     if (name == text) return level;
@@ -250,13 +254,20 @@ std::optional<log_level> parse_log_level(std::string_view text) {
 
 std::string_view to_string(log_level level) {
   switch (level) {
-    case log_level::trace: return "trace";
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
-    case log_level::critical: return "critical";
-    case log_level::off: return "off";
+    case log_level::trace:
+      return "trace";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
+    case log_level::critical:
+      return "critical";
+    case log_level::off:
+      return "off";
   }
   return "info";
 }
@@ -425,7 +436,8 @@ config parse_config(std::string_view text, std::string_view source) {
           err.fail("unknown key '" + key + "' in [log] (known: level)");
         }
         break;
-      case section::none: break;
+      case section::none:
+        break;
     }
   }
 

@@ -34,9 +34,9 @@ enum class log_level : std::uint8_t { trace, debug, info, warn, error, critical,
 [[nodiscard]] std::string_view to_string(log_level level);
 
 struct server_settings {
-  std::string node;                        ///< this site's node id (required)
-  std::vector<listen_address> listen;      ///< DNS addresses, UDP and TCP on each
-  unsigned workers = 0;                    ///< 0 = one per hardware thread ("auto")
+  std::string node;                    ///< this site's node id (required)
+  std::vector<listen_address> listen;  ///< DNS addresses, UDP and TCP on each
+  unsigned workers = 0;                ///< 0 = one per hardware thread ("auto")
   std::chrono::milliseconds tcp_idle_timeout{10'000};
   std::size_t tcp_max_connections = 1024;  ///< over all workers and addresses
   std::optional<std::string> hostname;     ///< hostname.bind / id.server; nullopt = refuse

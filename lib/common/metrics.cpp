@@ -155,10 +155,17 @@ class callback_gauge_family final : public detail::family_base {
 void append_escaped_label_value(std::string& out, std::string_view value) {
   for (const char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -227,8 +234,8 @@ histogram::snapshot histogram::collect() const {
 }
 
 std::vector<double> default_latency_buckets() {
-  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-          0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    0.25, 1.0};
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+          0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   1.0};
 }
 
 std::vector<double> exponential_buckets(double start, double factor, std::size_t count) {
@@ -350,8 +357,8 @@ Family& registry::add(const std::string& name, const std::string& help,
     }
     return *existing;
   }
-  auto fam = std::make_unique<Family>(name, help, std::move(label_names),
-                                      std::forward<Args>(args)...);
+  auto fam =
+      std::make_unique<Family>(name, help, std::move(label_names), std::forward<Args>(args)...);
   auto& ref = *fam;
   families_.emplace(name, std::move(fam));
   return ref;
@@ -367,8 +374,7 @@ gauge_family& registry::add_gauge_family(const std::string& name, const std::str
   return add<gauge_family>(name, help, std::move(label_names));
 }
 
-histogram_family& registry::add_histogram_family(const std::string& name,
-                                                 const std::string& help,
+histogram_family& registry::add_histogram_family(const std::string& name, const std::string& help,
                                                  std::vector<std::string> label_names,
                                                  std::vector<double> buckets) {
   const std::vector<double> wanted = buckets;

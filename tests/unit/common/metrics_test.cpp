@@ -103,8 +103,9 @@ TEST(Metrics, UnlabelledHistogram) {
   registry reg;
   auto& h = reg.add_histogram("h", "H.", {1, 2});
   h.observe(1.5);
-  EXPECT_TRUE(contains(reg.render(), "h_bucket{le=\"1\"} 0\nh_bucket{le=\"2\"} 1\n"
-                                     "h_bucket{le=\"+Inf\"} 1\nh_sum 1.5\nh_count 1\n"));
+  EXPECT_TRUE(contains(reg.render(),
+                       "h_bucket{le=\"1\"} 0\nh_bucket{le=\"2\"} 1\n"
+                       "h_bucket{le=\"+Inf\"} 1\nh_sum 1.5\nh_count 1\n"));
 }
 
 TEST(Metrics, ConcurrentIncrementsAreAllCounted) {

@@ -53,9 +53,16 @@ class echo_processor final : public query_processor {
 std::vector<std::uint8_t> make_query(std::uint16_t id, std::uint16_t qtype = 1) {
   std::vector<std::uint8_t> q = {static_cast<std::uint8_t>(id >> 8),
                                  static_cast<std::uint8_t>(id & 0xff),
-                                 0x01, 0x00,  // RD
-                                 0x00, 0x01,  // QDCOUNT
-                                 0, 0, 0, 0, 0, 0};
+                                 0x01,
+                                 0x00,  // RD
+                                 0x00,
+                                 0x01,  // QDCOUNT
+                                 0,
+                                 0,
+                                 0,
+                                 0,
+                                 0,
+                                 0};
   for (const char* label : {"example", "com"}) {
     q.push_back(static_cast<std::uint8_t>(std::strlen(label)));
     q.insert(q.end(), label, label + std::strlen(label));
@@ -206,8 +213,7 @@ TEST_F(DnsListener, UdpRoundTripOnIpv4AndIpv6) {
   EXPECT_TRUE(metrics_contain(
       "zonemesh_dns_queries_total{transport=\"udp\",qtype=\"A\",rcode=\"NOERROR\"} 2\n"))
       << metrics_.render();
-  EXPECT_TRUE(metrics_contain(
-      "zonemesh_dns_query_duration_seconds_count{transport=\"udp\"} 2\n"));
+  EXPECT_TRUE(metrics_contain("zonemesh_dns_query_duration_seconds_count{transport=\"udp\"} 2\n"));
 }
 
 TEST_F(DnsListener, UdpManyQueriesOverSeveralWorkers) {

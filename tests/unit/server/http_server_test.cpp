@@ -89,9 +89,8 @@ class HttpServer : public testing::Test {
     router_.add_prefix("GET", "/api/v1", [](const http_request& req) {
       return http_response::json(200, "{\"path\":\"" + req.path + "\"}");
     });
-    router_.add("GET", "/throws", [](const http_request&) -> http_response {
-      throw std::runtime_error("boom");
-    });
+    router_.add("GET", "/throws",
+                [](const http_request&) -> http_response { throw std::runtime_error("boom"); });
   }
 
   void start(std::string address = "127.0.0.1", http_server_options options = {}) {
@@ -161,9 +160,10 @@ TEST_F(HttpServer, KeepAliveServesSeveralRequestsAndPipelining) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.has_header("Connection: keep-alive"));
   // Two pipelined requests in one write, the second with a body.
-  asio::write(s, asio::buffer(std::string("GET /api/v1/servers/localhost HTTP/1.1\r\nHost: x\r\n\r\n"
-                                          "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5"
-                                          "\r\n\r\nhello")));
+  asio::write(s,
+              asio::buffer(std::string("GET /api/v1/servers/localhost HTTP/1.1\r\nHost: x\r\n\r\n"
+                                       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5"
+                                       "\r\n\r\nhello")));
   r = read_response(s, buffer);
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.has_header("Content-Type: application/json"));
@@ -173,7 +173,8 @@ TEST_F(HttpServer, KeepAliveServesSeveralRequestsAndPipelining) {
   EXPECT_EQ(r.body, "hello");
   EXPECT_TRUE(r.has_header("X-Method: POST"));
   // Connection: close is honoured.
-  asio::write(s, asio::buffer(std::string("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+  asio::write(
+      s, asio::buffer(std::string("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
   r = read_response(s, buffer);
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.has_header("Connection: close"));
@@ -267,8 +268,8 @@ TEST_F(HttpServer, SizeLimits) {
   start("127.0.0.1", o);
   const auto big_body = request("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n");
   EXPECT_EQ(big_body.status, 413);
-  const auto huge = request(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n");
+  const auto huge =
+      request("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n");
   EXPECT_EQ(huge.status, 413);
   const auto big_head =
       request("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n");
