@@ -3,8 +3,11 @@
 // no lock is taken per query.
 #include "dns_listener.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
@@ -96,8 +99,86 @@ void fill_peer(query_context& ctx, const asio::ip::address& address, std::uint16
   }
 }
 
-bool is_would_block(const asio::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
+// Peer from a recvmsg address; false for an unexpected family.
+bool fill_peer(query_context& ctx, const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) {
+    sockaddr_in sin{};
+    std::memcpy(&sin, &peer, sizeof sin);
+    ctx.peer_is_ipv6 = false;
+    std::memset(ctx.peer_address, 0, sizeof ctx.peer_address);
+    std::memcpy(ctx.peer_address, &sin.sin_addr, 4);
+    ctx.peer_port = ntohs(sin.sin_port);
+    return true;
+  }
+  if (peer.ss_family == AF_INET6) {
+    sockaddr_in6 sin6{};
+    std::memcpy(&sin6, &peer, sizeof sin6);
+    ctx.peer_is_ipv6 = true;
+    std::memcpy(ctx.peer_address, &sin6.sin6_addr, 16);
+    ctx.peer_port = ntohs(sin6.sin6_port);
+    return true;
+  }
+  return false;
+}
+
+constexpr std::size_t pktinfo_control_size =
+    std::max(CMSG_SPACE(sizeof(in_pktinfo)), CMSG_SPACE(sizeof(in6_pktinfo)));
+
+// Asks the kernel for each datagram's destination address.
+void enable_pktinfo(udp::socket& socket) {
+  const int on = 1;
+  const int rc =
+      socket.local_endpoint().address().is_v6()
+          ? ::setsockopt(socket.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on)
+          : ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+  if (rc != 0) {
+    throw std::system_error(errno, std::system_category(), "setsockopt(PKTINFO)");
+  }
+}
+
+// Writes the control message that makes a reply leave from the address the
+// query in `received` was sent to; returns its length (0 when unknown).
+std::size_t reply_source(msghdr& received, std::uint8_t* control, std::size_t size) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&received); c != nullptr; c = CMSG_NXTHDR(&received, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+      in_pktinfo in{};
+      std::memcpy(&in, CMSG_DATA(c), sizeof in);
+      in_pktinfo reply{};
+      reply.ipi_spec_dst = in.ipi_addr;  // source of the reply = where the query went
+      reply.ipi_ifindex = 0;             // let routing choose the interface
+      std::memset(control, 0, size);
+      msghdr tmp{};
+      tmp.msg_control = control;
+      tmp.msg_controllen = CMSG_SPACE(sizeof reply);
+      cmsghdr* o = CMSG_FIRSTHDR(&tmp);
+      o->cmsg_level = IPPROTO_IP;
+      o->cmsg_type = IP_PKTINFO;
+      o->cmsg_len = CMSG_LEN(sizeof reply);
+      std::memcpy(CMSG_DATA(o), &reply, sizeof reply);
+      return CMSG_SPACE(sizeof reply);
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+      in6_pktinfo in6{};
+      std::memcpy(&in6, CMSG_DATA(c), sizeof in6);
+      in6_pktinfo reply{};
+      reply.ipi6_addr = in6.ipi6_addr;
+      // Link-local destinations only make sense on the interface they came in on.
+      reply.ipi6_ifindex = IN6_IS_ADDR_LINKLOCAL(&in6.ipi6_addr) ? in6.ipi6_ifindex : 0;
+      std::memset(control, 0, size);
+      msghdr tmp{};
+      tmp.msg_control = control;
+      tmp.msg_controllen = CMSG_SPACE(sizeof reply);
+      cmsghdr* o = CMSG_FIRSTHDR(&tmp);
+      o->cmsg_level = IPPROTO_IPV6;
+      o->cmsg_type = IPV6_PKTINFO;
+      o->cmsg_len = CMSG_LEN(sizeof reply);
+      std::memcpy(CMSG_DATA(o), &reply, sizeof reply);
+      return CMSG_SPACE(sizeof reply);
+    }
+  }
+  return 0;
 }
 
 struct listener_metrics {
@@ -154,9 +235,9 @@ struct dns_listener_set::impl {
   class tcp_connection;
 
   struct udp_endpoint {
-    explicit udp_endpoint(udp::socket s) : socket(std::move(s)) {}
+    udp_endpoint(udp::socket s, bool any) : socket(std::move(s)), wildcard(any) {}
     udp::socket socket;
-    udp::endpoint sender;
+    bool wildcard;  // bound to 0.0.0.0 or ::, replies need their source set
   };
 
   struct tcp_listener {
@@ -305,22 +386,53 @@ struct dns_listener_set::impl::worker {
     });
   }
 
+  // Reads up to udp_batch datagrams with recvmsg and answers each with
+  // sendmsg. On a wildcard address (0.0.0.0, ::) the reply leaves from the
+  // address the query was sent to (IP_PKTINFO): with several addresses on a
+  // host (anycast), the kernel's own choice would be one the client did not
+  // ask, and it would drop the reply.
   void udp_drain(udp_endpoint& ep) {
     query_context ctx;
     ctx.proto = transport::udp;
+    const int fd = ep.socket.native_handle();
     for (std::size_t i = 0; i < udp_batch; ++i) {
-      asio::error_code ec;
-      const std::size_t n =
-          ep.socket.receive_from(asio::buffer(receive_buffer.get(), max_message), ep.sender, 0, ec);
-      if (ec) {
-        if (!is_would_block(ec)) spdlog::debug("UDP receive: {}", ec.message());
+      sockaddr_storage peer{};
+      iovec iov{receive_buffer.get(), max_message};
+      alignas(cmsghdr) std::uint8_t control[pktinfo_control_size];
+      msghdr msg{};
+      msg.msg_name = &peer;
+      msg.msg_namelen = sizeof peer;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          spdlog::debug("UDP receive: {}", std::strerror(errno));
+        }
         return;
       }
-      fill_peer(ctx, ep.sender.address(), ep.sender.port());
-      const std::size_t len = answer({receive_buffer.get(), n}, ctx);
+      if (!fill_peer(ctx, peer)) continue;
+      const std::size_t len = answer({receive_buffer.get(), static_cast<std::size_t>(n)}, ctx);
       if (len == 0) continue;
-      ep.socket.send_to(asio::buffer(reply_buffer.get(), len), ep.sender, 0, ec);
-      if (ec) owner.metrics.udp_send_failed->inc();
+
+      iovec out_iov{reply_buffer.get(), len};
+      msghdr out{};
+      out.msg_name = &peer;
+      out.msg_namelen = msg.msg_namelen;
+      out.msg_iov = &out_iov;
+      out.msg_iovlen = 1;
+      alignas(cmsghdr) std::uint8_t out_control[pktinfo_control_size];
+      if (ep.wildcard) {
+        out.msg_control = out_control;
+        out.msg_controllen = reply_source(msg, out_control, sizeof out_control);
+        if (out.msg_controllen == 0) out.msg_control = nullptr;
+      }
+      if (::sendmsg(fd, &out, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        owner.metrics.udp_send_failed->inc();
+      }
     }
   }
 
@@ -622,7 +734,9 @@ void dns_listener_set::impl::bind_address(std::size_t index) {
           udp::socket s(w->io);
           open_and_bind(s, udp::endpoint(address, port), true);
           s.non_blocking(true);
-          udp_made.push_back(std::make_unique<udp_endpoint>(std::move(s)));
+          const bool wildcard = address.is_unspecified();
+          if (wildcard) enable_pktinfo(s);
+          udp_made.push_back(std::make_unique<udp_endpoint>(std::move(s), wildcard));
         }
         if (options.tcp) {
           what = "tcp";

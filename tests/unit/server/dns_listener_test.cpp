@@ -216,6 +216,21 @@ TEST_F(DnsListener, UdpRoundTripOnIpv4AndIpv6) {
   EXPECT_TRUE(metrics_contain("zonemesh_dns_query_duration_seconds_count{transport=\"udp\"} 2\n"));
 }
 
+TEST_F(DnsListener, UdpOnWildcardRepliesFromTheAddressAsked) {
+  // 127.0.0.2 is a loopback address too, but not the one the kernel would
+  // pick as the source of a reply to 127.0.0.1; a connected client socket
+  // only accepts a reply from the address it sent to.
+  start({{"0.0.0.0", 0, false}, {"::", 0, true}});
+  for (const char* to : {"127.0.0.2", "127.0.0.1", "::1"}) {
+    const auto address = asio::ip::make_address(to);
+    const std::size_t index = address.is_v6() ? 1 : 0;
+    udp::socket s(io_, address.is_v6() ? udp::v6() : udp::v4());
+    s.connect({address, udp_endpoint(index).port()});
+    s.send(asio::buffer(make_query(0x0a0a)));
+    EXPECT_EQ(id_of(udp_receive(s, 1000ms)), 0x0a0a) << "no reply from " << to;
+  }
+}
+
 TEST_F(DnsListener, UdpManyQueriesOverSeveralWorkers) {
   start_v4(4);
   udp::socket s(io_, udp::v4());
