@@ -191,6 +191,7 @@ CREATE TABLE zonemesh.changes (
   op "char" NOT NULL CHECK (op IN ('U', 'D')),
   key jsonb NOT NULL,
   data jsonb,               -- the full row for U
+  old jsonb,                -- the row this change replaced or deleted, as it was here (IXFR, DNS server)
   hlc bigint NOT NULL,
   zone text,
   applied boolean NOT NULL DEFAULT true,  -- false: lost to a newer version here; kept for forwarding

@@ -314,16 +314,16 @@ BEGIN
     ON CONFLICT (tbl, key) DO UPDATE
       SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, deleted_at = now()
       WHERE zonemesh.newer(EXCLUDED.hlc, EXCLUDED.origin, t.hlc, t.origin);
-    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, hlc, zone)
-    VALUES (zonemesh.local_entry(), TG_TABLE_NAME, 'D', k, NULL, stamp, z);
+    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone)
+    VALUES (zonemesh.local_entry(), TG_TABLE_NAME, 'D', k, NULL, r, stamp, z);
     IF TG_TABLE_NAME = 'zones' THEN
       PERFORM zonemesh.purge_zone(OLD.name, stamp, me);
     END IF;
   ELSE
     r := to_jsonb(NEW);
-    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, hlc, zone)
+    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone)
     VALUES (zonemesh.local_entry(), TG_TABLE_NAME, 'U', zonemesh.row_key(TG_TABLE_NAME, r), r,
-            NEW.hlc, zonemesh.row_zone(TG_TABLE_NAME, r));
+            CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END, NEW.hlc, zonemesh.row_zone(TG_TABLE_NAME, r));
   END IF;
   RETURN NULL;
 END $$;

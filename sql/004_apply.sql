@@ -14,7 +14,7 @@ LANGUAGE sql STABLE AS $$
   SELECT l.pos, l.origin, l.origin_seq, l.committed_at,
          jsonb_build_object('origin', l.origin, 'seq', l.origin_seq, 'changes',
            (SELECT coalesce(jsonb_agg(jsonb_build_object('tbl', c.tbl, 'op', c.op, 'key', c.key,
-                                         'data', c.data, 'hlc', c.hlc, 'zone', c.zone,
+                                         'data', c.data, 'old', c.old, 'hlc', c.hlc, 'zone', c.zone,
                                          'applied', c.applied) ORDER BY c.n), '[]'::jsonb)
               FROM zonemesh.changes c WHERE c.entry = l.entry))
     FROM zonemesh.changelog l
@@ -48,9 +48,9 @@ RETURNS void LANGUAGE sql AS $$
   VALUES (kind, tbl, key, zone, kept_hlc, kept_origin, lost_hlc, lost_origin, detail)
 $$;
 
--- Applies one change under last-writer-wins by (hlc, origin). Returns true
--- when it changed this site's tables.
-CREATE FUNCTION zonemesh.apply_change(ch jsonb, ch_origin text) RETURNS boolean
+-- Applies one change under last-writer-wins by (hlc, origin). ok: it changed
+-- this site's tables; old: the row it replaced or deleted, as it was here.
+CREATE FUNCTION zonemesh.apply_change(ch jsonb, ch_origin text, OUT ok boolean, OUT old jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
   t zonemesh.replicated_tables;
@@ -83,7 +83,7 @@ BEGIN
   PERFORM zonemesh.hlc_observe(h);
 
   SELECT string_agg(format('t.%I = r.%I', c, c), ' AND ') INTO key_pred FROM unnest(t.key_cols) c;
-  EXECUTE format('SELECT t.hlc, t.origin FROM public.%I t, jsonb_populate_record(NULL::public.%I, $1) r WHERE %s FOR UPDATE OF t',
+  EXECUTE format('SELECT t.hlc, t.origin, to_jsonb(t) AS j FROM public.%I t, jsonb_populate_record(NULL::public.%I, $1) r WHERE %s FOR UPDATE OF t',
                  ctbl, ctbl, key_pred)
     INTO cur USING k;
   SELECT hlc, origin INTO tomb FROM zonemesh.tombstones tb WHERE tb.tbl = ctbl AND tb.key = k;
@@ -98,32 +98,38 @@ BEGIN
       PERFORM zonemesh.purge_zone(k ->> 'name', h, ch_origin);
     END IF;
     IF cur.hlc IS NULL THEN
-      RETURN tomb.hlc IS NULL OR zonemesh.newer(h, ch_origin, tomb.hlc, tomb.origin);
+      ok := tomb.hlc IS NULL OR zonemesh.newer(h, ch_origin, tomb.hlc, tomb.origin);
+      RETURN;
     END IF;
+    old := cur.j;
     IF zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
       EXECUTE format('DELETE FROM public.%I WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::public.%I, $1))',
                      ctbl, array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','),
                      array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','), ctbl)
         USING k;
-      RETURN true;
+      ok := true;
+      RETURN;
     END IF;
+    ok := false;
     PERFORM zonemesh.log_conflict('delete_lost', ctbl, k, z, cur.hlc, cur.origin, h, ch_origin,
                                   'a newer write of the row was kept');
-    RETURN false;
+    RETURN;
   END IF;
 
   -- Upsert.
+  ok := false;
+  old := cur.j;
   IF cur.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
     IF NOT (cur.hlc = h AND cur.origin = ch_origin) THEN
       PERFORM zonemesh.log_conflict('write_lost', ctbl, k, z, cur.hlc, cur.origin, h, ch_origin,
                                     'a newer write of the row was kept');
     END IF;
-    RETURN false;
+    RETURN;
   END IF;
   IF tomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, tomb.hlc, tomb.origin) THEN
     PERFORM zonemesh.log_conflict('write_lost', ctbl, k, z, tomb.hlc, tomb.origin, h, ch_origin,
                                   'the row was deleted later');
-    RETURN false;
+    RETURN;
   END IF;
   IF t.zone_col IS NOT NULL AND ctbl <> 'zones' THEN
     SELECT hlc, origin INTO ztomb FROM zonemesh.tombstones tb
@@ -131,7 +137,7 @@ BEGIN
     IF ztomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, ztomb.hlc, ztomb.origin) THEN
       PERFORM zonemesh.log_conflict('zone_deleted', ctbl, k, z, ztomb.hlc, ztomb.origin, h, ch_origin,
                                     'the zone was deleted after this write');
-      RETURN false;
+      RETURN;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM public.zones WHERE name = z) THEN
       PERFORM zonemesh.log_conflict('zone_missing', ctbl, k, z, NULL, NULL, h, ch_origin,
@@ -157,7 +163,7 @@ BEGIN
                    array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','))
       USING d, k;
   END IF;
-  RETURN true;
+  ok := true;
 END $$;
 
 -- Applies one source transaction (see the format above) atomically. Returns
@@ -171,7 +177,7 @@ DECLARE
   v bigint;
   e bigint;
   ch jsonb;
-  ok boolean;
+  res record;
 BEGIN
   IF o IS NULL OR s IS NULL OR s < 1 OR jsonb_typeof(tx -> 'changes') IS DISTINCT FROM 'array' THEN
     RAISE EXCEPTION 'malformed source transaction: %', left(tx::text, 200);
@@ -188,10 +194,10 @@ BEGIN
   PERFORM set_config('zonemesh.applying', 'on', true);
   e := nextval('zonemesh.entry_id');
   FOR ch IN SELECT * FROM jsonb_array_elements(tx -> 'changes') LOOP
-    ok := zonemesh.apply_change(ch, o);
-    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, hlc, zone, applied)
-    VALUES (e, ch ->> 'tbl', (ch ->> 'op')::"char", ch -> 'key', ch -> 'data', (ch ->> 'hlc')::bigint,
-            ch ->> 'zone', ok);
+    res := zonemesh.apply_change(ch, o);
+    INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone, applied)
+    VALUES (e, ch ->> 'tbl', (ch ->> 'op')::"char", ch -> 'key', ch -> 'data', res.old,
+            (ch ->> 'hlc')::bigint, ch ->> 'zone', res.ok);
   END LOOP;
   PERFORM set_config('zonemesh.applying', 'off', true);
   INSERT INTO zonemesh.pending_entries (entry, origin, origin_seq) VALUES (e, o, s);
