@@ -1,0 +1,105 @@
+// zonemesh-server: authoritative DNS from the site's PostgreSQL, with
+// /metrics and /health over HTTP.
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "common/config.hpp"
+#include "common/logging.hpp"
+#include "common/metrics.hpp"
+#include "dns_listener.hpp"
+#include "http_server.hpp"
+#include "query_processor_impl.hpp"
+#include "signals.hpp"
+#include "zone_follower.hpp"
+
+namespace {
+
+void usage(std::FILE* to) {
+  std::fputs(
+      "usage: zonemesh-server --config FILE     run\n"
+      "       zonemesh-server --check-config FILE\n"
+      "       zonemesh-server --example-config  print a documented configuration file\n",
+      to);
+}
+
+int serve(const zonemesh::common::config& cfg) {
+  using namespace zonemesh;
+  server::stop_signals signals;
+  common::metrics::registry metrics;
+  auto zones = std::make_shared<store::zone_publisher>();
+
+  server::zone_follower follower(cfg.database.conninfo, zones, metrics);
+  follower.start();
+
+  server::server_identity identity;
+  identity.hostname = cfg.server.hostname;
+  identity.version = cfg.server.version;
+  if (!cfg.server.nsid.empty()) identity.nsid = cfg.server.nsid;
+  server::dns_listener_set dns(
+      server::dns_listener_options::from_config(cfg.server),
+      [&](unsigned) { return std::make_unique<server::query_processor_impl>(zones, identity); }, metrics);
+
+  server::http_router router;
+  server::add_metrics_route(router, metrics);
+  server::add_health_route(router, [&] {
+    auto h = follower.health();
+    return server::health_status{h.ok, h.reason};
+  });
+  server::http_server http(cfg.http.listen.address, cfg.http.listen.port, router);
+
+  dns.start();
+  http.start();
+  for (const auto& a : dns.bound_addresses()) {
+    spdlog::info("DNS on {} (udp {}, tcp {})", a.configured.to_string(), a.udp_port, a.tcp_port);
+  }
+  spdlog::info("HTTP on {}:{}", cfg.http.listen.address, http.port());
+  if (!follower.wait_loaded(std::chrono::seconds(30))) {
+    spdlog::warn("zones not loaded yet ({}); answering REFUSED until they are", follower.health().reason);
+  }
+
+  int sig = signals.wait();
+  spdlog::info("stopping ({})", sig ? strsignal(sig) : "requested");
+  http.stop();
+  dns.stop();
+  follower.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace zonemesh;
+  if (argc == 2 && std::strcmp(argv[1], "--example-config") == 0) {
+    std::fwrite(common::example_config().data(), 1, common::example_config().size(), stdout);
+    return 0;
+  }
+  if (argc != 3 || (std::strcmp(argv[1], "--config") != 0 && std::strcmp(argv[1], "--check-config") != 0)) {
+    usage(stderr);
+    return 2;
+  }
+  common::config cfg;
+  try {
+    cfg = common::load_config(argv[2]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zonemesh-server: %s\n", e.what());
+    return 2;
+  }
+  if (std::strcmp(argv[1], "--check-config") == 0) {
+    std::printf("%s: ok\n", argv[2]);
+    return 0;
+  }
+  common::setup_logging(cfg.log.level, "zonemesh-server");
+  try {
+    return serve(cfg);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,438 @@
+// The database follower: full load, then the change-log, into the published
+// zone set. Everything read for one publication comes from one REPEATABLE
+// READ snapshot, so a query never sees half of a committed transaction.
+
+#include "zone_follower.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "common/metrics.hpp"
+#include "db/migrations.hpp"
+#include "dns/types.hpp"
+#include "zonefile/zonefile.hpp"
+
+namespace zonemesh::server {
+namespace {
+
+using snapshot_tx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+using clock = std::chrono::steady_clock;
+
+constexpr int changes_batch = 2000;
+
+/// A PostgreSQL array literal of text values.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
+}
+
+/// What one batch of change-log entries asks of one zone.
+struct zone_plan {
+  bool remove = false;
+  bool reload = false;
+  std::set<std::pair<std::string, std::string>> rrsets;  ///< (owner, type) to re-read
+};
+
+}  // namespace
+
+struct zone_follower::impl {
+  impl(std::string conninfo_, std::shared_ptr<store::zone_publisher> zones_,
+       common::metrics::registry& metrics, follower_options options_)
+      : conninfo(std::move(conninfo_)),
+        zones(std::move(zones_)),
+        options(options_),
+        position_gauge(metrics.add_gauge("zonemesh_changelog_position",
+                                         "Last local change-log position served")),
+        connected_gauge(metrics.add_gauge("zonemesh_database_connected",
+                                          "1 when the database connection is up")),
+        entries(metrics.add_counter("zonemesh_changelog_entries_total",
+                                    "Change-log entries (committed transactions) applied")),
+        record_errors(metrics.add_counter("zonemesh_record_errors_total",
+                                          "Records skipped because they could not be parsed")),
+        zone_errors(metrics.add_counter("zonemesh_zone_errors_total",
+                                        "Zones that could not be built (not served)")),
+        db_errors(metrics.add_counter("zonemesh_database_errors_total",
+                                      "Database connections lost or failed")) {
+    auto published = zones;
+    metrics.add_gauge_callback("zonemesh_zones", "Zones served",
+                               [published] { return static_cast<double>(published->current()->size()); });
+    metrics.add_gauge_callback("zonemesh_records", "Records served", [published] {
+      double n = 0;
+      for (const auto& z : published->current()->zones()) n += static_cast<double>(z->record_count());
+      return n;
+    });
+  }
+
+  void run();
+  void session();
+  void full_load(snapshot_tx& tx);
+  bool catch_up(pqxx::connection& conn);
+  std::map<std::string, std::shared_ptr<const store::zone_snapshot>> load_zones(
+      snapshot_tx& tx, const std::vector<std::string>* only);
+  bool sleep_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex);
+    return !cv.wait_for(lock, d, [&] { return stopping; });
+  }
+  void set_error(const std::string& e) {
+    std::lock_guard lock(mutex);
+    last_error = e;
+  }
+
+  std::string conninfo;
+  std::shared_ptr<store::zone_publisher> zones;
+  follower_options options;
+  common::metrics::gauge& position_gauge;
+  common::metrics::gauge& connected_gauge;
+  common::metrics::counter& entries;
+  common::metrics::counter& record_errors;
+  common::metrics::counter& zone_errors;
+  common::metrics::counter& db_errors;
+
+  std::thread thread;
+  mutable std::mutex mutex;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::string last_error;
+  std::atomic<std::int64_t> pos{-1};  ///< -1 until the first full load
+  std::atomic<bool> connected{false};
+  std::atomic<long long> last_read{0};  ///< steady ms of the last successful read
+};
+
+std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower::impl::load_zones(
+    snapshot_tx& tx, const std::vector<std::string>* only) {
+  std::string filter = only ? " WHERE z.name = ANY(" + tx.quote(text_array(*only)) + "::text[])" : "";
+  std::map<std::string, std::uint32_t> serials;
+  std::map<std::string, store::zone_builder> builders;
+  for (const auto& row : tx.exec("SELECT z.name, zonemesh.zone_serial(z.name) FROM zones z" + filter)) {
+    dns::name apex;
+    std::string zone = row[0].c_str();
+    if (dns::name::from_text(zone, apex) != dns::name_status::ok) {
+      spdlog::error("zone {}: bad name, not served", zone);
+      zone_errors.inc();
+      continue;
+    }
+    serials[zone] = static_cast<std::uint32_t>(row[1].as<long long>());
+    builders.emplace(zone, store::zone_builder(apex));
+  }
+  std::string query =
+      "SELECT r.zone, r.name, r.type, r.ttl, r.content FROM records r JOIN zones z ON z.name = r.zone" +
+      filter + (filter.empty() ? " WHERE" : " AND") + " NOT r.disabled";
+  pqxx::icursorstream stream(tx, query, "zonemesh_load", 20000);
+  pqxx::result chunk;
+  zonefile::text_record text;
+  store::record rec;
+  while (stream >> chunk) {
+    for (const auto& row : chunk) {
+      auto it = builders.find(row[0].c_str());
+      if (it == builders.end()) continue;
+      text.name = row[1].c_str();
+      text.type = row[2].c_str();
+      text.ttl = row[3].as<std::uint32_t>();
+      text.content = row[4].c_str();
+      std::string error = zonefile::to_wire(text, rec);
+      if (error.empty()) error = it->second.add(rec);
+      if (!error.empty()) {
+        spdlog::warn("zone {}: record skipped: {}", it->first, error);
+        record_errors.inc();
+      }
+    }
+  }
+  std::map<std::string, std::shared_ptr<const store::zone_snapshot>> out;
+  for (auto& [zone, builder] : builders) {
+    auto built = builder.build(serials[zone]);
+    if (!built) {
+      spdlog::error("zone {}: not served: {}", zone, built.error);
+      zone_errors.inc();
+      out[zone] = nullptr;
+      continue;
+    }
+    out[zone] = built.zone;
+  }
+  return out;
+}
+
+void zone_follower::impl::full_load(snapshot_tx& tx) {
+  auto start = clock::now();
+  auto p = tx.exec1("SELECT last_pos FROM zonemesh.node")[0].as<std::int64_t>();
+  auto loaded = load_zones(tx, nullptr);
+  auto set = std::make_shared<const store::zone_set>();
+  std::size_t records = 0;
+  for (const auto& [zone, snapshot] : loaded) {
+    if (!snapshot) continue;
+    records += snapshot->record_count();
+    set = set->with_zone(snapshot);
+  }
+  zones->publish(set);
+  pos = p;
+  position_gauge.set(static_cast<double>(p));
+  spdlog::info("loaded {} zones, {} records at change-log position {} in {} ms", set->size(), records, p,
+               std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
+}
+
+bool zone_follower::impl::catch_up(pqxx::connection& conn) {
+  snapshot_tx tx(conn);
+  const std::int64_t from = pos;
+  auto rows = tx.exec_params("SELECT pos, tx::text FROM zonemesh.changes_since($1, $2)", from, changes_batch);
+  if (rows.empty()) return false;
+  if (rows[0][0].as<std::int64_t>() != from + 1) {
+    spdlog::warn("change-log entries after position {} were pruned; reloading everything", from);
+    full_load(tx);
+    return false;
+  }
+
+  auto current = zones->current();
+  std::map<std::string, zone_plan> plans;
+  for (const auto& row : rows) {
+    auto entry = nlohmann::json::parse(row[1].c_str());
+    for (const auto& ch : entry["changes"]) {
+      if (!ch.value("applied", true) || !ch["zone"].is_string()) continue;
+      std::string zone = ch["zone"];
+      auto& plan = plans[zone];
+      const std::string tbl = ch["tbl"];
+      if (tbl == "zones") {
+        if (ch["op"] == "D") {
+          plan = zone_plan{};
+          plan.remove = true;
+        } else if (dns::name apex; plan.remove || dns::name::from_text(zone, apex) != dns::name_status::ok ||
+                                   !current->find_exact(apex)) {
+          plan.remove = false;
+          plan.reload = true;
+        }
+      } else if (tbl == "records") {
+        for (const char* image : {"data", "old"}) {
+          if (ch.contains(image) && ch[image].is_object()) {
+            plan.rrsets.emplace(ch[image]["name"], ch[image]["type"]);
+          }
+        }
+      }
+    }
+  }
+
+  // Everything the plans need, read from the same snapshot as the entries.
+  std::vector<std::string> reload, touched, rz, rn, rt;
+  for (const auto& [zone, plan] : plans) {
+    if (plan.reload) {
+      reload.push_back(zone);
+    } else if (!plan.remove) {
+      touched.push_back(zone);
+      for (const auto& [owner, type] : plan.rrsets) {
+        rz.push_back(zone);
+        rn.push_back(owner);
+        rt.push_back(type);
+      }
+    }
+  }
+  auto reloaded = reload.empty() ? decltype(load_zones(tx, nullptr)){} : load_zones(tx, &reload);
+  std::map<std::string, std::uint32_t> serials;
+  for (const auto& row : tx.exec_params("SELECT u.z, zonemesh.zone_serial(u.z) FROM unnest($1::text[]) u(z)",
+                                        text_array(touched))) {
+    serials[row[0].c_str()] = static_cast<std::uint32_t>(row[1].as<long long>());
+  }
+  std::map<std::string, std::vector<store::record_change>> changes;
+  for (std::size_t i = 0; i < rz.size(); ++i) {
+    store::record_change remove;
+    remove.what = store::record_change::action::remove_rrset;
+    auto type = dns::type_from_string(rt[i]);
+    if (!type || dns::name::from_text(rn[i], remove.rr.owner) != dns::name_status::ok) continue;
+    remove.rr.type = *type;
+    changes[rz[i]].push_back(std::move(remove));
+  }
+  if (!rz.empty()) {
+    auto rows_now = tx.exec_params(
+        "SELECT r.zone, r.name, r.type, r.ttl, r.content FROM records r "
+        "JOIN unnest($1::text[], $2::text[], $3::text[]) AS u(z, n, t) "
+        "ON r.zone = u.z AND r.name = u.n AND r.type = u.t WHERE NOT r.disabled",
+        text_array(rz), text_array(rn), text_array(rt));
+    zonefile::text_record text;
+    for (const auto& row : rows_now) {
+      store::record_change add;
+      text.name = row[1].c_str();
+      text.type = row[2].c_str();
+      text.ttl = row[3].as<std::uint32_t>();
+      text.content = row[4].c_str();
+      if (auto error = zonefile::to_wire(text, add.rr); !error.empty()) {
+        spdlog::warn("zone {}: record skipped: {}", row[0].c_str(), error);
+        record_errors.inc();
+        continue;
+      }
+      changes[row[0].c_str()].push_back(std::move(add));
+    }
+  }
+
+  // Build every changed zone, then publish them together.
+  auto next = current;
+  for (const auto& [zone, plan] : plans) {
+    dns::name apex;
+    if (dns::name::from_text(zone, apex) != dns::name_status::ok) continue;
+    if (plan.remove) {
+      next = next->without_zone(apex);
+      continue;
+    }
+    if (plan.reload) {
+      auto it = reloaded.find(zone);
+      if (it != reloaded.end() && it->second) next = next->with_zone(it->second);
+      continue;
+    }
+    auto base = next->find_exact(apex);
+    if (!base) continue;  // not served here (e.g. records arriving before their zone)
+    auto built = store::apply_changes(*base, changes[zone], serials[zone]);
+    if (built) {
+      next = next->with_zone(built.zone);
+      continue;
+    }
+    spdlog::warn("zone {}: incremental update failed ({}); reloading the zone", zone, built.error);
+    std::vector<std::string> one{zone};
+    auto again = load_zones(tx, &one);
+    if (again[zone]) {
+      next = next->with_zone(again[zone]);
+    } else {
+      next = next->without_zone(apex);
+    }
+  }
+  tx.commit();
+  zones->publish(next);
+  auto last = rows[rows.size() - 1][0].as<std::int64_t>();
+  entries.inc(static_cast<std::uint64_t>(last - from));
+  pos = last;
+  position_gauge.set(static_cast<double>(last));
+  return rows.size() == static_cast<std::size_t>(changes_batch);
+}
+
+namespace {
+class wakeups : public pqxx::notification_receiver {
+ public:
+  wakeups(pqxx::connection_base& c) : pqxx::notification_receiver(c, "zonemesh_changelog") {}
+  void operator()(const std::string&, int) override {}
+};
+}  // namespace
+
+void zone_follower::impl::session() {
+  pqxx::connection data(conninfo);
+  pqxx::connection listen(conninfo);
+  db::require_current_schema(data);
+  wakeups wake(listen);  // LISTEN before the load: nothing committed after it is missed
+  connected = true;
+  connected_gauge.set(1);
+  if (pos < 0) {
+    snapshot_tx tx(data);
+    full_load(tx);
+    tx.commit();
+  }
+  set_error("");
+  while (true) {
+    while (catch_up(data)) {
+    }
+    last_read = now_ms();
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) return;
+    }
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(options.poll_interval).count();
+    listen.await_notification(static_cast<long>(us / 1000000), static_cast<long>(us % 1000000));
+  }
+}
+
+void zone_follower::impl::run() {
+  auto backoff = options.min_backoff;
+  while (true) {
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) return;
+    }
+    try {
+      session();
+      return;  // stopping
+    } catch (const std::exception& e) {
+      bool was_connected = connected.exchange(false);
+      connected_gauge.set(0);
+      db_errors.inc();
+      set_error(e.what());
+      if (was_connected) {
+        spdlog::error("database connection lost: {}; serving the last data (position {})", e.what(),
+                      pos.load());
+        backoff = options.min_backoff;
+      } else {
+        spdlog::warn("database unavailable: {}; retrying in {} ms", e.what(), backoff.count());
+      }
+    }
+    if (!sleep_for(backoff)) return;
+    backoff = std::min(backoff * 2, options.max_backoff);
+  }
+}
+
+zone_follower::zone_follower(std::string conninfo, std::shared_ptr<store::zone_publisher> zones,
+                             common::metrics::registry& metrics, follower_options options)
+    : impl_(std::make_unique<impl>(std::move(conninfo), std::move(zones), metrics, options)) {}
+
+zone_follower::~zone_follower() { stop(); }
+
+void zone_follower::start() {
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void zone_follower::stop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+bool zone_follower::wait_loaded(std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  while (impl_->pos < 0) {
+    if (clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+follower_health zone_follower::health() const {
+  std::string error;
+  {
+    std::lock_guard lock(impl_->mutex);
+    error = impl_->last_error;
+  }
+  if (impl_->pos < 0) {
+    return {false, "initial load not done" + (error.empty() ? std::string() : ": " + error)};
+  }
+  if (!impl_->connected) {
+    return {false, "database unreachable (" + error + "); serving data as of change-log position " +
+                       std::to_string(impl_->pos.load())};
+  }
+  auto age = now_ms() - impl_->last_read;
+  if (age > impl_->options.stale_after.count()) {
+    return {false, "change-log not read for " + std::to_string(age) + " ms"};
+  }
+  return {true, ""};
+}
+
+std::int64_t zone_follower::position() const { return impl_->pos; }
+
+}  // namespace zonemesh::server
