@@ -91,9 +91,10 @@ enum class parse_state { incomplete, complete, failed };
 
 struct parse_result {
   parse_state state = parse_state::incomplete;
-  std::size_t consumed = 0;  // bytes of the buffer this request used
-  int error_status = 0;      // when failed
-  std::string error;         // when failed, for the response body
+  std::size_t consumed = 0;    // bytes of the buffer this request used
+  int error_status = 0;        // when failed
+  std::string error;           // when failed, for the response body
+  bool head_complete = false;  // when incomplete: only the body is missing
 };
 
 parse_result fail(int status, std::string why) {
@@ -208,7 +209,7 @@ parse_result parse_request(std::string_view in, const http_server_options& limit
     return fail(413,
                 "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
   }
-  if (in.size() - head_end < body_len) return {parse_state::incomplete, 0, 0, {}};
+  if (in.size() - head_end < body_len) return {parse_state::incomplete, 0, 0, {}, true};
   req.body = std::string(in.substr(head_end, body_len));
   return {parse_state::complete, head_end + body_len, 0, {}};
 }
@@ -507,6 +508,14 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
     http_request req;
     const auto result = parse_request(in_, server_.options, req);
     if (result.state == parse_state::incomplete) {
+      const std::string* expect = result.head_complete ? req.header("Expect") : nullptr;
+      if (expect != nullptr && !continue_sent_ && req.version_minor >= 1 &&
+          iequals(*expect, "100-continue")) {
+        // curl and others wait for this before sending a large body.
+        continue_sent_ = true;
+        send_continue();
+        return;
+      }
       read();
       return;
     }
@@ -517,10 +526,24 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
       return;
     }
     in_.erase(0, result.consumed);
+    continue_sent_ = false;
     req.peer = peer_;
     const bool keep_alive = wants_keep_alive(req) && !server_.stopping;
     const http_response res = server_.router.dispatch(req);
     write(serialize(res, req.method == "HEAD", keep_alive), keep_alive);
+  }
+
+  void send_continue() {
+    static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(socket_, asio::buffer(interim),
+                      [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                        if (self->closed_) return;
+                        if (ec) {
+                          self->close();
+                          return;
+                        }
+                        self->read();
+                      });
   }
 
   void write(std::string data, bool keep_alive) {
@@ -547,6 +570,7 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
   std::string out_;
   std::string peer_;
   bool closed_ = false;
+  bool continue_sent_ = false;  // 100 Continue already sent for the request being read
 };
 
 void http_server::impl::accept() {

@@ -204,6 +204,24 @@ TEST_F(HttpServer, BodySplitAcrossWrites) {
   EXPECT_EQ(r.body, "0123456789");
 }
 
+TEST_F(HttpServer, ExpectContinueGetsInterimResponse) {
+  start();
+  auto s = connect();
+  asio::write(s, asio::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                                          "Expect: 100-continue\r\n\r\n")));
+  set_receive_timeout(s, 2000ms);
+  std::string interim(25, '\0');
+  asio::error_code ec;
+  asio::read(s, asio::buffer(interim), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  asio::write(s, asio::buffer(std::string("body")));
+  std::string buffer;
+  const auto r = read_response(s, buffer);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "body");
+}
+
 TEST_F(HttpServer, HeadGetsHeadersWithoutBody) {
   start();
   auto s = connect();
