@@ -2,7 +2,14 @@
 
 #include "harness.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -48,13 +55,76 @@ cluster::cluster(int n, const std::vector<std::string>& extra_args) {
   json_ = nlohmann::json::parse(r.output);
   for (const auto& s : json_.at("sites")) {
     sites_.push_back({s.at("node").get<std::string>(), s.at("pg").get<std::string>(),
-                      s.at("pg_port").get<int>()});
+                      s.at("pg_port").get<int>(), s.value("dns_port", 0), s.value("http_port", 0),
+                      s.at("dir").get<std::string>()});
   }
 }
 
 cluster::~cluster() {
   run_command("'" + std::string(ZONEMESH_SOURCE_DIR) + "/scripts/cluster' down --remove --dir '" +
               dir_ + "'");
+}
+
+namespace {
+std::string pg_ctl(const site& s, const std::string& action) {
+  std::string cmd = "/usr/lib/postgresql/15/bin/pg_ctl -w -D '" + s.dir + "/pgdata' -l '" + s.dir +
+                    "/postgres.log' " + action;
+  if (geteuid() == 0) cmd = "runuser -u postgres -- " + cmd;
+  auto r = run_command(cmd);
+  if (r.status != 0) throw std::runtime_error("pg_ctl " + action + " failed: " + r.output);
+  return r.output;
+}
+}  // namespace
+
+void stop_postgres(const site& s) { pg_ctl(s, "stop -m fast"); }
+void start_postgres(const site& s) { pg_ctl(s, "start"); }
+
+std::string dig(const site& s, const std::string& args) {
+  auto r = run_command("dig +time=2 +tries=1 @127.0.0.1 -p " + std::to_string(s.dns_port) + " " + args);
+  while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
+  return r.output;
+}
+
+std::string dig_until(const site& s, const std::string& args, const std::string& expected,
+                      int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string out;
+  do {
+    out = dig(s, args);
+    if (out == expected) return out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return out;
+}
+
+http_result http_get(int port, const std::string& path) {
+  http_result result;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return result;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return result;
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (send(fd, req.data(), req.size(), 0) < 0) {
+    close(fd);
+    return result;
+  }
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<std::size_t>(n));
+  close(fd);
+  if (resp.size() > 12) result.status = std::atoi(resp.c_str() + 9);
+  auto body = resp.find("\r\n\r\n");
+  if (body != std::string::npos) result.body = resp.substr(body + 4);
+  return result;
 }
 
 std::string sql_value(const std::string& conninfo, const std::string& sql) {

@@ -13,6 +13,9 @@ struct site {
   std::string node;
   std::string pg;  ///< libpq conninfo
   int pg_port = 0;
+  int dns_port = 0;   ///< 0 when the cluster runs without servers
+  int http_port = 0;
+  std::string dir;    ///< the site's directory (pgdata/, server.log, ...)
 };
 
 /// N sites brought up with `scripts/cluster up --fast` in a fresh temporary
@@ -39,6 +42,26 @@ struct command_result {
   int status = -1;  ///< exit status, or -1 when it did not exit normally
   std::string output;  ///< stdout and stderr together
 };
+
+/// Stops or starts a site's PostgreSQL (pg_ctl, as the postgres user when root).
+void stop_postgres(const site& s);
+void start_postgres(const site& s);
+
+/// `dig` against a site: returns dig's output for `args` (e.g. "+short www.example.com A").
+std::string dig(const site& s, const std::string& args);
+
+/// Polls `dig` until its output equals `expected` or `timeout_ms` passes;
+/// returns the last output.
+std::string dig_until(const site& s, const std::string& args, const std::string& expected,
+                      int timeout_ms = 10000);
+
+struct http_result {
+  int status = 0;  ///< 0 when nothing answered
+  std::string body;
+};
+
+/// A plain HTTP/1.1 GET to 127.0.0.1:port.
+http_result http_get(int port, const std::string& path);
 
 /// Runs a shell command and captures its stdout, and its stderr too unless
 /// merge_stderr is false.
