@@ -1,6 +1,7 @@
 // zonemesh-server: authoritative DNS from the site's PostgreSQL, with
 // /metrics and /health over HTTP.
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -34,7 +35,13 @@ int serve(const zonemesh::common::config& cfg) {
   common::metrics::registry metrics;
   auto zones = std::make_shared<store::zone_publisher>();
 
-  server::zone_follower follower(cfg.database.conninfo, zones, metrics);
+  std::atomic<bool> fatal{false};
+  server::follower_options follow;
+  follow.on_fatal = [&](const std::string&) {
+    fatal = true;
+    signals.request_stop();
+  };
+  server::zone_follower follower(cfg.database.conninfo, zones, metrics, follow);
   follower.start();
 
   server::server_identity identity;
@@ -59,17 +66,13 @@ int serve(const zonemesh::common::config& cfg) {
     spdlog::info("DNS on {} (udp {}, tcp {})", a.configured.to_string(), a.udp_port, a.tcp_port);
   }
   spdlog::info("HTTP on {}:{}", cfg.http.listen.address, http.port());
-  if (!follower.wait_loaded(std::chrono::seconds(30))) {
-    spdlog::warn("zones not loaded yet ({}); answering REFUSED until they are", follower.health().reason);
-  }
-
   int sig = signals.wait();
-  spdlog::info("stopping ({})", sig ? strsignal(sig) : "requested");
+  spdlog::info("stopping ({})", sig ? strsignal(sig) : "fatal error");
   http.stop();
   dns.stop();
   follower.stop();
   spdlog::info("stopped");
-  return 0;
+  return fatal ? 1 : 0;
 }
 
 }  // namespace

@@ -367,6 +367,13 @@ void zone_follower::impl::run() {
     try {
       session();
       return;  // stopping
+    } catch (const db::schema_error& e) {
+      connected = false;
+      connected_gauge.set(0);
+      set_error(e.what());
+      spdlog::critical("{}", e.what());
+      if (options.on_fatal) options.on_fatal(e.what());
+      return;
     } catch (const std::exception& e) {
       bool was_connected = connected.exchange(false);
       connected_gauge.set(0);
@@ -402,15 +409,6 @@ void zone_follower::stop() {
   }
   impl_->cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
-}
-
-bool zone_follower::wait_loaded(std::chrono::milliseconds timeout) {
-  auto deadline = clock::now() + timeout;
-  while (impl_->pos < 0) {
-    if (clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
 }
 
 follower_health zone_follower::health() const {

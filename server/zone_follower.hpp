@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,9 @@ struct follower_options {
   std::chrono::milliseconds max_backoff{5000};
   /// /health turns 503 when the change-log was not read for this long.
   std::chrono::milliseconds stale_after{5000};
+  /// Called (on the follower's thread) when it gives up for good: the
+  /// database's schema is not one this binary can serve.
+  std::function<void(const std::string&)> on_fatal;
 };
 
 struct follower_health {
@@ -47,9 +51,6 @@ class zone_follower {
 
   void start();
   void stop();
-
-  /// Waits until the first full load is published; false on timeout.
-  bool wait_loaded(std::chrono::milliseconds timeout);
 
   [[nodiscard]] follower_health health() const;
   /// The last change-log position whose changes are being served.

@@ -47,7 +47,7 @@ int database_version(pqxx::connection_base& conn) {
 
 void check_not_newer(int db_version) {
   if (db_version > newest_known_version()) {
-    throw std::runtime_error("the database schema is at version " + std::to_string(db_version) +
+    throw schema_error("the database schema is at version " + std::to_string(db_version) +
                              ", newer than this zonemesh binary knows (" +
                              std::to_string(newest_known_version()) +
                              "); upgrade zonemesh before running it against this database");
@@ -78,7 +78,7 @@ migrate_result migrate(pqxx::connection_base& conn) {
                                     m.version);
       if (!applied.empty()) {
         if (applied[0][0].as<std::string>() != checksum(m.sql)) {
-          throw std::runtime_error("migration " + std::string(m.name) +
+          throw schema_error("migration " + std::string(m.name) +
                                    " was applied to this database with different content; "
                                    "refusing to continue (was sql/ edited after release?)");
         }
@@ -105,7 +105,7 @@ void require_current_schema(pqxx::connection_base& conn) {
   int v = database_version(conn);
   check_not_newer(v);
   if (v < newest_known_version()) {
-    throw std::runtime_error("the database schema is at version " + std::to_string(v) +
+    throw schema_error("the database schema is at version " + std::to_string(v) +
                              ", older than this zonemesh binary needs (" +
                              std::to_string(newest_known_version()) +
                              "); run: zonemesh-admin migrate --db ...");

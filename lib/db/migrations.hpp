@@ -2,6 +2,7 @@
 // Schema migrations: the numbered sql/ files compiled into every binary, and
 // the runner that applies them once and refuses a schema newer than it knows.
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,13 @@ class connection_base;
 }
 
 namespace zonemesh::db {
+
+/// The database's schema is not one this binary can use (newer, older, or
+/// different from what it applied). Not worth retrying: programs stop.
+class schema_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct migration {
   int version;
@@ -31,12 +39,12 @@ struct migrate_result {
 };
 
 /// Applies every migration the database lacks, each in its own transaction,
-/// and records it in zonemesh.schema_migrations. Throws std::runtime_error
+/// and records it in zonemesh.schema_migrations. Throws schema_error
 /// with a clear message when the database holds a newer schema than this
 /// binary knows, or when an applied migration differs from the embedded one.
 migrate_result migrate(pqxx::connection_base& conn);
 
-/// For binaries that only use the schema: throws std::runtime_error unless
+/// For binaries that only use the schema: throws schema_error unless
 /// the database is at exactly the version this binary knows.
 void require_current_schema(pqxx::connection_base& conn);
 
