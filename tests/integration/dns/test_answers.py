@@ -434,6 +434,8 @@ def setUpModule():
         if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
             raise RuntimeError(f"{tool} not found: run scripts/install-deps (knot, nsd, postgresql)")
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    # Runs even when set-up fails half way (tearDownModule would not).
+    unittest.addModuleCleanup(cleanup)
     tmp = tempfile.mkdtemp(prefix="zonemesh-dns-answers-", dir="/tmp")
     os.chmod(tmp, 0o755)
     ENV["tmp"] = tmp
@@ -460,7 +462,7 @@ def setUpModule():
           f"knotd {ENV['knot']}, nsd {ENV['nsd']}; files in {tmp}", file=sys.stderr, flush=True)
 
 
-def tearDownModule():
+def cleanup():
     stop(ENV.get("knot_proc"))
     stop(ENV.get("nsd_proc"))
     keep = os.environ.get("ZONEMESH_KEEP_TMP") == "1"
