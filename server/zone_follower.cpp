@@ -209,6 +209,12 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
   std::map<std::string, zone_plan> plans;
   for (const auto& row : rows) {
     auto entry = nlohmann::json::parse(row[1].c_str());
+    if (entry["origin"] == "~snapshot") {
+      // The replicator merged a snapshot from a peer: reload everything.
+      full_load(tx);
+      tx.commit();
+      return false;
+    }
     for (const auto& ch : entry["changes"]) {
       if (!ch.value("applied", true) || !ch["zone"].is_string()) continue;
       std::string zone = ch["zone"];

@@ -385,7 +385,9 @@ DECLARE
   s bigint;
   o text;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM zonemesh.changes WHERE entry = NEW.entry) THEN
+  -- An entry without changes is not logged, except a snapshot's (004/005).
+  IF NEW.origin IS DISTINCT FROM '~snapshot'
+     AND NOT EXISTS (SELECT 1 FROM zonemesh.changes WHERE entry = NEW.entry) THEN
     DELETE FROM zonemesh.pending_entries WHERE entry = NEW.entry;
     RETURN NULL;
   END IF;

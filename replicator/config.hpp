@@ -1,0 +1,41 @@
+#pragma once
+// zonemesh-replicator's configuration file (format: see example_replicator_config()).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.hpp"
+
+namespace zonemesh::replicator {
+
+struct peer_address {
+  std::string node;  ///< the peer's node id, which its certificate must carry
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct replicator_config {
+  std::string node;
+  common::listen_address listen{"127.0.0.1", 7100, false};
+  std::vector<peer_address> peers;
+  std::string tls_ca, tls_cert, tls_key;
+  std::string conninfo;
+  common::listen_address http{"127.0.0.1", 7180, false};
+  common::log_level log_level = common::log_level::info;
+  std::chrono::milliseconds max_clock_skew{60'000};
+  std::size_t batch_transactions = 500;
+  std::chrono::seconds retention{7 * 24 * 3600};
+  bool accept_unknown_peers = true;
+};
+
+/// Parses the configuration; throws std::runtime_error "source:line: problem".
+replicator_config parse_replicator_config(std::string_view text, std::string_view source);
+replicator_config load_replicator_config(const std::string& path);
+
+/// A documented example configuration (it parses).
+std::string_view example_replicator_config();
+
+}  // namespace zonemesh::replicator
