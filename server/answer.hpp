@@ -27,9 +27,14 @@ struct answer_state {
 
 struct answer_options {
   bool tcp = false;            ///< full ANY answers over TCP, one RRset over UDP (RFC 8482)
-  bool dnssec_ok = false;      ///< DS in referrals
+  bool dnssec_ok = false;      ///< DS in referrals from signed zones
   std::size_t max_chain = 12;  ///< CNAME/DNAME hops followed before giving up
 };
+
+/// Whether answers from `zone` carry DNSSEC records (RRSIG, NSEC, DS in
+/// referrals). Always false for now: zonemesh does not sign zones yet; when
+/// it does, this reads the zone snapshot's signed state.
+bool zone_is_signed(const store::zone_snapshot& zone);
 
 /// Answers (qname, qtype) in class IN. The question must already be written.
 /// Sets REFUSED when no served zone encloses qname.

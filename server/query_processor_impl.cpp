@@ -155,13 +155,17 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
       rcode = handle_other_opcode(q, query, ctx, w);
     } else if (q.has_edns && q.edns.version > 0) {
       rcode = dns::rcode::badvers;  // RFC 6891 6.1.3, answered with our version 0
-    } else if (q.qtype == dns::rr_type::opt) {
-      rcode = dns::rcode::formerr;
     } else if (q.qtype == dns::rr_type::maila || q.qtype == dns::rr_type::mailb) {
       rcode = dns::rcode::notimp;
+    } else if (q.qtype == dns::rr_type::axfr && ctx.proto == transport::udp) {
+      rcode = dns::rcode::notimp;  // AXFR over UDP is undefined (RFC 5936 4.2), as Knot and NSD
     } else if (q.qtype == dns::rr_type::axfr || q.qtype == dns::rr_type::ixfr) {
-      rcode = dns::rcode::refused;  // zone transfers: not offered (yet)
+      // Zone transfers are not offered (yet). IXFR may use UDP (RFC 1995 2),
+      // so it is refused like a transfer over TCP (NSD: REFUSED, Knot: NOTAUTH).
+      rcode = dns::rcode::refused;
     } else if (q.qclass == dns::rr_class::in || q.qclass == dns::rr_class::any) {
+      // QTYPE OPT is answered like any type no zone holds: NODATA, as Knot and
+      // NSD do (RFC 6891 6.1.1 keeps OPT out of zone data, not out of questions).
       const answer_options opts{ctx.proto == transport::tcp, q.has_edns && q.edns.dnssec_ok(),
                                 options_.max_chain};
       answer_in(*zones_->current(), q.qname, q.qtype, opts, st);

@@ -491,7 +491,7 @@ def Q(test_id, qname, qtype="A", qclass="IN", *, tcp=False, rd=False, edns=0, do
 
     expect: what an operator expects of zonemesh whatever the references say:
       rcode, flags_has / flags_not (sets of flag names), answer_has (list of
-      (owner, type) pairs), answer_empty, authority_has, additional_has,
+      (owner, type) pairs), answer_empty, authority_has, authority_lacks, additional_has,
       edns (text), no_reply_ok.
     raw: bytes to send instead of a dnspython-built query.
     xfail: an RFC reference; the row is an expected failure (a known zonemesh bug).
@@ -561,12 +561,18 @@ QUERIES = [
     Q("nsec_unsigned", "www." + Z, "NSEC", expect=dict(NOERR_AA, answer_empty=True)),
     Q("unknown_type", "www." + Z, "TYPE65280", expect=dict(NOERR_AA, answer_empty=True)),
     Q("type0", "www." + Z, "TYPE0"),
-    Q("qtype_opt", "www." + Z, "OPT", expect={"rcode": "FORMERR"},
-      xfail='RFC 6891 6.1.1, RFC 6895 3.1: nothing makes QTYPE=OPT a FORMERR; Knot and NSD answer NODATA'),
-    Q("axfr_udp", Z, "AXFR",
-      xfail='RFC 5936 4.2: AXFR over UDP is undefined; Knot and NSD answer NOTIMP, zonemesh REFUSED'),
+    # RFC 6891 6.1.1 keeps OPT out of zone data, not out of questions (RFC 6895 3.1): NODATA.
+    Q("qtype_opt", "www." + Z, "OPT", expect=dict(NOERR_AA, answer_empty=True,
+                                                 authority_has=[(Z, "SOA")])),
+    Q("qtype_opt_tcp", "www." + Z, "OPT", tcp=True,
+      expect=dict(NOERR_AA, answer_empty=True, authority_has=[(Z, "SOA")])),
+    Q("qtype_opt_nxdomain", "nope." + Z, "OPT", expect={"rcode": "NXDOMAIN"}),
+    # RFC 5936 4.2: AXFR over UDP is undefined; NOTIMP as Knot and NSD answer.
+    Q("axfr_udp", Z, "AXFR", expect=dict(rcode="NOTIMP", flags_not={"AA"}, answer_empty=True)),
     Q("axfr_tcp", Z, "AXFR", tcp=True, expect={"rcode": "REFUSED"}),
-    Q("ixfr_udp", Z, "IXFR"),
+    # IXFR may use UDP (RFC 1995 2); no transfers yet: Knot says NOTAUTH, NSD REFUSED.
+    Q("ixfr_udp", Z, "IXFR", expect={"rcode": "REFUSED"}),
+    Q("ixfr_tcp", Z, "IXFR", tcp=True, expect={"rcode": "REFUSED"}),
     Q("qclass_hs", "www." + Z, "A", "HS", expect={"rcode": "REFUSED"}),
     Q("qclass_none", "www." + Z, "A", "NONE"),
     # Negative answers (RFC 2308)
@@ -642,14 +648,20 @@ QUERIES = [
     Q("referral_ns_query", "sub." + Z, "NS", expect={"flags_not": {"AA"}}),
     Q("referral_glue_name", "ns1.sub." + Z, "A", expect={"flags_not": {"AA"}}),
     Q("referral_deep", "a.b.c.sub." + Z, "MX", expect={"flags_not": {"AA"}}),
-    Q("referral_do", "www.sub." + Z, "A", do=True, expect={"flags_not": {"AA"}},
-      xfail='RFC 4035 3.1.4: DS goes with its RRSIG in referrals from signed zones; for an unsigned zone Knot and NSD leave the DS out, zonemesh adds it'),
+    # RFC 4035 3.1.4: DS goes with its RRSIG; from an unsigned zone, NS only.
+    Q("referral_do", "www.sub." + Z, "A", do=True,
+      expect=dict(flags_not={"AA"}, authority_has=[("sub." + Z, "NS")],
+                  authority_lacks=[("sub." + Z, "DS")])),
+    Q("referral_ns_do_tcp", "sub." + Z, "NS", do=True, tcp=True,
+      expect=dict(flags_not={"AA"}, authority_lacks=[("sub." + Z, "DS")])),
     Q("referral_big_glue_no_edns", "www.bigdeleg." + Z, "A", edns=None,
       expect={"flags_not": {"AA"}}),
     Q("referral_big_glue_tcp", "www.bigdeleg." + Z, "A", tcp=True,
       expect=dict(flags_not={"AA", "TC"},
                   additional_has=[(f"ns{i:02d}.bigdeleg." + Z, "A") for i in range(1, 14)])),
     Q("ds_at_cut", "sub." + Z, "DS", expect=dict(NOERR_AA, answer_has=[("sub." + Z, "DS")])),
+    Q("ds_at_cut_do", "sub." + Z, "DS", do=True,
+      expect=dict(NOERR_AA, answer_has=[("sub." + Z, "DS")])),
     Q("ds_below_cut", "x.sub." + Z, "DS", expect={"flags_not": {"AA"}}),
     # The nested zone child.answers.test
     Q("nested_www", "www.child." + Z, "A",
@@ -783,6 +795,9 @@ def check_expectations(row, zm):
         for owner, typ in e.get(f"{sec}_has", ()):
             if (owner.lower(), typ) not in have:
                 out.append(f"{sec} lacks {owner} {typ}: {fmt_section(zm[sec])}")
+        for owner, typ in e.get(f"{sec}_lacks", ()):
+            if (owner.lower(), typ) in have:
+                out.append(f"{sec} has {owner} {typ}: {fmt_section(zm[sec])}")
     if row["raw"] is None and zm["question"]:
         asked = dns.name.from_text(row["qname"]).to_text()
         if zm["question"][0][0] != asked:

@@ -12,9 +12,11 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../store/zone_fixture.hpp"
+#include "answer.hpp"
 #include "dns/types.hpp"
 
 using namespace zonemesh;
@@ -287,13 +289,37 @@ TEST_F(QueryProcessor, ReferralWithInBailiwickGlue) {
   EXPECT_EQ(d.authority[1], "sub.example.com. 3600 IN NS ns.elsewhere.net.");
   ASSERT_EQ(d.additional.size(), 1u);
   EXPECT_EQ(d.additional[0], "ns.sub.example.com. 3600 IN A 192.0.2.53");
-  // NS at the cut is a referral too, and DS rides along when DO is set.
-  auto ns = ask({.qname = "sub.example.com", .qtype = t::ns, .edns = true, .dnssec_ok = true});
+  // NS at the cut is a referral too.
+  auto ns = ask({.qname = "sub.example.com", .qtype = t::ns});
   EXPECT_FALSE(aa(ns));
   EXPECT_TRUE(ns.answer.empty());
-  ASSERT_EQ(ns.authority.size(), 3u);
-  EXPECT_NE(ns.authority[2].find(" DS 12345 8 2 "), std::string::npos);
-  EXPECT_TRUE(ns.opt.dnssec_ok());
+  ASSERT_EQ(ns.authority.size(), 2u);
+}
+
+TEST_F(QueryProcessor, ReferralFromUnsignedZoneHasNoDsEvenWithDo) {
+  // DS goes with its RRSIG (RFC 4035 3.1.4); example.com is not signed, so
+  // a DO=1 referral carries the NS RRset only, as Knot and NSD answer.
+  ASSERT_FALSE(server::zone_is_signed(*publisher_->current()->find_zone(dname("example.com"))));
+  for (const char* qname : {"www.sub.example.com", "sub.example.com"}) {
+    for (const auto proto : {server::transport::udp, server::transport::tcp}) {
+      auto d = ask({.qname = qname, .qtype = t::a, .edns = true, .dnssec_ok = true}, proto);
+      EXPECT_EQ(d.h.rcode(), dns::rcode::noerror) << qname;
+      EXPECT_FALSE(aa(d)) << qname;
+      EXPECT_TRUE(d.answer.empty()) << qname;
+      ASSERT_EQ(d.authority.size(), 2u) << qname;
+      for (const auto& rr : d.authority) {
+        EXPECT_EQ(rr.rfind("sub.example.com. 3600 IN NS ", 0), 0u) << rr;
+      }
+      ASSERT_EQ(d.additional.size(), 1u) << qname;
+      EXPECT_EQ(d.additional[0], "ns.sub.example.com. 3600 IN A 192.0.2.53");
+      EXPECT_TRUE(d.opt.dnssec_ok());
+    }
+  }
+  // The DS RRset itself is still answered by the parent when asked for.
+  auto ds = ask({.qname = "sub.example.com", .qtype = t::ds, .edns = true, .dnssec_ok = true});
+  EXPECT_TRUE(aa(ds));
+  ASSERT_EQ(ds.answer.size(), 1u);
+  EXPECT_NE(ds.answer[0].find(" DS 12345 8 2 "), std::string::npos);
 }
 
 TEST_F(QueryProcessor, DsAtCutAnsweredByParent) {
@@ -609,9 +635,49 @@ TEST_F(QueryProcessor, ClassesOtherThanInChAnyRefused) {
 }
 
 TEST_F(QueryProcessor, MetaQtypes) {
-  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::axfr}).h.rcode(), dns::rcode::refused);
   EXPECT_EQ(ask({.qname = "example.com", .qtype = t::maila}).h.rcode(), dns::rcode::notimp);
-  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::opt}).h.rcode(), dns::rcode::formerr);
+}
+
+TEST_F(QueryProcessor, AxfrOverUdpNotimpTransfersOtherwiseRefused) {
+  // AXFR over UDP is undefined (RFC 5936 4.2): NOTIMP, like Knot and NSD.
+  auto udp = ask({.qname = "example.com", .qtype = t::axfr, .edns = true});
+  EXPECT_EQ(udp.h.rcode(), dns::rcode::notimp);
+  EXPECT_FALSE(aa(udp));
+  EXPECT_EQ(udp.question, "example.com. IN AXFR");
+  EXPECT_TRUE(udp.answer.empty() && udp.authority.empty());
+  EXPECT_TRUE(udp.has_opt);
+  // Transfers are not offered at all yet: AXFR over TCP and IXFR (which RFC
+  // 1995 2 allows over UDP) are REFUSED, as NSD answers (Knot: NOTAUTH).
+  const std::pair<std::uint16_t, server::transport> refused[] = {{t::axfr, server::transport::tcp},
+                                                                 {t::ixfr, server::transport::tcp},
+                                                                 {t::ixfr, server::transport::udp}};
+  for (const auto& [qtype, proto] : refused) {
+    auto d = ask({.qname = "example.com", .qtype = qtype}, proto);
+    EXPECT_EQ(d.h.rcode(), dns::rcode::refused) << qtype;
+    EXPECT_FALSE(aa(d)) << qtype;
+    EXPECT_TRUE(d.answer.empty() && d.authority.empty()) << qtype;
+  }
+}
+
+TEST_F(QueryProcessor, QtypeOptIsNodata) {
+  // RFC 6891 6.1.1 keeps OPT out of zone data, not out of questions (RFC 6895
+  // 3.1): Knot and NSD answer NODATA, and so do we, over UDP and TCP.
+  for (const auto proto : {server::transport::udp, server::transport::tcp}) {
+    auto d = ask({.qname = "www.example.com", .qtype = t::opt, .edns = true}, proto);
+    EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+    EXPECT_TRUE(aa(d));
+    EXPECT_EQ(d.question, "www.example.com. IN OPT");
+    EXPECT_TRUE(d.answer.empty());
+    ASSERT_EQ(d.authority.size(), 1u);
+    EXPECT_EQ(d.authority[0].rfind("example.com. 300 IN SOA ", 0), 0u) << d.authority[0];
+    EXPECT_TRUE(d.has_opt);
+  }
+  // A missing name is still NXDOMAIN, and a CNAME is followed as for any type.
+  EXPECT_EQ(ask({.qname = "nope.example.com", .qtype = t::opt}).h.rcode(), dns::rcode::nxdomain);
+  auto alias = ask({.qname = "alias.example.com", .qtype = t::opt});
+  EXPECT_EQ(alias.h.rcode(), dns::rcode::noerror);
+  ASSERT_EQ(alias.answer.size(), 1u);
+  EXPECT_NE(alias.answer[0].find(" CNAME www.example.com."), std::string::npos);
 }
 
 TEST_F(QueryProcessor, SeesPublishedChanges) {
