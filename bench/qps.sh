@@ -76,7 +76,8 @@ cpu_s() {
   local total=0 p
   for p in "$@"; do
     [ -r "/proc/$p/stat" ] || continue
-    total=$(awk -v t="$total" '{ print t + ($14 + $15) / 100 }' "/proc/$p/stat")
+    # fields after "(comm)", which may hold spaces ("nsd: server 1"): utime and stime are 12 and 13
+    total=$(sed 's/^.*) //' "/proc/$p/stat" | awk -v t="$total" '{ print t + ($12 + $13) / 100 }')
   done
   echo "$total"
 }
