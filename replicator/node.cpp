@@ -250,7 +250,10 @@ class session : public std::enable_shared_from_this<session> {
   std::string payload_;
   std::deque<std::string> out_;
   bool writing_ = false;
-  std::shared_ptr<pqxx::work> snapshot_tx_;  // worker thread only
+  // A snapshot being received has its own connection, since this link's
+  // other database work goes on meanwhile (worker thread only).
+  std::unique_ptr<pqxx::connection> snapshot_conn_;
+  std::unique_ptr<pqxx::work> snapshot_tx_;
   std::string snapshot_header_;              // worker thread only
 };
 
@@ -425,22 +428,9 @@ void session::on_hello_checked(const json& hello, long long our_clock_ms) {
     }
     tx.commit();
   });
-  // A new site (nothing at all yet) starts from a snapshot.
-  if (theirs.empty()) {
-    worker_.post([self = shared_from_this()](pqxx::connection_base& c) {
-      pqxx::read_transaction tx(c);
-      bool have = tx.exec_params1("SELECT EXISTS (SELECT 1 FROM zonemesh.vector WHERE origin <> $1 AND seq > 0)",
-                                  self->peer_)[0].as<bool>();
-      self->on_io([self, have] {
-        if (have) {
-          self->start_snapshot();
-        } else {
-          self->pump();
-        }
-      });
-    });
-    return;
-  }
+  // A peer that lacks history this site no longer keeps (a new site joining
+  // after pruning, or one cut off past the retention cap) gets a snapshot:
+  // pump() finds out.
   pump();
 }
 
@@ -589,7 +579,9 @@ void session::snapshot_step(frame_type type, std::string payload) {
   worker_.post([self = shared_from_this(), type, payload = std::move(payload)](pqxx::connection_base& c) {
     try {
       if (type == frame_type::snapshot_begin) {
-        self->snapshot_tx_ = std::make_shared<pqxx::work>(c);
+        self->snapshot_tx_.reset();
+        self->snapshot_conn_ = std::make_unique<pqxx::connection>(self->node_->cfg.conninfo);
+        self->snapshot_tx_ = std::make_unique<pqxx::work>(*self->snapshot_conn_);
         self->snapshot_header_ = payload;
         spdlog::info("receiving a snapshot from {}", self->peer_);
         return;
@@ -607,6 +599,7 @@ void session::snapshot_step(frame_type type, std::string payload) {
         tx.exec_params("SELECT zonemesh.finish_snapshot($1::jsonb)", self->snapshot_header_);
         tx.commit();
         self->snapshot_tx_.reset();
+        self->snapshot_conn_.reset();
         pqxx::read_transaction rt(c);
         json ack = {{"vector", json::parse(rt.exec1("SELECT zonemesh.version_vector()::text")[0].c_str())},
                     {"applied", 0},
@@ -616,6 +609,7 @@ void session::snapshot_step(frame_type type, std::string payload) {
       }
     } catch (...) {
       self->snapshot_tx_.reset();
+      self->snapshot_conn_.reset();
       throw;
     }
   });

@@ -279,7 +279,8 @@ BEGIN
      WHERE l.committed_at < now() - retention
         OR (peers > 0 AND NOT EXISTS (
               SELECT 1 FROM zonemesh.peers p
-               WHERE coalesce((SELECT pv.seq FROM zonemesh.peer_vector pv
+               WHERE p.node <> l.origin  -- a peer has its own changes
+                 AND coalesce((SELECT pv.seq FROM zonemesh.peer_vector pv
                                 WHERE pv.peer = p.node AND pv.origin = l.origin), 0) < l.origin_seq))
     RETURNING l.entry)
   DELETE FROM zonemesh.changes c USING gone WHERE c.entry = gone.entry;

@@ -163,8 +163,8 @@ void reset_site(const std::string& conninfo) {
   w.commit();
 }
 
-std::string dump_replicated_state(const std::string& conninfo) {
-  return sql_value(conninfo, R"sql(
+std::string dump_replicated_state(const std::string& conninfo, bool with_tombstones) {
+  return sql_value(conninfo, std::string(R"sql(
     SELECT coalesce(string_agg(line, E'\n' ORDER BY line), '') FROM (
       SELECT 'zones ' || to_jsonb(t)::text AS line FROM public.zones t
       UNION ALL SELECT 'records ' || to_jsonb(t)::text FROM public.records t
@@ -172,7 +172,7 @@ std::string dump_replicated_state(const std::string& conninfo) {
       UNION ALL SELECT 'tsig_keys ' || to_jsonb(t)::text FROM public.tsig_keys t
       UNION ALL SELECT 'dnssec_keys ' || to_jsonb(t)::text FROM public.dnssec_keys t
       UNION ALL SELECT 'tombstone ' || jsonb_build_array(tbl, key, hlc, origin, zone)::text
-                  FROM zonemesh.tombstones
+                  FROM zonemesh.tombstones WHERE )sql") + (with_tombstones ? "true" : "false") + R"sql(
       UNION ALL SELECT 'zone_state ' || jsonb_build_array(zone, changes, max_hlc)::text
                   FROM zonemesh.zone_state
     ) s)sql");

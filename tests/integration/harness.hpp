@@ -83,8 +83,9 @@ std::string sql_error(const std::string& conninfo, const std::string& sql);
 void reset_site(const std::string& conninfo);
 
 /// Every replicated table, the tombstones and the per-zone state, as sorted
-/// text: equal dumps mean equal replicated data.
-std::string dump_replicated_state(const std::string& conninfo);
+/// text: equal dumps mean equal replicated data. Tombstones can be left out:
+/// sites prune them at different moments once every peer has them.
+std::string dump_replicated_state(const std::string& conninfo, bool with_tombstones = true);
 
 /// What a replicator does, in one step and by SQL only: sends `to` every
 /// source transaction `from` holds that `to`'s version vector lacks, through
