@@ -152,8 +152,10 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  -- Checks across rows at one owner name: serialize writers of that name.
-  PERFORM pg_advisory_xact_lock(hashtext('zonemesh.owner'), hashtext(NEW.zone || ' ' || NEW.name));
+  -- Checks across rows at one owner name. Two sessions can pass them at
+  -- once; check_entry repeats them at COMMIT, where committers are
+  -- serialized, so a race is caught there (no lock per name is taken here:
+  -- an import of a large zone would run out of lock table space).
   IF NEW.type = 'SOA' AND TG_OP = 'INSERT' THEN
     PERFORM 1 FROM public.records WHERE id = NEW.id;
     IF FOUND THEN
@@ -356,13 +358,18 @@ END $$;
 -- Commit: number the entry and wake the readers.
 ----------------------------------------------------------------------------
 
--- Checks that need the whole transaction: every zone it touched that still
--- exists has exactly one SOA record, enabled, at its apex.
+-- Checks that need the whole transaction, run at COMMIT while committers
+-- are serialized (so they see every transaction committed before): every
+-- zone the transaction touched that still exists has exactly one SOA record,
+-- enabled, at its apex; and the records it wrote still obey the rules across
+-- rows (a CNAME alone at its name, no two identical enabled records), which
+-- concurrent sessions could each have passed at statement time.
 CREATE FUNCTION zonemesh.check_entry(e bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   z text;
   n integer;
+  bad record;
 BEGIN
   FOR z IN SELECT DISTINCT c.zone FROM zonemesh.changes c
             WHERE c.entry = e AND c.zone IS NOT NULL AND c.tbl IN ('zones', 'records') LOOP
@@ -375,6 +382,32 @@ BEGIN
               HINT = 'insert the zone and its SOA record in one transaction, or use create_zone(); see sql/README.md';
     END IF;
   END LOOP;
+
+  SELECT r.name, r.type, r.content, o.type AS other_type, o.content AS other_content INTO bad
+    FROM zonemesh.changes c
+    JOIN public.records r ON r.id = (c.key ->> 'id')::uuid AND NOT r.disabled
+    JOIN public.records o ON o.zone = r.zone AND o.name = r.name AND o.id <> r.id AND NOT o.disabled
+                         AND (r.type = 'CNAME' OR o.type = 'CNAME')
+   WHERE c.entry = e AND c.tbl = 'records' AND c.op = 'U'
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'record % %: a CNAME cannot coexist with other data at the same name (there is % "%")',
+      bad.name, bad.type, bad.other_type, bad.other_content USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  SELECT r.name, r.type, r.content INTO bad
+    FROM zonemesh.changes c
+    JOIN public.records r ON r.id = (c.key ->> 'id')::uuid AND NOT r.disabled
+   WHERE c.entry = e AND c.tbl = 'records' AND c.op = 'U'
+     AND (c.old IS NULL OR (c.old ->> 'name', c.old ->> 'type', c.old ->> 'content', (c.old ->> 'disabled')::boolean)
+                           IS DISTINCT FROM (r.name, r.type, r.content, false))
+     AND EXISTS (SELECT 1 FROM public.records o
+                  WHERE o.zone = r.zone AND o.name = r.name AND o.type = r.type AND o.content = r.content
+                    AND o.id <> r.id AND NOT o.disabled)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'record % %: the record "%" exists already', bad.name, bad.type, bad.content
+      USING ERRCODE = 'unique_violation';
+  END IF;
 END $$;
 
 CREATE FUNCTION zonemesh.commit_entry() RETURNS trigger
@@ -391,9 +424,6 @@ BEGIN
     DELETE FROM zonemesh.pending_entries WHERE entry = NEW.entry;
     RETURN NULL;
   END IF;
-  IF NEW.origin IS NULL THEN
-    PERFORM zonemesh.check_entry(NEW.entry);
-  END IF;
   -- From here to the end of the commit, this row lock orders committers: the
   -- numbers handed out below are in commit order and, since the update is
   -- transactional, without gaps.
@@ -401,6 +431,9 @@ BEGIN
      SET last_pos = last_pos + 1,
          last_seq = last_seq + CASE WHEN NEW.origin IS NULL THEN 1 ELSE 0 END
   RETURNING last_pos, last_seq, node_id INTO p, s, me;
+  IF NEW.origin IS NULL THEN
+    PERFORM zonemesh.check_entry(NEW.entry);
+  END IF;
   IF NEW.origin IS NULL THEN
     o := me;
     INSERT INTO zonemesh.vector (origin, seq) VALUES (me, s)

@@ -162,6 +162,39 @@ TEST_F(SqlValidation, CnameNeverBesideOtherData) {
   EXPECT_EQ(insert("host.example.com", "CNAME", "target.example.com"), "");
 }
 
+TEST_F(SqlValidation, ConcurrentSessionsCannotBreakTheCnameRule) {
+  // Each statement passes on its own (neither sees the other's uncommitted
+  // row); the one committing second is refused at COMMIT.
+  pqxx::connection c1(db_), c2(db_);
+  pqxx::work t1(c1);
+  t1.exec("INSERT INTO records (zone, name, type, content) VALUES ('example.com', 'race.example.com', 'CNAME', 'x.example.com')");
+  {
+    pqxx::work t2(c2);
+    t2.exec("INSERT INTO records (zone, name, type, content) VALUES ('example.com', 'race.example.com', 'A', '192.0.2.9')");
+    t2.commit();
+  }
+  std::string err;
+  try {
+    t1.commit();
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("CNAME cannot coexist"), std::string::npos) << err;
+  EXPECT_EQ(stored("race.example.com", "CNAME"), "");
+  EXPECT_EQ(stored("race.example.com", "A"), "192.0.2.9");
+}
+
+TEST_F(SqlValidation, ALargeZoneLoadsInOneTransaction) {
+  // No lock per owner name: 20,000 names in one transaction work with
+  // PostgreSQL's default lock table.
+  ASSERT_EQ(sql_error(db_, "SELECT create_zone('big.test', ARRAY['ns1.big.test']);"
+                           "INSERT INTO records (zone, name, type, content) "
+                           "SELECT 'big.test', 'h' || i || '.big.test', 'A', '192.0.2.' || (i % 250 + 1) "
+                           "FROM generate_series(1, 20000) i"),
+            "");
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM records WHERE zone = 'big.test' AND type = 'A'"), "20000");
+}
+
 TEST_F(SqlValidation, ExactlyOneSoaAtTheApex) {
   auto err = insert("sub.example.com", "SOA", "ns1.example.net h.example.com 1 2 3 4 5");
   EXPECT_NE(err.find("zone apex"), std::string::npos) << err;
