@@ -14,7 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -29,7 +28,8 @@ namespace {
 using snapshot_tx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 using clock = std::chrono::steady_clock;
 
-constexpr int changes_batch = 2000;
+constexpr int changes_batch = 2000;     // change-log entries read at a time
+constexpr long long big_entry = 20000;  // changes re-read RRset by RRset at most; more: zone reload
 
 /// A PostgreSQL array literal of text values.
 std::string text_array(const std::vector<std::string>& values) {
@@ -197,31 +197,61 @@ void zone_follower::impl::full_load(snapshot_tx& tx) {
 bool zone_follower::impl::catch_up(pqxx::connection& conn) {
   snapshot_tx tx(conn);
   const std::int64_t from = pos;
-  auto rows = tx.exec_params("SELECT pos, tx::text FROM zonemesh.changes_since($1, $2)", from, changes_batch);
+  // The entries first, with their sizes; then the changes of as many as make
+  // a reasonable batch. A transaction too large to re-read RRset by RRset
+  // (a zone import) reloads the zones it touched instead.
+  auto rows = tx.exec_params(
+      "SELECT l.pos, l.origin, l.entry, (SELECT count(*) FROM zonemesh.changes c WHERE c.entry = l.entry) "
+      "FROM zonemesh.changelog l WHERE l.pos > $1 ORDER BY l.pos LIMIT $2",
+      from, changes_batch);
   if (rows.empty()) return false;
   if (rows[0][0].as<std::int64_t>() != from + 1) {
     spdlog::warn("change-log entries after position {} were pruned; reloading everything", from);
     full_load(tx);
+    tx.commit();
     return false;
   }
-
-  auto current = zones->current();
-  std::map<std::string, zone_plan> plans;
+  std::vector<std::string> entry_ids;
+  std::size_t taken = 0;
+  long long changes_in_batch = 0;
   for (const auto& row : rows) {
-    auto entry = nlohmann::json::parse(row[1].c_str());
-    if (entry["origin"] == "~snapshot") {
+    if (std::string_view(row[1].c_str()) == "~snapshot") {
       // The replicator merged a snapshot from a peer: reload everything.
       full_load(tx);
       tx.commit();
       return false;
     }
-    for (const auto& ch : entry["changes"]) {
-      if (!ch.value("applied", true) || !ch["zone"].is_string()) continue;
-      std::string zone = ch["zone"];
+    long long n = row[3].as<long long>();
+    if (taken > 0 && changes_in_batch + n > big_entry) break;
+    entry_ids.push_back(row[2].c_str());
+    changes_in_batch += n;
+    ++taken;
+  }
+  const bool whole_zones = changes_in_batch > big_entry;
+
+  auto current = zones->current();
+  std::map<std::string, zone_plan> plans;
+  if (whole_zones) {
+    for (const auto& z : tx.exec_params("SELECT DISTINCT zone FROM zonemesh.changes WHERE entry = $1 AND zone IS NOT NULL",
+                                        entry_ids.front())) {
+      plans[z[0].c_str()].reload = true;
+    }
+  } else {
+    auto changed = tx.exec_params(
+        "SELECT c.tbl, c.op, c.zone, c.data ->> 'name', c.data ->> 'type', c.old ->> 'name', c.old ->> 'type' "
+        "FROM zonemesh.changes c WHERE c.entry = ANY($1::bigint[]) AND c.applied AND c.zone IS NOT NULL "
+        "ORDER BY c.entry, c.n",
+        "{" + [&] {
+          std::string list;
+          for (const auto& e : entry_ids) list += (list.empty() ? "" : ",") + e;
+          return list;
+        }() + "}");
+    for (const auto& ch : changed) {
+      std::string zone = ch[2].c_str();
       auto& plan = plans[zone];
-      const std::string tbl = ch["tbl"];
+      std::string_view tbl = ch[0].c_str();
       if (tbl == "zones") {
-        if (ch["op"] == "D") {
+        if (std::string_view(ch[1].c_str()) == "D") {
           plan = zone_plan{};
           plan.remove = true;
         } else if (dns::name apex; plan.remove || dns::name::from_text(zone, apex) != dns::name_status::ok ||
@@ -230,11 +260,8 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
           plan.reload = true;
         }
       } else if (tbl == "records") {
-        for (const char* image : {"data", "old"}) {
-          if (ch.contains(image) && ch[image].is_object()) {
-            plan.rrsets.emplace(ch[image]["name"], ch[image]["type"]);
-          }
-        }
+        if (!ch[3].is_null()) plan.rrsets.emplace(ch[3].c_str(), ch[4].c_str());
+        if (!ch[5].is_null()) plan.rrsets.emplace(ch[5].c_str(), ch[6].c_str());
       }
     }
   }
@@ -301,7 +328,11 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
     }
     if (plan.reload) {
       auto it = reloaded.find(zone);
-      if (it != reloaded.end() && it->second) next = next->with_zone(it->second);
+      if (it == reloaded.end()) {
+        next = next->without_zone(apex);  // deleted in the meantime
+      } else if (it->second) {
+        next = next->with_zone(it->second);
+      }
       continue;
     }
     auto base = next->find_exact(apex);
@@ -322,11 +353,11 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
   }
   tx.commit();
   zones->publish(next);
-  auto last = rows[rows.size() - 1][0].as<std::int64_t>();
+  auto last = rows[static_cast<int>(taken) - 1][0].as<std::int64_t>();
   entries.inc(static_cast<std::uint64_t>(last - from));
   pos = last;
   position_gauge.set(static_cast<double>(last));
-  return rows.size() == static_cast<std::size_t>(changes_batch);
+  return taken < rows.size() || rows.size() == static_cast<std::size_t>(changes_batch);
 }
 
 namespace {
@@ -340,6 +371,8 @@ class wakeups : public pqxx::notification_receiver {
 void zone_follower::impl::session() {
   pqxx::connection data(conninfo);
   pqxx::connection listen(conninfo);
+  // Small indexed queries only: JIT compiling them costs more than running them.
+  pqxx::nontransaction(data).exec("SET jit = off");
   db::require_current_schema(data);
   wakeups wake(listen);  // LISTEN before the load: nothing committed after it is missed
   connected = true;

@@ -118,6 +118,19 @@ TEST_F(ServerFollow, QueriesNeverSeeHalfATransaction) {
   EXPECT_GT(seen_new.load(), 0);
 }
 
+TEST_F(ServerFollow, AZoneImportedInOneLargeTransactionIsServed) {
+  ASSERT_EQ(sql_error(db(), "SELECT create_zone('large.test', ARRAY['ns1.large.test']);"
+                            "INSERT INTO records (zone, name, type, content) "
+                            "SELECT 'large.test', 'h' || i || '.large.test', 'A', '192.0.2.' || (i % 250 + 1) "
+                            "FROM generate_series(1, 30000) i"),
+            "");
+  // 29999 % 250 + 1 = 250
+  EXPECT_EQ(dig_until(s(), "+short h29999.large.test A", "192.0.2.250", 30000), "192.0.2.250");
+  // Small edits after it are followed incrementally again.
+  ASSERT_EQ(sql_error(db(), "UPDATE records SET content = '192.0.2.1' WHERE name = 'h5.large.test'"), "");
+  EXPECT_EQ(dig_until(s(), "+short h5.large.test A", "192.0.2.1"), "192.0.2.1");
+}
+
 TEST_F(ServerFollow, UnparsableRowIsSkippedAndCounted) {
   auto before = metric("zonemesh_record_errors_total");
   ASSERT_EQ(sql_error(db(), "INSERT INTO records (zone, name, type, content) VALUES "
