@@ -100,12 +100,36 @@ lookup_key::lookup_key(const dns::name& n) {
   }
 }
 
+std::uint64_t zone_snapshot::key_prefix(std::string_view key, std::size_t apex_key_size) {
+  std::uint64_t v = 0;
+  std::size_t i = 0;
+  for (; i < 8 && apex_key_size + i < key.size(); ++i) {
+    v = (v << 8) | static_cast<std::uint8_t>(key[apex_key_size + i]);
+  }
+  return i == 0 ? 0 : i == 8 ? v : v << (8 * (8 - i));
+}
+
 const node* zone_snapshot::find(std::string_view key) const {
-  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), key,
+  // Every key in the zone starts with the apex key, so only the rest is
+  // searched: first on the contiguous prefixes, then on the few full keys
+  // that share one.
+  if (apex_node_ == nullptr || key.size() < apex_key_size_ ||
+      key.substr(0, apex_key_size_) !=
+          std::string_view(apex_node_->key).substr(0, apex_key_size_)) {
+    return nullptr;
+  }
+  const std::uint64_t prefix = key_prefix(key, apex_key_size_);
+  const auto first = key_prefixes_.begin();
+  const auto lo = std::lower_bound(first, key_prefixes_.end(), prefix);
+  if (lo == key_prefixes_.end() || *lo != prefix) return nullptr;
+  const auto hi = std::upper_bound(lo, key_prefixes_.end(), prefix);
+  const auto begin = nodes_.begin() + (lo - first);
+  const auto end = nodes_.begin() + (hi - first);
+  auto it = std::lower_bound(begin, end, key,
                              [](const std::shared_ptr<const node>& n, std::string_view k) {
                                return std::string_view(n->key) < k;
                              });
-  if (it == nodes_.end() || (*it)->key != key) return nullptr;
+  if (it == end || (*it)->key != key) return nullptr;
   return it->get();
 }
 
@@ -185,9 +209,17 @@ std::vector<record> zone_snapshot::records() const {
 zone_builder::zone_builder(const dns::name& apex) : apex_(apex.lowercased()) {}
 
 zone_builder::zone_builder(const zone_snapshot& base) : apex_(base.apex()) {
-  for (const auto& n : base.nodes()) {
-    if (!n->empty_non_terminal()) nodes_.emplace(n->key, n);
-  }
+  base_ = base.weak_from_this().lock();
+  // Not owned by a shared_ptr (never the case for a built snapshot): the
+  // caller keeps it alive.
+  if (base_ == nullptr)
+    base_ = std::shared_ptr<const zone_snapshot>(&base, [](const zone_snapshot*) {});
+}
+
+const node* zone_builder::base_node(std::string_view key) const {
+  if (base_ == nullptr) return nullptr;
+  const node* n = base_->find(key);
+  return n == nullptr || n->empty_non_terminal() ? nullptr : n;
 }
 
 node& zone_builder::mutable_node(const dns::name& owner) {
@@ -195,15 +227,14 @@ node& zone_builder::mutable_node(const dns::name& owner) {
   const lookup_key key(lower);
   if (auto it = touched_.find(key.full()); it != touched_.end()) return *it->second;
   std::shared_ptr<node> copy;
-  if (auto it = nodes_.find(key.full()); it != nodes_.end()) {
-    copy = std::make_shared<node>(*it->second);
+  if (const node* n = base_node(key.full()); n != nullptr) {
+    copy = std::make_shared<node>(*n);
   } else {
     copy = std::make_shared<node>();
     copy->owner = lower;
     copy->key = std::string(key.full());
   }
-  nodes_[copy->key] = copy;
-  touched_[copy->key] = copy;
+  touched_.emplace(copy->key, copy);
   return *copy;
 }
 
@@ -249,7 +280,9 @@ std::string zone_builder::apply(const record_change& change) {
     return change.rr.owner.to_string() + " is outside zone " + apex_.to_string();
   }
   const lookup_key key(change.rr.owner);
-  if (nodes_.find(key.full()) == nodes_.end()) return {};  // nothing to remove
+  if (!touched_.contains(key.full()) && base_node(key.full()) == nullptr) {
+    return {};  // nothing to remove
+  }
   node& n = mutable_node(change.rr.owner);
   switch (change.what) {
     case record_change::action::remove_name:
@@ -278,44 +311,59 @@ std::string zone_builder::apply(const record_change& change) {
   return {};
 }
 
-build_result zone_builder::build(std::uint32_t serial) const {
-  build_result result;
-  const lookup_key apex_key(apex_);
-  auto apex_it = nodes_.find(apex_key.full());
-  const rrset* soa = apex_it == nodes_.end() ? nullptr : apex_it->second->find(dns::rr_type::soa);
+std::string zone_builder::check_soa(const node* apex) const {
+  const rrset* soa = apex == nullptr ? nullptr : apex->find(dns::rr_type::soa);
   if (soa == nullptr || soa->rdatas.empty()) {
-    result.error = "zone " + apex_.to_string() + " has no SOA at its apex";
-    return result;
+    return "zone " + apex_.to_string() + " has no SOA at its apex";
   }
-  if (soa->rdatas.size() != 1) {
-    result.error = "zone " + apex_.to_string() + " has more than one SOA";
-    return result;
-  }
+  if (soa->rdatas.size() != 1) return "zone " + apex_.to_string() + " has more than one SOA";
+  return {};
+}
 
-  auto zone = std::make_shared<zone_snapshot>();
-  zone->apex_ = apex_;
-  zone->serial_ = serial;
-
+std::shared_ptr<node> zone_builder::serve_apex(const node& apex, std::uint32_t serial,
+                                               zone_snapshot& zone) const {
   // The apex gets its own copy with the serial written into the SOA.
-  auto apex = std::make_shared<node>(*apex_it->second);
-  for (auto& set : apex->rrsets) {
+  auto copy = std::make_shared<node>(apex);
+  for (auto& set : copy->rrsets) {
     if (set.type != dns::rr_type::soa) continue;
     auto& rdata = set.rdatas.front();
     const std::size_t fixed = soa_fixed_offset(rdata);
     store_u32(rdata.data() + fixed, serial);
     const std::uint32_t minimum = load_u32(rdata.data() + fixed + 16);
-    zone->negative_ttl_ = std::min(set.ttl, minimum);
+    zone.negative_ttl_ = std::min(set.ttl, minimum);
   }
+  zone.apex_ = apex_;
+  zone.serial_ = serial;
+  zone.apex_node_ = copy.get();
+  zone.apex_key_size_ = copy->key.size();
+  return copy;
+}
+
+build_result zone_builder::build(std::uint32_t serial) const {
+  return base_ == nullptr ? build_from_records(serial) : build_from_base(serial);
+}
+
+build_result zone_builder::build_from_records(std::uint32_t serial) const {
+  build_result result;
+  const lookup_key apex_key(apex_);
+  auto apex_it = touched_.find(apex_key.full());
+  if (auto error = check_soa(apex_it == touched_.end() ? nullptr : apex_it->second.get());
+      !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
+  auto zone = std::make_shared<zone_snapshot>();
+  auto apex = serve_apex(*apex_it->second, serial, *zone);
 
   std::map<std::string_view, std::shared_ptr<const node>> all;
-  for (const auto& [key, n] : nodes_) {
+  for (const auto& [key, n] : touched_) {
     if (!n->empty_non_terminal()) all.emplace(n->key, n);
   }
   all[apex->key] = apex;
   // Empty non-terminals: every missing ancestor between a node and the apex.
   std::vector<std::shared_ptr<const node>> ents;
   const std::size_t apex_labels = apex_.label_count();
-  for (const auto& [key, n] : nodes_) {
+  for (const auto& [key, n] : touched_) {
     if (n->empty_non_terminal()) continue;
     dns::name ancestor = n->owner;
     for (std::size_t labels = ancestor.label_count(); labels > apex_labels + 1; --labels) {
@@ -330,11 +378,138 @@ build_result zone_builder::build(std::uint32_t serial) const {
     }
   }
   zone->nodes_.reserve(all.size());
+  zone->key_prefixes_.reserve(all.size());
   for (auto& entry : all) {
     for (const auto& set : entry.second->rrsets) zone->record_count_ += set.rdatas.size();
+    zone->key_prefixes_.push_back(zone_snapshot::key_prefix(entry.first, zone->apex_key_size_));
     zone->nodes_.push_back(entry.second);
   }
-  zone->apex_node_ = apex.get();
+  result.zone = std::move(zone);
+  return result;
+}
+
+namespace {
+bool is_descendant_key(std::string_view key, std::string_view ancestor) {
+  return key.size() > ancestor.size() && key.starts_with(ancestor);
+}
+}  // namespace
+
+build_result zone_builder::build_from_base(std::uint32_t serial) const {
+  build_result result;
+  const zone_snapshot& base = *base_;
+  const auto& old_nodes = base.nodes_;
+  const std::string_view apex_key = base.apex_node_->key;
+  const auto touched_apex = touched_.find(apex_key);
+  const node& apex_src = touched_apex == touched_.end() ? *base.apex_node_ : *touched_apex->second;
+  if (auto error = check_soa(&apex_src); !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
+  auto zone = std::make_shared<zone_snapshot>();
+  auto apex = serve_apex(apex_src, serial, *zone);
+
+  auto old_position = [&](std::string_view key) {
+    return std::lower_bound(old_nodes.begin(), old_nodes.end(), key,
+                            [](const std::shared_ptr<const node>& n, std::string_view k) {
+                              return std::string_view(n->key) < k;
+                            });
+  };
+  // Whether a name keeps some descendant with records: either a changed or
+  // new node below it, or an unchanged one of the base. In the base, the
+  // nodes below a name follow it; ENTs and emptied nodes are skipped, and at
+  // most a name's depth of ENTs precede a node with records, so this looks at
+  // few nodes besides the changed ones.
+  auto has_descendant = [&](std::string_view key) {
+    for (auto it = touched_.upper_bound(key);
+         it != touched_.end() && is_descendant_key(it->first, key); ++it) {
+      if (!it->second->empty_non_terminal()) return true;
+    }
+    for (auto it = old_position(key);
+         it != old_nodes.end() && std::string_view((*it)->key).starts_with(key); ++it) {
+      const node& n = **it;
+      if (n.key.size() == key.size() || n.empty_non_terminal()) continue;
+      if (!touched_.contains(n.key)) return true;  // changed ones were looked at above
+    }
+    return false;
+  };
+
+  // The names whose node may differ from the base: the changed ones and
+  // their ancestors (which may gain or lose an ENT). nullptr: drop the name.
+  std::map<std::string_view, std::shared_ptr<const node>> edits;
+  std::vector<std::shared_ptr<const node>> ents;
+  std::size_t record_count = base.record_count_;
+  const std::size_t apex_labels = apex_.label_count();
+  std::map<std::string, dns::name, std::less<>> ancestors;
+  for (const auto& [key, n] : touched_) {
+    if (const node* old = base_node(key); old != nullptr) {
+      for (const auto& set : old->rrsets) record_count -= set.rdatas.size();
+    }
+    for (const auto& set : n->rrsets) record_count += set.rdatas.size();
+    dns::name ancestor = n->owner;
+    for (std::size_t labels = ancestor.label_count(); labels > apex_labels + 1; --labels) {
+      ancestor.strip_left(1);
+      const lookup_key k(ancestor);
+      if (!ancestors.emplace(std::string(k.full()), ancestor).second) break;
+    }
+  }
+  auto settle_empty = [&](std::string_view key, const dns::name& owner) {
+    // A name without records: an ENT while something below it has records.
+    const auto old = old_position(key);
+    const bool in_base = old != old_nodes.end() && (*old)->key == key;
+    if (has_descendant(key)) {
+      if (in_base && (*old)->empty_non_terminal()) return;  // the same ENT as before
+      auto ent = std::make_shared<node>();
+      ent->owner = owner;
+      ent->key = std::string(key);
+      ents.push_back(ent);
+      edits[ents.back()->key] = ents.back();
+    } else if (in_base) {
+      edits[(*old)->key] = nullptr;
+    }
+  };
+  for (const auto& [key, n] : touched_) {
+    if (key == apex_key) continue;
+    if (!n->empty_non_terminal()) {
+      edits[n->key] = n;
+    } else {
+      settle_empty(n->key, n->owner);
+    }
+  }
+  for (const auto& [key, owner] : ancestors) {
+    if (touched_.contains(key)) continue;     // settled above
+    if (base_node(key) != nullptr) continue;  // keeps its records
+    settle_empty(key, owner);
+  }
+  edits[apex->key] = apex;
+
+  // Merge: the base's pointers between edits are copied as they are.
+  auto& out = zone->nodes_;
+  auto& prefixes = zone->key_prefixes_;
+  out.reserve(old_nodes.size() + edits.size());
+  prefixes.reserve(old_nodes.size() + edits.size());
+  auto copied = old_nodes.begin();
+  for (const auto& [key, n] : edits) {
+    auto at = std::lower_bound(copied, old_nodes.end(), key,
+                               [](const std::shared_ptr<const node>& x, std::string_view k) {
+                                 return std::string_view(x->key) < k;
+                               });
+    const auto from = static_cast<std::size_t>(copied - old_nodes.begin());
+    const auto to = static_cast<std::size_t>(at - old_nodes.begin());
+    out.insert(out.end(), copied, at);
+    prefixes.insert(prefixes.end(), base.key_prefixes_.begin() + static_cast<std::ptrdiff_t>(from),
+                    base.key_prefixes_.begin() + static_cast<std::ptrdiff_t>(to));
+    copied = at;
+    if (copied != old_nodes.end() && (*copied)->key == key) ++copied;
+    if (n != nullptr) {
+      out.push_back(n);
+      prefixes.push_back(zone_snapshot::key_prefix(key, zone->apex_key_size_));
+    }
+  }
+  const auto from = static_cast<std::size_t>(copied - old_nodes.begin());
+  out.insert(out.end(), copied, old_nodes.end());
+  prefixes.insert(prefixes.end(), base.key_prefixes_.begin() + static_cast<std::ptrdiff_t>(from),
+                  base.key_prefixes_.end());
+  zone->record_count_ = record_count;
   result.zone = std::move(zone);
   return result;
 }

@@ -2,6 +2,7 @@
 // Immutable in-memory zone snapshots, the builder that makes them, and the
 // name lookup that query processing walks (RFC 1034 4.3.2, RFC 4592, 6672).
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -79,7 +80,9 @@ struct lookup_result {
 };
 
 /// One zone, immutable once built and shared read-only between threads.
-class zone_snapshot {
+/// Always owned by a shared_ptr (build() makes it so), which lets a
+/// zone_builder started from it keep it alive.
+class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
  public:
   const dns::name& apex() const { return apex_; }
   std::uint32_t serial() const { return serial_; }
@@ -102,11 +105,19 @@ class zone_snapshot {
 
  private:
   friend class zone_builder;
+  /// The first octets of `key` after the apex key, big-endian, zero padded:
+  /// comparing these orders nodes as their keys do, except on ties.
+  static std::uint64_t key_prefix(std::string_view key, std::size_t apex_key_size);
+
   dns::name apex_;
   std::uint32_t serial_ = 0;
   std::uint32_t negative_ttl_ = 0;
   std::size_t record_count_ = 0;
   std::vector<std::shared_ptr<const node>> nodes_;  ///< sorted by key
+  /// key_prefix() of each of nodes_, so that find() searches a contiguous
+  /// array and follows node pointers only to settle ties.
+  std::vector<std::uint64_t> key_prefixes_;
+  std::size_t apex_key_size_ = 0;
   const node* apex_node_ = nullptr;
 };
 
@@ -130,10 +141,13 @@ struct record_change {
 };
 
 /// Collects records for one zone, then builds a snapshot. Starting from an
-/// existing snapshot shares its unchanged nodes (copy on write).
+/// existing snapshot shares its unchanged nodes (copy on write): only the
+/// changed names and their ancestors are looked at, so building costs in
+/// proportion to the changes plus one copy of the node pointer array.
 class zone_builder {
  public:
   explicit zone_builder(const dns::name& apex);
+  /// Keeps `base` alive (it is owned by a shared_ptr) while the builder lives.
   explicit zone_builder(const zone_snapshot& base);
 
   /// Adds one RR (upsert semantics). Returns an empty string or why the
@@ -149,10 +163,19 @@ class zone_builder {
  private:
   node& mutable_node(const dns::name& owner);
   std::string check(const record& rr) const;
+  /// The node with this key, with its records, in the base snapshot or null.
+  const node* base_node(std::string_view key) const;
+  std::string check_soa(const node* apex) const;
+  std::shared_ptr<node> serve_apex(const node& apex, std::uint32_t serial,
+                                   zone_snapshot& zone) const;
+  build_result build_from_records(std::uint32_t serial) const;
+  build_result build_from_base(std::uint32_t serial) const;
 
   dns::name apex_;
-  std::map<std::string, std::shared_ptr<const node>, std::less<>> nodes_;
-  std::map<std::string, std::shared_ptr<node>, std::less<>> touched_;  ///< private copies
+  std::shared_ptr<const zone_snapshot> base_;  ///< null when building from records
+  /// Every node when building from records; otherwise private copies of the
+  /// base's nodes that changed and new nodes (an emptied one is to go away).
+  std::map<std::string, std::shared_ptr<node>, std::less<>> touched_;
 };
 
 /// Builds a new snapshot of `base` with `changes` applied (one source

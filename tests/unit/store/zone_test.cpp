@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "dns/types.hpp"
 #include "zone_fixture.hpp"
 
@@ -184,4 +186,186 @@ TEST(ZoneSnapshot, RecordsExportAllRrs) {
   auto zone = example();
   EXPECT_EQ(zone->records().size(), zone->record_count());
   EXPECT_EQ(zone->record_count(), 11u);  // 12 given, one duplicate
+}
+
+// ---------------------------------------------------------------------------
+// Incremental changes against a from-scratch build of the same records.
+
+namespace {
+
+bool same_records(const std::vector<store::record>& a, const std::vector<store::record>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].owner.equals(b[i].owner) || a[i].type != b[i].type || a[i].ttl != b[i].ttl ||
+        a[i].rdata != b[i].rdata) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string owner_of(const store::node* n) { return n == nullptr ? "-" : n->owner.to_string(); }
+
+/// What a query would see of `name` in `zone`, as text, to compare two zones.
+std::string describe(const store::zone_snapshot& zone, const dns::name& name) {
+  std::string out;
+  const auto r = zone.lookup(name);
+  out += std::to_string(static_cast<int>(r.what)) + " " + owner_of(r.node) + " " +
+         owner_of(r.closest_encloser) + (r.at_cut ? " cut" : "");
+  const store::node* n = zone.find(name);
+  out += " find:" + owner_of(n);
+  if (n != nullptr) {
+    out += n->delegation ? " delegation" : "";
+    for (const auto& set : n->rrsets) {
+      out += " " + std::to_string(set.type) + "/" + std::to_string(set.ttl) + "/" +
+             std::to_string(set.rdatas.size());
+    }
+  }
+  return out;
+}
+
+/// The same final record set, built from records alone.
+std::shared_ptr<const store::zone_snapshot> rebuild(const store::zone_snapshot& zone,
+                                                    std::uint32_t serial) {
+  store::zone_builder b(zone.apex());
+  for (const auto& r : zone.records()) EXPECT_EQ(b.add(r), "");
+  auto built = b.build(serial);
+  EXPECT_TRUE(built) << built.error;
+  return built.zone;
+}
+
+}  // namespace
+
+TEST(ZoneChanges, RandomBatchesMatchABuildFromScratch) {
+  std::mt19937 rng(20261122);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const char* labels[] = {"a", "b", "c", "*", "www", "Deep"};
+  std::vector<std::string> names = {"example.com"};
+  for (int i = 0; i < 120; ++i) {
+    std::string n = "example.com";
+    for (std::size_t depth = 1 + pick(4); depth-- > 0;) n = std::string(labels[pick(6)]) + "." + n;
+    names.push_back(n);
+  }
+  auto random_record = [&]() -> store::record {
+    const std::string& owner = names[pick(names.size())];
+    const auto ttl = static_cast<std::uint32_t>(60 + pick(4) * 60);
+    switch (pick(owner == "example.com" ? 5 : 4)) {
+      case 0:
+        return rec({owner, "A", ttl, "192.0.2." + std::to_string(pick(3))});
+      case 1:
+        return rec({owner, "TXT", ttl, "\"t" + std::to_string(pick(2)) + "\""});
+      case 2:
+        return rec({owner, "NS", ttl, "ns" + std::to_string(pick(2)) + ".example.net"});
+      case 3:
+        return rec({owner, "AAAA", ttl, "2001:db8::" + std::to_string(1 + pick(2))});
+      default:
+        return rec({owner, "SOA", ttl, "ns hostmaster 1 2 3 4 " + std::to_string(30 + pick(500))});
+    }
+  };
+
+  auto zone = make_zone("example.com", {{"example.com", "SOA", 3600, "ns hostmaster 1 2 3 4 300"},
+                                        {"a.b.c.example.com", "A", 60, "192.0.2.1"}});
+  // Every name the batches touch, their ancestors and some names below them.
+  std::vector<dns::name> probes;
+  for (const auto& n : names) {
+    probes.push_back(dname(n));
+    probes.push_back(dname("x." + n));
+    probes.push_back(dname("a.x." + n));
+  }
+  for (std::uint32_t round = 0; round < 300; ++round) {
+    std::vector<store::record_change> batch;
+    const auto current = zone->records();
+    for (std::size_t i = 1 + pick(round % 10 == 0 ? 60 : 8); i-- > 0;) {
+      store::record_change c;
+      const auto what = pick(10);
+      if (what < 5) {
+        c.what = store::record_change::action::upsert;
+        c.rr = random_record();
+      } else {
+        c.what = what < 8   ? store::record_change::action::remove
+                 : what < 9 ? store::record_change::action::remove_rrset
+                            : store::record_change::action::remove_name;
+        // mostly existing records, sometimes ones that are not there
+        c.rr = pick(4) != 0 ? current[pick(current.size())] : random_record();
+        // a batch that drops the SOA fails
+        if (c.rr.type == dns::rr_type::soa) continue;
+        if (c.what == store::record_change::action::remove_name && c.rr.owner.label_count() == 2) {
+          continue;
+        }
+      }
+      batch.push_back(c);
+    }
+    auto built = store::apply_changes(*zone, batch, round + 2);
+    ASSERT_TRUE(built) << built.error;
+    auto next = built.zone;
+    auto scratch = rebuild(*next, round + 2);
+    ASSERT_TRUE(same_records(next->records(), scratch->records())) << "round " << round;
+    ASSERT_EQ(next->record_count(), scratch->record_count());
+    ASSERT_EQ(next->record_count(), next->records().size());
+    ASSERT_EQ(next->negative_ttl(), scratch->negative_ttl());
+    ASSERT_EQ(next->soa().rdatas, scratch->soa().rdatas);
+    ASSERT_EQ(next->nodes().size(), scratch->nodes().size()) << "round " << round;
+    for (std::size_t i = 0; i < next->nodes().size(); ++i) {
+      ASSERT_EQ(next->nodes()[i]->key, scratch->nodes()[i]->key) << "round " << round;
+      ASSERT_EQ(next->find(next->nodes()[i]->owner), next->nodes()[i].get());
+    }
+    for (const auto& p : probes) {
+      ASSERT_EQ(describe(*next, p), describe(*scratch, p)) << p.to_string() << " round " << round;
+    }
+    zone = next;
+  }
+}
+
+TEST(ZoneChanges, OneChangeOnALargeZoneSharesEveryOtherNode) {
+  store::zone_builder b(dname("big.test"));
+  ASSERT_EQ(b.add(rec({"big.test", "SOA", 3600, "ns hostmaster 1 2 3 4 300"})), "");
+  for (int i = 0; i < 100000; ++i) {
+    const std::string owner =
+        "h" + std::to_string(i) + ".g" + std::to_string(i % 100) + ".big.test";
+    ASSERT_EQ(b.add(rec({owner, "A", 300, "192.0.2.1"})), "");
+  }
+  auto built = b.build(1);
+  ASSERT_TRUE(built) << built.error;
+  auto base = built.zone;
+  ASSERT_EQ(base->nodes().size(), 1u + 100u + 100000u);
+
+  const store::record_change one[] = {
+      {store::record_change::action::upsert, rec({"h4242.g42.big.test", "A", 60, "192.0.2.2"})}};
+  auto changed = store::apply_changes(*base, one, 2);
+  ASSERT_TRUE(changed) << changed.error;
+  auto next = changed.zone;
+  ASSERT_EQ(next->nodes().size(), base->nodes().size());
+  std::size_t copied = 0;
+  for (std::size_t i = 0; i < next->nodes().size(); ++i) {
+    ASSERT_EQ(next->nodes()[i]->key, base->nodes()[i]->key);
+    if (next->nodes()[i] != base->nodes()[i]) {
+      ++copied;
+      const auto owner = next->nodes()[i]->owner.to_string();
+      EXPECT_TRUE(owner == "big.test." || owner == "h4242.g42.big.test.") << owner;
+    }
+  }
+  EXPECT_EQ(copied, 2u);  // the apex (new serial) and the changed name
+  EXPECT_EQ(next->record_count(), base->record_count() + 1);
+  EXPECT_EQ(next->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->ttl, 60u);
+  EXPECT_EQ(base->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->rdatas.size(), 1u);
+
+  // A new name under a new ENT, and the last name under an old ENT removed.
+  const store::record_change more[] = {
+      {store::record_change::action::upsert, rec({"x.y.fresh.big.test", "A", 60, "192.0.2.3"})},
+  };
+  auto grown = store::apply_changes(*next, more, 3);
+  ASSERT_TRUE(grown) << grown.error;
+  EXPECT_EQ(grown.zone->nodes().size(), next->nodes().size() + 3);
+  EXPECT_TRUE(grown.zone->find(dname("y.fresh.big.test"))->empty_non_terminal());
+  EXPECT_EQ(grown.zone->lookup(dname("fresh.big.test")).what, kind::exact);
+  const store::record_change gone[] = {
+      {store::record_change::action::remove_name, rec({"x.y.fresh.big.test", "A", 0, "0.0.0.0"})},
+  };
+  auto shrunk = store::apply_changes(*grown.zone, gone, 4);
+  ASSERT_TRUE(shrunk) << shrunk.error;
+  EXPECT_EQ(shrunk.zone->nodes().size(), next->nodes().size());
+  EXPECT_EQ(shrunk.zone->find(dname("fresh.big.test")), nullptr);
+  EXPECT_EQ(shrunk.zone->lookup(dname("fresh.big.test")).what, kind::nxdomain);
+  EXPECT_EQ(shrunk.zone->find(dname("h99999.g99.big.test")),
+            base->find(dname("h99999.g99.big.test")));
 }
