@@ -166,6 +166,20 @@ BEGIN
   ok := true;
 END $$;
 
+-- Sets origin o's contiguous mark to v (the caller holds its vector row
+-- lock), absorbing what was received out of order just above it.
+CREATE FUNCTION zonemesh.settle_vector(o text, v bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM zonemesh.received r WHERE r.origin = o AND r.seq <= v;
+  LOOP
+    DELETE FROM zonemesh.received r WHERE r.origin = o AND r.seq = v + 1;
+    EXIT WHEN NOT FOUND;
+    v := v + 1;
+  END LOOP;
+  UPDATE zonemesh.vector SET seq = v WHERE origin = o;
+END $$;
+
 -- Applies one source transaction (see the format above) atomically. Returns
 -- 'applied', 'duplicate' (already here) or 'own' (this site's own change
 -- coming back).
@@ -203,13 +217,7 @@ BEGIN
   INSERT INTO zonemesh.pending_entries (entry, origin, origin_seq) VALUES (e, o, s);
 
   IF s = v + 1 THEN
-    v := s;
-    LOOP
-      DELETE FROM zonemesh.received r WHERE r.origin = o AND r.seq = v + 1;
-      EXIT WHEN NOT FOUND;
-      v := v + 1;
-    END LOOP;
-    UPDATE zonemesh.vector SET seq = v WHERE origin = o;
+    PERFORM zonemesh.settle_vector(o, s);
   ELSE
     INSERT INTO zonemesh.received (origin, seq) VALUES (o, s);
   END IF;

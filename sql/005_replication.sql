@@ -109,14 +109,7 @@ BEGIN
     CONTINUE WHEN o = zonemesh.node_id();
     INSERT INTO zonemesh.vector (origin, seq) VALUES (o, 0) ON CONFLICT (origin) DO NOTHING;
     SELECT seq INTO v FROM zonemesh.vector WHERE origin = o FOR UPDATE;
-    v := greatest(v, s);
-    DELETE FROM zonemesh.received r WHERE r.origin = o AND r.seq <= v;
-    LOOP
-      DELETE FROM zonemesh.received r WHERE r.origin = o AND r.seq = v + 1;
-      EXIT WHEN NOT FOUND;
-      v := v + 1;
-    END LOOP;
-    UPDATE zonemesh.vector SET seq = v WHERE origin = o;
+    PERFORM zonemesh.settle_vector(o, greatest(v, s));
   END LOOP;
 
   INSERT INTO zonemesh.pending_entries (entry, origin, origin_seq)

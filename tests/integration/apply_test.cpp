@@ -19,7 +19,10 @@ namespace {
 
 class Apply : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = std::make_unique<cluster>(3); }
+  static void SetUpTestSuite() {
+    // Changes move between the sites only when a test ships them.
+    cluster_ = std::make_unique<cluster>(3, std::vector<std::string>{"--no-server", "--no-replicator"});
+  }
   static void TearDownTestSuite() { cluster_.reset(); }
   void SetUp() override {
     a_ = cluster_->at(0).pg;

@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 class Changelog : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = std::make_unique<cluster>(1);
+    cluster_ = std::make_unique<cluster>(1, std::vector<std::string>{"--no-server"});
     db_ = cluster_->at(0).pg;
     ASSERT_EQ(sql_error(db_, "SELECT create_zone('order.test', ARRAY['ns1.order.test'])"), "");
   }

@@ -212,7 +212,7 @@ std::set<std::string> live_rows_in(const std::string& db) {
 }
 
 TEST(ConvergenceProperty, RandomHistoriesConvergeInAnyOrderWithDuplicates) {
-  cluster sites(3);
+  cluster sites(3, {"--no-server", "--no-replicator"});
   const std::string a = sites.at(0).pg, b = sites.at(1).pg, c = sites.at(2).pg;
   int seeds = 60;
   std::uint64_t first = 1;

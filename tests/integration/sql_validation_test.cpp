@@ -16,7 +16,7 @@ namespace {
 class SqlValidation : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = std::make_unique<cluster>(1);
+    cluster_ = std::make_unique<cluster>(1, std::vector<std::string>{"--no-server"});
     db_ = cluster_->at(0).pg;
     ASSERT_EQ(sql_error(db_, "SELECT create_zone('example.com', ARRAY['ns1.example.net'])"), "");
   }
