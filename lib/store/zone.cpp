@@ -100,6 +100,45 @@ lookup_key::lookup_key(const dns::name& n) {
   }
 }
 
+/// Nodes in key order, never empty; a snapshot's runs follow each other.
+struct node_run {
+  std::vector<std::shared_ptr<const node>> nodes;
+  std::vector<std::uint64_t> prefixes;  ///< zone_snapshot::key_prefix() of each node
+};
+
+namespace {
+
+/// Runs are cut to this many nodes; a run that grows past twice this is cut
+/// again. Small enough that a change copies little, large enough that the
+/// array of runs is small too.
+constexpr std::size_t run_size = 256;
+
+/// Where a key is or would go among a snapshot's runs.
+struct run_position {
+  std::size_t run = 0;
+  std::size_t index = 0;
+};
+
+bool key_less(const std::shared_ptr<const node>& n, std::string_view key) {
+  return std::string_view(n->key) < key;
+}
+
+/// The first node whose key is not less than `key`; {runs.size(), 0} if none.
+run_position position_of(const std::vector<std::shared_ptr<const node_run>>& runs,
+                         std::string_view key) {
+  auto run = std::lower_bound(runs.begin(), runs.end(), key,
+                              [](const std::shared_ptr<const node_run>& r, std::string_view k) {
+                                return std::string_view(r->nodes.back()->key) < k;
+                              });
+  if (run == runs.end()) return {runs.size(), 0};
+  const auto& nodes = (*run)->nodes;
+  const auto at = std::lower_bound(nodes.begin(), nodes.end(), key, key_less);
+  return {static_cast<std::size_t>(run - runs.begin()),
+          static_cast<std::size_t>(at - nodes.begin())};
+}
+
+}  // namespace
+
 std::uint64_t zone_snapshot::key_prefix(std::string_view key, std::size_t apex_key_size) {
   std::uint64_t v = 0;
   std::size_t i = 0;
@@ -119,18 +158,23 @@ const node* zone_snapshot::find(std::string_view key) const {
     return nullptr;
   }
   const std::uint64_t prefix = key_prefix(key, apex_key_size_);
-  const auto first = key_prefixes_.begin();
-  const auto lo = std::lower_bound(first, key_prefixes_.end(), prefix);
-  if (lo == key_prefixes_.end() || *lo != prefix) return nullptr;
-  const auto hi = std::upper_bound(lo, key_prefixes_.end(), prefix);
-  const auto begin = nodes_.begin() + (lo - first);
-  const auto end = nodes_.begin() + (hi - first);
-  auto it = std::lower_bound(begin, end, key,
-                             [](const std::shared_ptr<const node>& n, std::string_view k) {
-                               return std::string_view(n->key) < k;
-                             });
-  if (it == end || (*it)->key != key) return nullptr;
-  return it->get();
+  // The first run that reaches the prefix; nodes sharing it may go on in the
+  // runs after it.
+  auto run = static_cast<std::size_t>(
+      std::lower_bound(run_last_prefixes_.begin(), run_last_prefixes_.end(), prefix) -
+      run_last_prefixes_.begin());
+  for (; run < runs_.size(); ++run) {
+    const node_run& r = *runs_[run];
+    const auto lo = std::lower_bound(r.prefixes.begin(), r.prefixes.end(), prefix);
+    if (lo == r.prefixes.end() || *lo != prefix) return nullptr;
+    const auto hi = std::upper_bound(lo, r.prefixes.end(), prefix);
+    const auto begin = r.nodes.begin() + (lo - r.prefixes.begin());
+    const auto end = r.nodes.begin() + (hi - r.prefixes.begin());
+    const auto it = std::lower_bound(begin, end, key, key_less);
+    if (it != end) return (*it)->key == key ? it->get() : nullptr;
+    if (hi != r.prefixes.end()) return nullptr;
+  }
+  return nullptr;
 }
 
 const node* zone_snapshot::find(const dns::name& n) const {
@@ -194,14 +238,42 @@ lookup_result zone_snapshot::lookup(const dns::name& qname) const {
 std::vector<record> zone_snapshot::records() const {
   std::vector<record> out;
   out.reserve(record_count_);
-  for (const auto& n : nodes_) {
-    for (const auto& set : n->rrsets) {
-      for (std::size_t i = 0; i < set.rdatas.size(); ++i) {
-        out.push_back(record{n->owner, set.type, class_in, set.ttls[i], set.rdatas[i]});
+  for (const auto& run : runs_) {
+    for (const auto& n : run->nodes) {
+      for (const auto& set : n->rrsets) {
+        for (std::size_t i = 0; i < set.rdatas.size(); ++i) {
+          out.push_back(record{n->owner, set.type, class_in, set.ttls[i], set.rdatas[i]});
+        }
       }
     }
   }
   return out;
+}
+
+std::vector<std::shared_ptr<const node>> zone_snapshot::nodes() const {
+  std::vector<std::shared_ptr<const node>> out;
+  out.reserve(node_count_);
+  for (const auto& run : runs_) out.insert(out.end(), run->nodes.begin(), run->nodes.end());
+  return out;
+}
+
+void zone_snapshot::add_runs(node_run&& nodes) {
+  for (std::size_t at = 0; at < nodes.nodes.size(); at += run_size) {
+    const std::size_t end = std::min(nodes.nodes.size(), at + run_size);
+    auto run = std::make_shared<node_run>();
+    run->nodes.assign(
+        std::make_move_iterator(nodes.nodes.begin() + static_cast<std::ptrdiff_t>(at)),
+        std::make_move_iterator(nodes.nodes.begin() + static_cast<std::ptrdiff_t>(end)));
+    run->prefixes.assign(nodes.prefixes.begin() + static_cast<std::ptrdiff_t>(at),
+                         nodes.prefixes.begin() + static_cast<std::ptrdiff_t>(end));
+    add_run(std::move(run));
+  }
+}
+
+void zone_snapshot::add_run(std::shared_ptr<const node_run> run) {
+  node_count_ += run->nodes.size();
+  run_last_prefixes_.push_back(run->prefixes.back());
+  runs_.push_back(std::move(run));
 }
 
 // ---------------------------------------------------------------------------
@@ -377,13 +449,15 @@ build_result zone_builder::build_from_records(std::uint32_t serial) const {
       all.emplace(ents.back()->key, ents.back());
     }
   }
-  zone->nodes_.reserve(all.size());
-  zone->key_prefixes_.reserve(all.size());
+  node_run sorted;
+  sorted.nodes.reserve(all.size());
+  sorted.prefixes.reserve(all.size());
   for (auto& entry : all) {
     for (const auto& set : entry.second->rrsets) zone->record_count_ += set.rdatas.size();
-    zone->key_prefixes_.push_back(zone_snapshot::key_prefix(entry.first, zone->apex_key_size_));
-    zone->nodes_.push_back(entry.second);
+    sorted.prefixes.push_back(zone_snapshot::key_prefix(entry.first, zone->apex_key_size_));
+    sorted.nodes.push_back(entry.second);
   }
+  zone->add_runs(std::move(sorted));
   result.zone = std::move(zone);
   return result;
 }
@@ -397,7 +471,7 @@ bool is_descendant_key(std::string_view key, std::string_view ancestor) {
 build_result zone_builder::build_from_base(std::uint32_t serial) const {
   build_result result;
   const zone_snapshot& base = *base_;
-  const auto& old_nodes = base.nodes_;
+  const auto& runs = base.runs_;
   const std::string_view apex_key = base.apex_node_->key;
   const auto touched_apex = touched_.find(apex_key);
   const node& apex_src = touched_apex == touched_.end() ? *base.apex_node_ : *touched_apex->second;
@@ -408,11 +482,14 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   auto zone = std::make_shared<zone_snapshot>();
   auto apex = serve_apex(apex_src, serial, *zone);
 
-  auto old_position = [&](std::string_view key) {
-    return std::lower_bound(old_nodes.begin(), old_nodes.end(), key,
-                            [](const std::shared_ptr<const node>& n, std::string_view k) {
-                              return std::string_view(n->key) < k;
-                            });
+  auto node_at = [&](const run_position& at) -> const node& {
+    return *runs[at.run]->nodes[at.index];
+  };
+  auto advance = [&](run_position& at) {
+    if (++at.index == runs[at.run]->nodes.size()) {
+      ++at.run;
+      at.index = 0;
+    }
   };
   // Whether a name keeps some descendant with records: either a changed or
   // new node below it, or an unchanged one of the base. In the base, the
@@ -424,9 +501,9 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
          it != touched_.end() && is_descendant_key(it->first, key); ++it) {
       if (!it->second->empty_non_terminal()) return true;
     }
-    for (auto it = old_position(key);
-         it != old_nodes.end() && std::string_view((*it)->key).starts_with(key); ++it) {
-      const node& n = **it;
+    for (auto at = position_of(runs, key); at.run < runs.size(); advance(at)) {
+      const node& n = node_at(at);
+      if (!std::string_view(n.key).starts_with(key)) break;
       if (n.key.size() == key.size() || n.empty_non_terminal()) continue;
       if (!touched_.contains(n.key)) return true;  // changed ones were looked at above
     }
@@ -454,17 +531,17 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   }
   auto settle_empty = [&](std::string_view key, const dns::name& owner) {
     // A name without records: an ENT while something below it has records.
-    const auto old = old_position(key);
-    const bool in_base = old != old_nodes.end() && (*old)->key == key;
+    const auto at = position_of(runs, key);
+    const node* old = at.run < runs.size() && node_at(at).key == key ? &node_at(at) : nullptr;
     if (has_descendant(key)) {
-      if (in_base && (*old)->empty_non_terminal()) return;  // the same ENT as before
+      if (old != nullptr && old->empty_non_terminal()) return;  // the same ENT as before
       auto ent = std::make_shared<node>();
       ent->owner = owner;
       ent->key = std::string(key);
       ents.push_back(ent);
       edits[ents.back()->key] = ents.back();
-    } else if (in_base) {
-      edits[(*old)->key] = nullptr;
+    } else if (old != nullptr) {
+      edits[old->key] = nullptr;
     }
   };
   for (const auto& [key, n] : touched_) {
@@ -482,33 +559,62 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   }
   edits[apex->key] = apex;
 
-  // Merge: the base's pointers between edits are copied as they are.
-  auto& out = zone->nodes_;
-  auto& prefixes = zone->key_prefixes_;
-  out.reserve(old_nodes.size() + edits.size());
-  prefixes.reserve(old_nodes.size() + edits.size());
-  auto copied = old_nodes.begin();
-  for (const auto& [key, n] : edits) {
-    auto at = std::lower_bound(copied, old_nodes.end(), key,
-                               [](const std::shared_ptr<const node>& x, std::string_view k) {
-                                 return std::string_view(x->key) < k;
-                               });
-    const auto from = static_cast<std::size_t>(copied - old_nodes.begin());
-    const auto to = static_cast<std::size_t>(at - old_nodes.begin());
-    out.insert(out.end(), copied, at);
-    prefixes.insert(prefixes.end(), base.key_prefixes_.begin() + static_cast<std::ptrdiff_t>(from),
-                    base.key_prefixes_.begin() + static_cast<std::ptrdiff_t>(to));
-    copied = at;
-    if (copied != old_nodes.end() && (*copied)->key == key) ++copied;
-    if (n != nullptr) {
-      out.push_back(n);
-      prefixes.push_back(zone_snapshot::key_prefix(key, zone->apex_key_size_));
+  // Merge: runs without edits are shared, the others copied with their
+  // edits applied (and cut again when they grew long).
+  auto run_of = [&](std::string_view key) {
+    return std::min(position_of(runs, key).run, runs.size() - 1);
+  };
+  std::size_t next_run = 0;
+  auto edit = edits.begin();
+  while (edit != edits.end()) {
+    const std::size_t run = run_of(edit->first);
+    for (; next_run < run; ++next_run) zone->add_run(runs[next_run]);
+    next_run = run + 1;
+    const node_run& old = *runs[run];
+    node_run merged;
+    merged.nodes.reserve(old.nodes.size() + 8);
+    merged.prefixes.reserve(old.nodes.size() + 8);
+    std::size_t copied = 0;
+    auto copy_to = [&](std::size_t end) {
+      merged.nodes.insert(merged.nodes.end(),
+                          old.nodes.begin() + static_cast<std::ptrdiff_t>(copied),
+                          old.nodes.begin() + static_cast<std::ptrdiff_t>(end));
+      merged.prefixes.insert(merged.prefixes.end(),
+                             old.prefixes.begin() + static_cast<std::ptrdiff_t>(copied),
+                             old.prefixes.begin() + static_cast<std::ptrdiff_t>(end));
+      copied = end;
+    };
+    for (; edit != edits.end() && run_of(edit->first) == run; ++edit) {
+      const auto& [key, n] = *edit;
+      const auto at = std::lower_bound(old.nodes.begin() + static_cast<std::ptrdiff_t>(copied),
+                                       old.nodes.end(), key, key_less);
+      copy_to(static_cast<std::size_t>(at - old.nodes.begin()));
+      if (copied < old.nodes.size() && old.nodes[copied]->key == key) ++copied;
+      if (n != nullptr) {
+        merged.nodes.push_back(n);
+        merged.prefixes.push_back(zone_snapshot::key_prefix(key, zone->apex_key_size_));
+      }
+    }
+    copy_to(old.nodes.size());
+    // A run that shrank joins the one before it, so that removals do not
+    // leave the zone in slivers.
+    if (merged.nodes.size() < run_size / 4 && !zone->runs_.empty() &&
+        zone->runs_.back()->nodes.size() + merged.nodes.size() <= 2 * run_size) {
+      const auto before = std::move(zone->runs_.back());
+      zone->runs_.pop_back();
+      zone->run_last_prefixes_.pop_back();
+      zone->node_count_ -= before->nodes.size();
+      merged.nodes.insert(merged.nodes.begin(), before->nodes.begin(), before->nodes.end());
+      merged.prefixes.insert(merged.prefixes.begin(), before->prefixes.begin(),
+                             before->prefixes.end());
+    }
+    if (merged.nodes.size() > 2 * run_size) {
+      zone->add_runs(std::move(merged));
+    } else if (!merged.nodes.empty()) {
+      zone->add_run(std::make_shared<node_run>(std::move(merged)));
     }
   }
-  const auto from = static_cast<std::size_t>(copied - old_nodes.begin());
-  out.insert(out.end(), copied, old_nodes.end());
-  prefixes.insert(prefixes.end(), base.key_prefixes_.begin() + static_cast<std::ptrdiff_t>(from),
-                  base.key_prefixes_.end());
+  for (; next_run < runs.size(); ++next_run) zone->add_run(runs[next_run]);
   zone->record_count_ = record_count;
   result.zone = std::move(zone);
   return result;

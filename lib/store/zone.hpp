@@ -79,6 +79,9 @@ struct lookup_result {
   bool at_cut = false;  ///< for delegation: the name is the cut itself
 };
 
+/// A run of consecutive nodes of a snapshot (defined in zone.cpp).
+struct node_run;
+
 /// One zone, immutable once built and shared read-only between threads.
 /// Always owned by a shared_ptr (build() makes it so), which lets a
 /// zone_builder started from it keep it alive.
@@ -92,7 +95,9 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// min(SOA TTL, SOA MINIMUM): the TTL of the SOA in negative answers (RFC 2308 5).
   std::uint32_t negative_ttl() const { return negative_ttl_; }
   std::size_t record_count() const { return record_count_; }
-  std::span<const std::shared_ptr<const node>> nodes() const { return nodes_; }
+  std::size_t node_count() const { return node_count_; }
+  /// All nodes in key order, ENTs included: a copy, for export and tests.
+  std::vector<std::shared_ptr<const node>> nodes() const;
 
   /// Exact node lookup by name (any case); null when absent. Ignores zone cuts.
   const node* find(const dns::name& n) const;
@@ -108,15 +113,22 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// The first octets of `key` after the apex key, big-endian, zero padded:
   /// comparing these orders nodes as their keys do, except on ties.
   static std::uint64_t key_prefix(std::string_view key, std::size_t apex_key_size);
+  /// Appends sorted nodes (following those already there), cut into runs.
+  void add_runs(node_run&& nodes);
+  void add_run(std::shared_ptr<const node_run> run);
 
   dns::name apex_;
   std::uint32_t serial_ = 0;
   std::uint32_t negative_ttl_ = 0;
   std::size_t record_count_ = 0;
-  std::vector<std::shared_ptr<const node>> nodes_;  ///< sorted by key
-  /// key_prefix() of each of nodes_, so that find() searches a contiguous
-  /// array and follows node pointers only to settle ties.
-  std::vector<std::uint64_t> key_prefixes_;
+  /// The nodes sorted by key, in runs of a few hundred that snapshots share:
+  /// a change copies only the runs it touches and this array of pointers.
+  std::vector<std::shared_ptr<const node_run>> runs_;
+  /// key_prefix() of each run's last node, so that find() picks a run, and
+  /// then a node by the run's own prefixes, in contiguous arrays; node
+  /// pointers are followed only to settle ties.
+  std::vector<std::uint64_t> run_last_prefixes_;
+  std::size_t node_count_ = 0;
   std::size_t apex_key_size_ = 0;
   const node* apex_node_ = nullptr;
 };

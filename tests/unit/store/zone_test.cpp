@@ -304,10 +304,13 @@ TEST(ZoneChanges, RandomBatchesMatchABuildFromScratch) {
     ASSERT_EQ(next->record_count(), next->records().size());
     ASSERT_EQ(next->negative_ttl(), scratch->negative_ttl());
     ASSERT_EQ(next->soa().rdatas, scratch->soa().rdatas);
-    ASSERT_EQ(next->nodes().size(), scratch->nodes().size()) << "round " << round;
-    for (std::size_t i = 0; i < next->nodes().size(); ++i) {
-      ASSERT_EQ(next->nodes()[i]->key, scratch->nodes()[i]->key) << "round " << round;
-      ASSERT_EQ(next->find(next->nodes()[i]->owner), next->nodes()[i].get());
+    const auto nodes = next->nodes();
+    const auto expected = scratch->nodes();
+    ASSERT_EQ(nodes.size(), expected.size()) << "round " << round;
+    ASSERT_EQ(next->node_count(), nodes.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      ASSERT_EQ(nodes[i]->key, expected[i]->key) << "round " << round;
+      ASSERT_EQ(next->find(nodes[i]->owner), nodes[i].get());
     }
     for (const auto& p : probes) {
       ASSERT_EQ(describe(*next, p), describe(*scratch, p)) << p.to_string() << " round " << round;
@@ -327,20 +330,23 @@ TEST(ZoneChanges, OneChangeOnALargeZoneSharesEveryOtherNode) {
   auto built = b.build(1);
   ASSERT_TRUE(built) << built.error;
   auto base = built.zone;
-  ASSERT_EQ(base->nodes().size(), 1u + 100u + 100000u);
+  const auto base_nodes = base->nodes();
+  ASSERT_EQ(base_nodes.size(), 1u + 100u + 100000u);
 
   const store::record_change one[] = {
       {store::record_change::action::upsert, rec({"h4242.g42.big.test", "A", 60, "192.0.2.2"})}};
   auto changed = store::apply_changes(*base, one, 2);
   ASSERT_TRUE(changed) << changed.error;
   auto next = changed.zone;
-  ASSERT_EQ(next->nodes().size(), base->nodes().size());
+  const auto next_nodes = next->nodes();
+  ASSERT_EQ(next_nodes.size(), base_nodes.size());
   std::size_t copied = 0;
-  for (std::size_t i = 0; i < next->nodes().size(); ++i) {
-    ASSERT_EQ(next->nodes()[i]->key, base->nodes()[i]->key);
-    if (next->nodes()[i] != base->nodes()[i]) {
+  for (std::size_t i = 0; i < next_nodes.size(); ++i) {
+    ASSERT_EQ(next_nodes[i]->key, base_nodes[i]->key);
+    ASSERT_EQ(next->find(next_nodes[i]->owner), next_nodes[i].get());
+    if (next_nodes[i] != base_nodes[i]) {
       ++copied;
-      const auto owner = next->nodes()[i]->owner.to_string();
+      const auto owner = next_nodes[i]->owner.to_string();
       EXPECT_TRUE(owner == "big.test." || owner == "h4242.g42.big.test.") << owner;
     }
   }
@@ -355,7 +361,7 @@ TEST(ZoneChanges, OneChangeOnALargeZoneSharesEveryOtherNode) {
   };
   auto grown = store::apply_changes(*next, more, 3);
   ASSERT_TRUE(grown) << grown.error;
-  EXPECT_EQ(grown.zone->nodes().size(), next->nodes().size() + 3);
+  EXPECT_EQ(grown.zone->node_count(), next->node_count() + 3);
   EXPECT_TRUE(grown.zone->find(dname("y.fresh.big.test"))->empty_non_terminal());
   EXPECT_EQ(grown.zone->lookup(dname("fresh.big.test")).what, kind::exact);
   const store::record_change gone[] = {
@@ -363,9 +369,65 @@ TEST(ZoneChanges, OneChangeOnALargeZoneSharesEveryOtherNode) {
   };
   auto shrunk = store::apply_changes(*grown.zone, gone, 4);
   ASSERT_TRUE(shrunk) << shrunk.error;
-  EXPECT_EQ(shrunk.zone->nodes().size(), next->nodes().size());
+  EXPECT_EQ(shrunk.zone->node_count(), next->node_count());
   EXPECT_EQ(shrunk.zone->find(dname("fresh.big.test")), nullptr);
   EXPECT_EQ(shrunk.zone->lookup(dname("fresh.big.test")).what, kind::nxdomain);
   EXPECT_EQ(shrunk.zone->find(dname("h99999.g99.big.test")),
             base->find(dname("h99999.g99.big.test")));
+}
+
+TEST(ZoneChanges, ManyNamesSharingAKeyPrefixStayFindable) {
+  // Names alike in their first octets, more of them than fit in one run of
+  // nodes, added at once and then removed in part.
+  auto base = make_zone("example.com", {{"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"}});
+  std::vector<store::record_change> add;
+  for (int i = 0; i < 3000; ++i) {
+    add.push_back(
+        {store::record_change::action::upsert,
+         rec({"samelongprefix" + std::to_string(i) + ".example.com", "A", 60, "192.0.2.1"})});
+  }
+  auto grown = store::apply_changes(*base, add, 2);
+  ASSERT_TRUE(grown) << grown.error;
+  EXPECT_EQ(grown.zone->node_count(), 3001u);
+  std::vector<store::record_change> remove;
+  for (int i = 0; i < 3000; i += 3) {
+    remove.push_back(
+        {store::record_change::action::remove_name, add[static_cast<std::size_t>(i)].rr});
+  }
+  auto shrunk = store::apply_changes(*grown.zone, remove, 3);
+  ASSERT_TRUE(shrunk) << shrunk.error;
+  EXPECT_EQ(shrunk.zone->node_count(), 2001u);
+  for (int i = 0; i < 3000; ++i) {
+    const auto name = dname("samelongprefix" + std::to_string(i) + ".example.com");
+    ASSERT_NE(grown.zone->find(name), nullptr) << i;
+    EXPECT_EQ(shrunk.zone->find(name) == nullptr, i % 3 == 0) << i;
+    EXPECT_EQ(shrunk.zone->lookup(name).what, i % 3 == 0 ? kind::nxdomain : kind::exact) << i;
+  }
+  EXPECT_EQ(shrunk.zone->find(dname("samelongprefix.example.com")), nullptr);
+  EXPECT_EQ(shrunk.zone->find(dname("samelongprefix99999.example.com")), nullptr);
+  EXPECT_EQ(shrunk.zone->find(dname("example.org")), nullptr);
+  EXPECT_EQ(shrunk.zone->find(dname("com")), nullptr);
+  EXPECT_NE(shrunk.zone->find(dname("EXAMPLE.com")), nullptr);
+
+  // Nearly all gone: what is left is still found, in order.
+  std::vector<store::record_change> thin;
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 3 != 0 && i % 50 != 1) {
+      thin.push_back({store::record_change::action::remove, add[static_cast<std::size_t>(i)].rr});
+    }
+  }
+  auto thinned = store::apply_changes(*shrunk.zone, thin, 4);
+  ASSERT_TRUE(thinned) << thinned.error;
+  EXPECT_EQ(thinned.zone->node_count(), 41u);
+  EXPECT_EQ(thinned.zone->record_count(), 41u);
+  const auto left = thinned.zone->nodes();
+  ASSERT_EQ(left.size(), 41u);
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    if (i > 0) {
+      EXPECT_LT(left[i - 1]->key, left[i]->key);
+    }
+    EXPECT_EQ(thinned.zone->find(left[i]->owner), left[i].get());
+  }
+  EXPECT_NE(thinned.zone->find(dname("samelongprefix2951.example.com")), nullptr);
+  EXPECT_EQ(thinned.zone->find(dname("samelongprefix2950.example.com")), nullptr);
 }
