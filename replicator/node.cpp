@@ -37,6 +37,10 @@ constexpr int window = 4;                       // CHANGES batches in flight per
 constexpr long long ping_every_ms = 5000;
 constexpr long long silent_after_ms = 30000;    // no frame for this long: the link is dead
 constexpr std::size_t snapshot_chunk = 5000;    // rows per snapshot frame
+// A changes frame is applied in one database transaction at the peer, whose
+// DNS server sees none of it until it commits: keep frames small enough to
+// commit often (a few thousand changes), whatever the transactions' sizes.
+constexpr std::size_t max_batch_bytes = 512 * 1024;
 
 long long steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -458,8 +462,9 @@ void session::pump() {
         if (n++) batch += ',';
         batch += ch[1].c_str();
         sent[origin] = ch[0].as<long long>();
+        if (batch.size() >= max_batch_bytes) break;
       }
-      if (n >= limit) break;
+      if (n >= limit || batch.size() >= max_batch_bytes) break;
     }
     batch += ']';
     self->on_io([self, need_snapshot, n, sent = std::move(sent), batch = std::move(batch)]() mutable {

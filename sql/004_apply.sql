@@ -48,24 +48,86 @@ RETURNS void LANGUAGE sql AS $$
   VALUES (kind, tbl, key, zone, kept_hlc, kept_origin, lost_hlc, lost_origin, detail)
 $$;
 
+-- Per replicated table, the four row operations apply needs, as functions
+-- with static SQL so their plans are made once per session, not per change:
+-- zonemesh.row_op(tbl, 'lock' | 'delete' | 'insert' | 'update', key, data).
+DO $gen$
+DECLARE
+  t record;
+  key_match text;
+  dispatch text := '';
+BEGIN
+  FOR t IN SELECT * FROM zonemesh.replicated_tables ORDER BY tbl LOOP
+    key_match := (SELECT string_agg(format('x.%1$I = k.%1$I', c), ' AND ') FROM unnest(t.key_cols) c);
+    EXECUTE format($f$
+      CREATE FUNCTION zonemesh.%1$I(action text, key jsonb, data jsonb,
+                                    OUT row_hlc bigint, OUT row_origin text, OUT row_image jsonb)
+      LANGUAGE plpgsql AS $body$
+      BEGIN
+        IF action = 'lock' THEN
+          SELECT x.hlc, x.origin, to_jsonb(x) INTO row_hlc, row_origin, row_image
+            FROM public.%2$I x, jsonb_populate_record(NULL::public.%2$I, key) k
+           WHERE %3$s FOR UPDATE OF x;
+        ELSIF action = 'delete' THEN
+          DELETE FROM public.%2$I x USING jsonb_populate_record(NULL::public.%2$I, key) k WHERE %3$s;
+        ELSIF action = 'insert' THEN
+          INSERT INTO public.%2$I SELECT * FROM jsonb_populate_record(NULL::public.%2$I, data);
+        ELSE
+          UPDATE public.%2$I x SET (%4$s) = (SELECT %5$s FROM jsonb_populate_record(NULL::public.%2$I, data) r)
+            FROM jsonb_populate_record(NULL::public.%2$I, key) k WHERE %3$s;
+        END IF;
+      END $body$ $f$,
+      'row_op_' || t.tbl, t.tbl, key_match,
+      array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.cols) c), ','),
+      array_to_string(ARRAY(SELECT 'r.' || quote_ident(c) FROM unnest(t.cols) c), ','));
+    dispatch := dispatch || format('WHEN %L THEN SELECT * INTO r FROM zonemesh.%I(action, key, data); ',
+                                   t.tbl, 'row_op_' || t.tbl);
+  END LOOP;
+  EXECUTE format($f$
+    CREATE FUNCTION zonemesh.row_op(tbl text, action text, key jsonb, data jsonb,
+                                    OUT row_hlc bigint, OUT row_origin text, OUT row_image jsonb)
+    LANGUAGE plpgsql AS $body$
+    DECLARE r record;
+    BEGIN
+      CASE tbl %s ELSE RAISE EXCEPTION 'change for unknown table "%%"', tbl; END CASE;
+      row_hlc := r.row_hlc; row_origin := r.row_origin; row_image := r.row_image;
+    END $body$ $f$, dispatch);
+END $gen$;
+
+-- Refuses stamps too far ahead of this site's clock, then moves the clock
+-- past the newest of them (HLC receive rule). Called once per source
+-- transaction or snapshot chunk with its newest stamp.
+CREATE FUNCTION zonemesh.observe_remote_stamp(newest bigint, from_origin text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  bound bigint := (SELECT max_clock_skew_ms FROM zonemesh.node);
+BEGIN
+  IF newest > zonemesh.physical_hlc() + (bound << 16) THEN
+    RAISE EXCEPTION 'change stamped % is more than % ms ahead of this site''s clock (origin %)',
+      zonemesh.hlc_time(newest), bound, from_origin
+      USING ERRCODE = 'data_exception';
+  END IF;
+  PERFORM zonemesh.hlc_observe(newest);
+END $$;
+
 -- Applies one change under last-writer-wins by (hlc, origin). ok: it changed
 -- this site's tables; old: the row it replaced or deleted, as it was here.
+-- The caller has checked the stamp with observe_remote_stamp.
 CREATE FUNCTION zonemesh.apply_change(ch jsonb, ch_origin text, OUT ok boolean, OUT old jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
-  t zonemesh.replicated_tables;
+  zone_col text;
   ctbl text := ch ->> 'tbl';
   op text := ch ->> 'op';
   k jsonb := ch -> 'key';
   d jsonb := ch -> 'data';
   h bigint := (ch ->> 'hlc')::bigint;
   z text := ch ->> 'zone';
-  key_pred text;
   cur record;
   tomb record;
   ztomb record;
 BEGIN
-  SELECT * INTO t FROM zonemesh.replicated_tables r WHERE r.tbl = ctbl;
+  SELECT r.zone_col INTO zone_col FROM zonemesh.replicated_tables r WHERE r.tbl = ctbl;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'change for unknown table "%"', ctbl;
   END IF;
@@ -75,17 +137,9 @@ BEGIN
   IF op = 'U' AND (d ->> 'hlc')::bigint IS DISTINCT FROM h OR (op = 'U' AND d ->> 'origin' IS DISTINCT FROM ch_origin) THEN
     RAISE EXCEPTION 'change % carries a stamp that differs from its row''s', ch;
   END IF;
-  IF h > zonemesh.physical_hlc() + ((SELECT max_clock_skew_ms FROM zonemesh.node) << 16) THEN
-    RAISE EXCEPTION 'change stamped % is more than % ms ahead of this site''s clock (origin %)',
-      zonemesh.hlc_time(h), (SELECT max_clock_skew_ms FROM zonemesh.node), ch_origin
-      USING ERRCODE = 'data_exception';
-  END IF;
-  PERFORM zonemesh.hlc_observe(h);
 
-  SELECT string_agg(format('t.%I = r.%I', c, c), ' AND ') INTO key_pred FROM unnest(t.key_cols) c;
-  EXECUTE format('SELECT t.hlc, t.origin, to_jsonb(t) AS j FROM public.%I t, jsonb_populate_record(NULL::public.%I, $1) r WHERE %s FOR UPDATE OF t',
-                 ctbl, ctbl, key_pred)
-    INTO cur USING k;
+  SELECT r.row_hlc AS hlc, r.row_origin AS origin, r.row_image AS j INTO cur
+    FROM zonemesh.row_op(ctbl, 'lock', k, NULL) r;
   SELECT hlc, origin INTO tomb FROM zonemesh.tombstones tb WHERE tb.tbl = ctbl AND tb.key = k;
 
   IF op = 'D' THEN
@@ -103,10 +157,7 @@ BEGIN
     END IF;
     old := cur.j;
     IF zonemesh.newer(h, ch_origin, cur.hlc, cur.origin) THEN
-      EXECUTE format('DELETE FROM public.%I WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::public.%I, $1))',
-                     ctbl, array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','),
-                     array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','), ctbl)
-        USING k;
+      PERFORM zonemesh.row_op(ctbl, 'delete', k, NULL);
       ok := true;
       RETURN;
     END IF;
@@ -131,7 +182,7 @@ BEGIN
                                   'the row was deleted later');
     RETURN;
   END IF;
-  IF t.zone_col IS NOT NULL AND ctbl <> 'zones' THEN
+  IF zone_col IS NOT NULL AND ctbl <> 'zones' THEN
     SELECT hlc, origin INTO ztomb FROM zonemesh.tombstones tb
      WHERE tb.tbl = 'zones' AND tb.key = jsonb_build_object('name', z);
     IF ztomb.hlc IS NOT NULL AND NOT zonemesh.newer(h, ch_origin, ztomb.hlc, ztomb.origin) THEN
@@ -151,18 +202,7 @@ BEGIN
                                     'created at two sites; the newer creation''s settings are kept, records of both');
     END IF;
   END IF;
-  IF cur.hlc IS NULL THEN
-    EXECUTE format('INSERT INTO public.%I SELECT * FROM jsonb_populate_record(NULL::public.%I, $1)', ctbl, ctbl)
-      USING d;
-  ELSE
-    EXECUTE format('UPDATE public.%1$I SET (%2$s) = (SELECT %3$s FROM jsonb_populate_record(NULL::public.%1$I, $1) r) '
-                   'WHERE (%4$s) = (SELECT %4$s FROM jsonb_populate_record(NULL::public.%1$I, $2))',
-                   ctbl,
-                   array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.cols) c), ','),
-                   array_to_string(ARRAY(SELECT 'r.' || quote_ident(c) FROM unnest(t.cols) c), ','),
-                   array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(t.key_cols) c), ','))
-      USING d, k;
-  END IF;
+  PERFORM zonemesh.row_op(ctbl, CASE WHEN cur.hlc IS NULL THEN 'insert' ELSE 'update' END, k, d);
   ok := true;
 END $$;
 
@@ -205,6 +245,8 @@ BEGIN
     RETURN 'duplicate';
   END IF;
 
+  PERFORM zonemesh.observe_remote_stamp(
+    (SELECT max((c ->> 'hlc')::bigint) FROM jsonb_array_elements(tx -> 'changes') c), o);
   PERFORM set_config('zonemesh.applying', 'on', true);
   e := nextval('zonemesh.entry_id');
   FOR ch IN SELECT * FROM jsonb_array_elements(tx -> 'changes') LOOP

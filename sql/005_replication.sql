@@ -45,6 +45,8 @@ DECLARE
   n integer := 0;
   res record;
 BEGIN
+  PERFORM zonemesh.observe_remote_stamp(
+    (SELECT max((x ->> 'hlc')::bigint) FROM jsonb_array_elements(rows) x), 'snapshot');
   PERFORM set_config('zonemesh.applying', 'on', true);
   FOR r IN SELECT * FROM jsonb_array_elements(rows) LOOP
     res := zonemesh.apply_change(
@@ -65,6 +67,8 @@ DECLARE
   n integer := 0;
   res record;
 BEGIN
+  PERFORM zonemesh.observe_remote_stamp(
+    (SELECT max((x ->> 'hlc')::bigint) FROM jsonb_array_elements(tombs) x), 'snapshot');
   PERFORM set_config('zonemesh.applying', 'on', true);
   FOR t IN SELECT * FROM jsonb_array_elements(tombs) LOOP
     res := zonemesh.apply_change(
