@@ -113,28 +113,8 @@ namespace {
 /// array of runs is small too.
 constexpr std::size_t run_size = 256;
 
-/// Where a key is or would go among a snapshot's runs.
-struct run_position {
-  std::size_t run = 0;
-  std::size_t index = 0;
-};
-
 bool key_less(const std::shared_ptr<const node>& n, std::string_view key) {
   return std::string_view(n->key) < key;
-}
-
-/// The first node whose key is not less than `key`; {runs.size(), 0} if none.
-run_position position_of(const std::vector<std::shared_ptr<const node_run>>& runs,
-                         std::string_view key) {
-  auto run = std::lower_bound(runs.begin(), runs.end(), key,
-                              [](const std::shared_ptr<const node_run>& r, std::string_view k) {
-                                return std::string_view(r->nodes.back()->key) < k;
-                              });
-  if (run == runs.end()) return {runs.size(), 0};
-  const auto& nodes = (*run)->nodes;
-  const auto at = std::lower_bound(nodes.begin(), nodes.end(), key, key_less);
-  return {static_cast<std::size_t>(run - runs.begin()),
-          static_cast<std::size_t>(at - nodes.begin())};
 }
 
 }  // namespace
@@ -148,6 +128,24 @@ std::uint64_t zone_snapshot::key_prefix(std::string_view key, std::size_t apex_k
   return i == 0 ? 0 : i == 8 ? v : v << (8 * (8 - i));
 }
 
+zone_snapshot::run_position zone_snapshot::position_of(std::string_view key) const {
+  // The first run that reaches the key's prefix; nodes sharing it may go on
+  // in the runs after it.
+  const std::uint64_t prefix = key_prefix(key, apex_key_size_);
+  auto run = static_cast<std::size_t>(
+      std::lower_bound(run_last_prefixes_.begin(), run_last_prefixes_.end(), prefix) -
+      run_last_prefixes_.begin());
+  for (; run < runs_.size(); ++run) {
+    const node_run& r = *runs_[run];
+    const auto lo = std::lower_bound(r.prefixes.begin(), r.prefixes.end(), prefix);
+    const auto hi = std::upper_bound(lo, r.prefixes.end(), prefix);
+    const auto at = std::lower_bound(r.nodes.begin() + (lo - r.prefixes.begin()),
+                                     r.nodes.begin() + (hi - r.prefixes.begin()), key, key_less);
+    if (at != r.nodes.end()) return {run, static_cast<std::size_t>(at - r.nodes.begin())};
+  }
+  return {runs_.size(), 0};
+}
+
 const node* zone_snapshot::find(std::string_view key) const {
   // Every key in the zone starts with the apex key, so only the rest is
   // searched: first on the contiguous prefixes, then on the few full keys
@@ -157,24 +155,13 @@ const node* zone_snapshot::find(std::string_view key) const {
           std::string_view(apex_node_->key).substr(0, apex_key_size_)) {
     return nullptr;
   }
-  const std::uint64_t prefix = key_prefix(key, apex_key_size_);
-  // The first run that reaches the prefix; nodes sharing it may go on in the
-  // runs after it.
-  auto run = static_cast<std::size_t>(
-      std::lower_bound(run_last_prefixes_.begin(), run_last_prefixes_.end(), prefix) -
-      run_last_prefixes_.begin());
-  for (; run < runs_.size(); ++run) {
-    const node_run& r = *runs_[run];
-    const auto lo = std::lower_bound(r.prefixes.begin(), r.prefixes.end(), prefix);
-    if (lo == r.prefixes.end() || *lo != prefix) return nullptr;
-    const auto hi = std::upper_bound(lo, r.prefixes.end(), prefix);
-    const auto begin = r.nodes.begin() + (lo - r.prefixes.begin());
-    const auto end = r.nodes.begin() + (hi - r.prefixes.begin());
-    const auto it = std::lower_bound(begin, end, key, key_less);
-    if (it != end) return (*it)->key == key ? it->get() : nullptr;
-    if (hi != r.prefixes.end()) return nullptr;
-  }
-  return nullptr;
+  const run_position at = position_of(key);
+  if (at.run == runs_.size()) return nullptr;
+  const node_run& r = *runs_[at.run];
+  // Most misses show in the prefix, without a look at the node.
+  if (r.prefixes[at.index] != key_prefix(key, apex_key_size_)) return nullptr;
+  const node* n = r.nodes[at.index].get();
+  return n->key == key ? n : nullptr;
 }
 
 const node* zone_snapshot::find(const dns::name& n) const {
@@ -482,10 +469,10 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   auto zone = std::make_shared<zone_snapshot>();
   auto apex = serve_apex(apex_src, serial, *zone);
 
-  auto node_at = [&](const run_position& at) -> const node& {
+  auto node_at = [&](const zone_snapshot::run_position& at) -> const node& {
     return *runs[at.run]->nodes[at.index];
   };
-  auto advance = [&](run_position& at) {
+  auto advance = [&](zone_snapshot::run_position& at) {
     if (++at.index == runs[at.run]->nodes.size()) {
       ++at.run;
       at.index = 0;
@@ -501,7 +488,7 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
          it != touched_.end() && is_descendant_key(it->first, key); ++it) {
       if (!it->second->empty_non_terminal()) return true;
     }
-    for (auto at = position_of(runs, key); at.run < runs.size(); advance(at)) {
+    for (auto at = base.position_of(key); at.run < runs.size(); advance(at)) {
       const node& n = node_at(at);
       if (!std::string_view(n.key).starts_with(key)) break;
       if (n.key.size() == key.size() || n.empty_non_terminal()) continue;
@@ -531,7 +518,7 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   }
   auto settle_empty = [&](std::string_view key, const dns::name& owner) {
     // A name without records: an ENT while something below it has records.
-    const auto at = position_of(runs, key);
+    const auto at = base.position_of(key);
     const node* old = at.run < runs.size() && node_at(at).key == key ? &node_at(at) : nullptr;
     if (has_descendant(key)) {
       if (old != nullptr && old->empty_non_terminal()) return;  // the same ENT as before
@@ -562,7 +549,7 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   // Merge: runs without edits are shared, the others copied with their
   // edits applied (and cut again when they grew long).
   auto run_of = [&](std::string_view key) {
-    return std::min(position_of(runs, key).run, runs.size() - 1);
+    return std::min(base.position_of(key).run, runs.size() - 1);
   };
   std::size_t next_run = 0;
   auto edit = edits.begin();

@@ -116,6 +116,14 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// Appends sorted nodes (following those already there), cut into runs.
   void add_runs(node_run&& nodes);
   void add_run(std::shared_ptr<const node_run> run);
+  /// Where a key is or would go among runs_.
+  struct run_position {
+    std::size_t run = 0;
+    std::size_t index = 0;
+  };
+  /// The first node whose key is not less than `key` (which starts with the
+  /// apex key); {runs_.size(), 0} if none.
+  run_position position_of(std::string_view key) const;
 
   dns::name apex_;
   std::uint32_t serial_ = 0;
