@@ -28,17 +28,27 @@ BEGIN
   RETURN e;
 END $$;
 
-CREATE FUNCTION zonemesh.row_key(tbl text, r jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-  SELECT jsonb_object_agg(k, r -> k)
-    FROM zonemesh.replicated_tables t, unnest(t.key_cols) k
-   WHERE t.tbl = row_key.tbl
-$$;
-
-CREATE FUNCTION zonemesh.row_zone(tbl text, r jsonb) RETURNS text
-LANGUAGE sql STABLE AS $$
-  SELECT r ->> t.zone_col FROM zonemesh.replicated_tables t WHERE t.tbl = row_zone.tbl
-$$;
+-- A row's key and zone, as JSON, for every replicated table: generated from
+-- zonemesh.replicated_tables as plain CASE expressions, since the triggers
+-- call them several times per row.
+DO $gen$
+DECLARE
+  keys text := '';
+  zones text := '';
+  t record;
+BEGIN
+  FOR t IN SELECT * FROM zonemesh.replicated_tables ORDER BY tbl LOOP
+    keys := keys || format(' WHEN %L THEN jsonb_build_object(%s)', t.tbl,
+                           (SELECT string_agg(format('%L, r -> %L', c, c), ', ') FROM unnest(t.key_cols) c));
+    IF t.zone_col IS NOT NULL THEN
+      zones := zones || format(' WHEN %L THEN r ->> %L', t.tbl, t.zone_col);
+    END IF;
+  END LOOP;
+  EXECUTE format('CREATE FUNCTION zonemesh.row_key(tbl text, r jsonb) RETURNS jsonb
+                  LANGUAGE sql IMMUTABLE AS $f$ SELECT CASE tbl %s END $f$', keys);
+  EXECUTE format('CREATE FUNCTION zonemesh.row_zone(tbl text, r jsonb) RETURNS text
+                  LANGUAGE sql IMMUTABLE AS $f$ SELECT CASE tbl %s END $f$', zones);
+END $gen$;
 
 CREATE FUNCTION zonemesh.tombstone_hlc(tbl text, key jsonb) RETURNS bigint
 LANGUAGE sql STABLE AS $$
