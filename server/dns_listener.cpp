@@ -37,7 +37,7 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t max_message = 65535;
-constexpr std::size_t udp_batch = 64;             // datagrams read per wake-up
+constexpr std::size_t udp_batch = 64;             // datagrams per recvmmsg and sendmmsg
 constexpr std::size_t tcp_initial_buffer = 4096;  // grows to one whole frame when needed
 
 // ---- what the metrics call queries -------------------------------------------
@@ -181,6 +181,82 @@ std::size_t reply_source(msghdr& received, std::uint8_t* control, std::size_t si
   return 0;
 }
 
+// Everything one UDP socket needs to take in up to udp_batch datagrams with
+// one recvmmsg and send their replies with one sendmmsg, allocated when the
+// socket is bound. Query i is read into slot i of `queries` and answered into
+// slot i of `replies`; pages of a slot that no datagram reaches are never
+// touched, so the 64 KiB slots cost address space, not memory.
+struct udp_batch_buffers {
+  struct alignas(cmsghdr) control_block {
+    std::uint8_t bytes[pktinfo_control_size];
+  };
+
+  udp_batch_buffers()
+      : queries(std::make_unique_for_overwrite<std::uint8_t[]>(udp_batch * max_message)),
+        replies(std::make_unique_for_overwrite<std::uint8_t[]>(udp_batch * max_message)) {
+    for (std::size_t i = 0; i < udp_batch; ++i) {
+      in_iov[i] = {queries.get() + i * max_message, max_message};
+      msghdr& m = in[i].msg_hdr;
+      m.msg_name = &peer[i];
+      m.msg_iov = &in_iov[i];
+      m.msg_iovlen = 1;
+      m.msg_control = in_control[i].bytes;
+    }
+  }
+
+  // The kernel overwrites the lengths of what it returned.
+  void prepare_receive() {
+    for (auto& message : in) {
+      message.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      message.msg_hdr.msg_controllen = sizeof(control_block::bytes);
+      message.msg_hdr.msg_flags = 0;
+      message.msg_len = 0;
+    }
+  }
+
+  std::span<const std::uint8_t> query(std::size_t i) const {
+    return {queries.get() + i * max_message, in[i].msg_len};
+  }
+  std::span<std::uint8_t> reply_slot(std::size_t i) {
+    return {replies.get() + i * max_message, max_message};
+  }
+
+  /// Queues the reply of `len` bytes in slot i to the sender of query i; with
+  /// `set_source`, it leaves from the address query i was sent to.
+  void add_reply(std::size_t i, std::size_t len, bool set_source) {
+    const std::size_t j = out_count++;
+    out_iov[j] = {replies.get() + i * max_message, len};
+    msghdr& o = out[j].msg_hdr;
+    o = msghdr{};
+    o.msg_name = &peer[i];
+    o.msg_namelen = in[i].msg_hdr.msg_namelen;
+    o.msg_iov = &out_iov[j];
+    o.msg_iovlen = 1;
+    if (set_source) {
+      const std::size_t control_len =
+          reply_source(in[i].msg_hdr, out_control[j].bytes, sizeof(control_block::bytes));
+      if (control_len != 0) {
+        o.msg_control = out_control[j].bytes;
+        o.msg_controllen = control_len;
+      }
+    }
+  }
+
+  [[nodiscard]] bool replies_pending() const { return out_sent < out_count; }
+
+  std::unique_ptr<std::uint8_t[]> queries;
+  std::unique_ptr<std::uint8_t[]> replies;
+  std::array<mmsghdr, udp_batch> in{};
+  std::array<iovec, udp_batch> in_iov{};
+  std::array<sockaddr_storage, udp_batch> peer{};  // of query i, and where its reply goes
+  std::array<control_block, udp_batch> in_control{};
+  std::array<mmsghdr, udp_batch> out{};  // out[j]: the j-th reply of the batch
+  std::array<iovec, udp_batch> out_iov{};
+  std::array<control_block, udp_batch> out_control{};
+  std::size_t out_count = 0;  // replies queued in `out`
+  std::size_t out_sent = 0;   // of which the kernel took these
+};
+
 struct listener_metrics {
   common::metrics::counter_family* queries = nullptr;
   std::array<common::metrics::counter*, 2> dropped{};
@@ -235,9 +311,17 @@ struct dns_listener_set::impl {
   class tcp_connection;
 
   struct udp_endpoint {
-    udp_endpoint(udp::socket s, bool any) : socket(std::move(s)), wildcard(any) {}
+    udp_endpoint(udp::socket s, bool any)
+        : socket(std::move(s)),
+          wildcard(any),
+          send_retry(socket.get_executor()),
+          batch(std::make_unique<udp_batch_buffers>()) {}
     udp::socket socket;
-    bool wildcard;  // bound to 0.0.0.0 or ::, replies need their source set
+    bool wildcard;                  // bound to 0.0.0.0 or ::, replies need their source set
+    asio::steady_timer send_retry;  // while the send buffer is full
+    // Per socket, not per worker: replies waiting for the socket to become
+    // writable keep their slots while the worker's other sockets go on.
+    std::unique_ptr<udp_batch_buffers> batch;
   };
 
   struct tcp_listener {
@@ -316,20 +400,21 @@ struct dns_listener_set::impl::worker {
   std::unique_ptr<query_processor> processor;
   std::vector<std::unique_ptr<udp_endpoint>> udp_sockets;
   std::vector<std::unique_ptr<tcp_listener>> tcp_listeners;
-  std::unique_ptr<std::uint8_t[]> receive_buffer = std::make_unique<std::uint8_t[]>(max_message);
-  std::unique_ptr<std::uint8_t[]> reply_buffer = std::make_unique<std::uint8_t[]>(max_message);
+  std::unique_ptr<std::uint8_t[]> reply_buffer =
+      std::make_unique<std::uint8_t[]>(max_message);  // TCP
   std::thread thread;
   bool stopping = false;
 
-  // Runs the processor on one message; returns the reply length (0 = drop).
-  std::size_t answer(std::span<const std::uint8_t> query, const query_context& ctx) {
+  // Runs the processor on one message, writing the reply to `reply`; returns
+  // the reply length (0 = drop).
+  std::size_t answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
+                     const query_context& ctx) {
     const auto t = static_cast<std::size_t>(ctx.proto);
     const auto start = clock_type::now();
     std::size_t len = 0;
     try {
-      len =
-          processor->process(query, std::span<std::uint8_t>(reply_buffer.get(), max_message), ctx);
-      if (len > max_message) throw std::length_error("reply longer than the reply buffer");
+      len = processor->process(query, reply, ctx);
+      if (len > reply.size()) throw std::length_error("reply longer than the reply buffer");
     } catch (const std::exception& e) {
       len = 0;
       owner.metrics.processor_failed->inc();
@@ -346,7 +431,7 @@ struct dns_listener_set::impl::worker {
       return 0;
     }
     const std::size_t qslot = qtype_slot(dns_query_type(query.data(), query.size()));
-    const std::size_t rcode = len >= 4 ? (reply_buffer[3] & 0x0fU) : rcode_slots - 1;
+    const std::size_t rcode = len >= 4 ? (reply[3] & 0x0fU) : rcode_slots - 1;
     const std::size_t rslot = std::min(rcode, rcode_slots - 1);
     auto*& counter = query_counters[(t * qtype_slots + qslot) * rcode_slots + rslot];
     if (counter == nullptr) {
@@ -373,67 +458,114 @@ struct dns_listener_set::impl::worker {
   }
 
   // ---- UDP ----
+  //
+  // Each wake-up reads up to udp_batch datagrams with one recvmmsg, answers
+  // them all and sends the replies with one sendmmsg, so a busy server makes
+  // two system calls per batch instead of two per query. On a wildcard
+  // address (0.0.0.0, ::) each reply leaves from the address its query was
+  // sent to (IP_PKTINFO): with several addresses on a host (anycast), the
+  // kernel's own choice would be one the client did not ask, and it would
+  // drop the reply.
+
+  enum class udp_progress { drained, more_waiting, blocked_on_send };
 
   void udp_wait(udp_endpoint& ep) {
     ep.socket.async_wait(udp::socket::wait_read, [this, &ep](const asio::error_code& ec) {
       if (stopping || ec == asio::error::operation_aborted) return;
       if (ec) {
         log_error_rarely("UDP wait failed: {}", ec.message());
-      } else {
-        udp_drain(ep);
+        udp_wait(ep);
+        return;
       }
-      udp_wait(ep);
+      udp_serve(ep);
     });
   }
 
-  // Reads up to udp_batch datagrams with recvmsg and answers each with
-  // sendmsg. On a wildcard address (0.0.0.0, ::) the reply leaves from the
-  // address the query was sent to (IP_PKTINFO): with several addresses on a
-  // host (anycast), the kernel's own choice would be one the client did not
-  // ask, and it would drop the reply.
-  void udp_drain(udp_endpoint& ep) {
-    query_context ctx;
-    ctx.proto = transport::udp;
-    const int fd = ep.socket.native_handle();
-    for (std::size_t i = 0; i < udp_batch; ++i) {
-      sockaddr_storage peer{};
-      iovec iov{receive_buffer.get(), max_message};
-      alignas(cmsghdr) std::uint8_t control[pktinfo_control_size];
-      msghdr msg{};
-      msg.msg_name = &peer;
-      msg.msg_namelen = sizeof peer;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          spdlog::debug("UDP receive: {}", std::strerror(errno));
-        }
+  void udp_serve(udp_endpoint& ep) {
+    switch (udp_serve_batch(ep)) {
+      case udp_progress::drained:
+        udp_wait(ep);
+        return;
+      case udp_progress::more_waiting:
+        // A full batch: more are likely queued. Read on without waiting for
+        // a new readiness event, after this worker's other handlers (TCP)
+        // had their turn.
+        asio::post(io, [this, &ep] {
+          if (!stopping) udp_serve(ep);
+        });
+        return;
+      case udp_progress::blocked_on_send:
+        // Stop reading this socket until its replies are out: queries that
+        // arrive meanwhile wait in (or overflow) the kernel's receive buffer.
+        udp_retry_send(ep);
+        return;
+    }
+  }
+
+  // Tries the queued replies again in a millisecond. A timer, not
+  // async_wait(wait_write): asio 1.22's epoll reactor only asks for EPOLLOUT
+  // on behalf of a write it tried first, so that wait may never end.
+  void udp_retry_send(udp_endpoint& ep) {
+    ep.send_retry.expires_after(std::chrono::milliseconds(1));
+    ep.send_retry.async_wait([this, &ep](const asio::error_code& ec) {
+      if (stopping || ec == asio::error::operation_aborted) return;
+      if (!udp_send_replies(ep)) {
+        udp_retry_send(ep);
         return;
       }
-      if (!fill_peer(ctx, peer)) continue;
-      const std::size_t len = answer({receive_buffer.get(), static_cast<std::size_t>(n)}, ctx);
-      if (len == 0) continue;
+      udp_serve(ep);  // what arrived meanwhile woke no one
+    });
+  }
 
-      iovec out_iov{reply_buffer.get(), len};
-      msghdr out{};
-      out.msg_name = &peer;
-      out.msg_namelen = msg.msg_namelen;
-      out.msg_iov = &out_iov;
-      out.msg_iovlen = 1;
-      alignas(cmsghdr) std::uint8_t out_control[pktinfo_control_size];
-      if (ep.wildcard) {
-        out.msg_control = out_control;
-        out.msg_controllen = reply_source(msg, out_control, sizeof out_control);
-        if (out.msg_controllen == 0) out.msg_control = nullptr;
+  udp_progress udp_serve_batch(udp_endpoint& ep) {
+    auto& b = *ep.batch;
+    const int fd = ep.socket.native_handle();
+    b.prepare_receive();
+    int got = 0;
+    do {
+      got = ::recvmmsg(fd, b.in.data(), udp_batch, MSG_DONTWAIT, nullptr);
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        spdlog::debug("UDP receive: {}", std::strerror(errno));
       }
-      if (::sendmsg(fd, &out, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-        owner.metrics.udp_send_failed->inc();
-      }
+      return udp_progress::drained;
     }
+    query_context ctx;
+    ctx.proto = transport::udp;
+    b.out_count = b.out_sent = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+      if (!fill_peer(ctx, b.peer[i])) continue;
+      const std::size_t len = answer(b.query(i), b.reply_slot(i), ctx);
+      if (len != 0) b.add_reply(i, len, ep.wildcard);
+    }
+    if (!udp_send_replies(ep)) return udp_progress::blocked_on_send;
+    return static_cast<std::size_t>(got) == udp_batch ? udp_progress::more_waiting
+                                                      : udp_progress::drained;
+  }
+
+  // Sends the queued replies; false when the socket's send buffer is full
+  // and some are still queued. A reply the kernel refuses for another reason
+  // (no route, no buffer) is dropped and counted, and the rest still go.
+  bool udp_send_replies(udp_endpoint& ep) {
+    auto& b = *ep.batch;
+    const int fd = ep.socket.native_handle();
+    while (b.replies_pending()) {
+      const int sent =
+          ::sendmmsg(fd, b.out.data() + b.out_sent, static_cast<unsigned>(b.out_count - b.out_sent),
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent > 0) {
+        b.out_sent += static_cast<std::size_t>(sent);
+        continue;
+      }
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+      // sendmmsg reports an error only for the first message it was given.
+      owner.metrics.udp_send_failed->inc();
+      ++b.out_sent;
+    }
+    b.out_count = b.out_sent = 0;
+    return true;
   }
 
   // ---- TCP ----
@@ -493,7 +625,10 @@ struct dns_listener_set::impl::worker {
   void close_all() {
     stopping = true;
     asio::error_code ignored;
-    for (auto& ep : udp_sockets) ep->socket.close(ignored);
+    for (auto& ep : udp_sockets) {
+      ep->socket.close(ignored);
+      ep->send_retry.cancel();
+    }
     for (auto& l : tcp_listeners) {
       l->acceptor.close(ignored);
       l->retry.cancel();
@@ -616,7 +751,8 @@ void dns_listener_set::impl::tcp_connection::process_frames() {
       return;
     }
     if (in_used_ - offset - 2 < len) break;
-    const std::size_t reply_len = worker_.answer({in_.data() + offset + 2, len}, ctx_);
+    const std::size_t reply_len = worker_.answer({in_.data() + offset + 2, len},
+                                                 {worker_.reply_buffer.get(), max_message}, ctx_);
     if (reply_len != 0) {
       out_pending_.push_back(static_cast<std::uint8_t>(reply_len >> 8));
       out_pending_.push_back(static_cast<std::uint8_t>(reply_len & 0xff));

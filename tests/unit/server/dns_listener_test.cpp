@@ -24,6 +24,7 @@ using namespace std::chrono_literals;
 
 constexpr std::uint16_t drop_id = 0xdead;   // the test processor drops these
 constexpr std::uint16_t throw_id = 0xbeef;  // and throws on these
+constexpr std::uint16_t slow_id = 0x5105;   // and take 100 ms over these
 
 // Echoes the query with QR set; rcode 3 (NXDOMAIN) when the id is odd.
 // Messages shorter than a header are dropped.
@@ -38,6 +39,7 @@ class echo_processor final : public query_processor {
     const std::uint16_t id = static_cast<std::uint16_t>((query[0] << 8) | query[1]);
     if (id == drop_id) return 0;
     if (id == throw_id) throw std::runtime_error("test processor throws");
+    if (id == slow_id) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::memcpy(reply.data(), query.data(), query.size());
     reply[2] |= 0x80;
     reply[3] = static_cast<std::uint8_t>((reply[3] & 0xf0) | ((id & 1) ? 3 : 0));
@@ -136,6 +138,37 @@ class DnsListener : public testing::Test {
       std::this_thread::sleep_for(2ms);
     }
     return {};
+  }
+
+  // Collects the replies arriving on `s` within `timeout` and counts them by
+  // id; false when one differs from its query in more than QR and RCODE.
+  static bool udp_collect(udp::socket& s, std::vector<int>& replies_per_id, std::size_t expected,
+                          std::chrono::milliseconds timeout) {
+    s.non_blocking(true);
+    std::vector<std::uint8_t> buf(65535);
+    std::size_t got = 0;
+    bool all_well_formed = true;
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      asio::error_code ec;
+      const auto n = s.receive(asio::buffer(buf), 0, ec);
+      if (ec) {
+        std::this_thread::sleep_for(1ms);
+        continue;
+      }
+      const std::vector<std::uint8_t> r(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+      const auto q = make_query(id_of(r));
+      all_well_formed = all_well_formed && r.size() == q.size() && (r[2] & 0x80) &&
+                        std::equal(q.begin() + 4, q.end(), r.begin() + 4);
+      ++replies_per_id[id_of(r)];
+      // Once all came, wait a little longer for a reply sent twice.
+      if (++got == expected) until = std::min(until, std::chrono::steady_clock::now() + 200ms);
+    }
+    return all_well_formed;
+  }
+
+  static void large_receive_buffer(udp::socket& s) {
+    s.set_option(asio::socket_base::receive_buffer_size(4 << 20));  // capped at rmem_max
   }
 
   tcp::socket tcp_connect(std::size_t i = 0) {
@@ -243,6 +276,59 @@ TEST_F(DnsListener, UdpManyQueriesOverSeveralWorkers) {
   EXPECT_EQ(answered, 100);
   EXPECT_TRUE(metrics_contain(
       "zonemesh_dns_queries_total{transport=\"udp\",qtype=\"AAAA\",rcode=\"NOERROR\"} 100\n"));
+}
+
+TEST_F(DnsListener, UdpBurstSentBeforeReadingIsAnsweredOnceEach) {
+  // One worker, busy for 100 ms with the first query while the other 200
+  // arrive: more than one batch waits in the socket at once.
+  start_v4(1);
+  udp::socket s(io_, udp::v4());
+  large_receive_buffer(s);
+  s.connect(udp_endpoint());
+  std::vector<std::uint16_t> ids = {slow_id};
+  for (std::uint16_t id = 1; id <= 200; ++id) ids.push_back(id);
+  for (const auto id : ids) s.send(asio::buffer(make_query(id)));
+
+  std::vector<int> replies_per_id(65536, 0);
+  EXPECT_TRUE(udp_collect(s, replies_per_id, ids.size(), 5000ms)) << "a reply is not its query's";
+  for (const auto id : ids) EXPECT_EQ(replies_per_id[id], 1) << "replies to id " << id;
+  int total = 0;
+  for (const int n : replies_per_id) total += n;
+  EXPECT_EQ(total, static_cast<int>(ids.size()));
+  EXPECT_TRUE(metrics_contain("zonemesh_dns_query_duration_seconds_count{transport=\"udp\"} 201\n"))
+      << metrics_.render();
+}
+
+TEST_F(DnsListener, UdpBurstOnWildcardRepliesFromEachAddressAsked) {
+  // Queries to 127.0.0.1 and 127.0.0.2 alternate within the batches, with
+  // messages that get no reply in between; each client socket is connected,
+  // so it only sees replies from where it sent.
+  start({{"0.0.0.0", 0, false}}, 1);
+  udp::socket to_1(io_, udp::v4());
+  udp::socket to_2(io_, udp::v4());
+  for (auto* s : {&to_1, &to_2}) large_receive_buffer(*s);
+  to_1.connect({asio::ip::make_address("127.0.0.1"), udp_endpoint().port()});
+  to_2.connect({asio::ip::make_address("127.0.0.2"), udp_endpoint().port()});
+  to_1.send(asio::buffer(make_query(slow_id)));
+  const std::uint8_t runt[] = {1, 2, 3};
+  for (std::uint16_t id = 1; id <= 200; ++id) {
+    (id % 2 ? to_1 : to_2).send(asio::buffer(make_query(id)));
+    if (id % 10 == 0) {
+      to_1.send(asio::buffer(make_query(drop_id)));
+      to_2.send(asio::buffer(runt));
+    }
+  }
+  std::vector<int> on_1(65536, 0);
+  std::vector<int> on_2(65536, 0);
+  EXPECT_TRUE(udp_collect(to_1, on_1, 101, 5000ms));
+  EXPECT_TRUE(udp_collect(to_2, on_2, 100, 1000ms));
+  EXPECT_EQ(on_1[slow_id], 1);
+  EXPECT_EQ(on_1[drop_id], 0);
+  for (std::uint16_t id = 1; id <= 200; ++id) {
+    EXPECT_EQ((id % 2 ? on_1 : on_2)[id], 1) << "replies to id " << id;
+    EXPECT_EQ((id % 2 ? on_2 : on_1)[id], 0) << "id " << id << " answered to the wrong socket";
+  }
+  EXPECT_TRUE(metrics_contain("zonemesh_dns_dropped_total{transport=\"udp\"} 40\n"));
 }
 
 TEST_F(DnsListener, UdpDropAndProcessorExceptionAreCountedNotFatal) {
