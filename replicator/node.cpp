@@ -41,6 +41,7 @@ constexpr std::size_t snapshot_chunk = 5000;    // rows per snapshot frame
 // DNS server sees none of it until it commits: keep frames small enough to
 // commit often (a few thousand changes), whatever the transactions' sizes.
 constexpr std::size_t max_batch_bytes = 512 * 1024;
+constexpr std::size_t fetch_page = 16;  // source transactions read at a time
 
 long long steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -457,12 +458,20 @@ void session::pump() {
         need_snapshot = true;
         break;
       }
-      for (const auto& ch : tx.exec_params("SELECT origin_seq, tx::text FROM zonemesh.origin_changes($1, $2, $3, $4)",
-                                           origin, after, have, static_cast<long long>(limit - n))) {
-        if (n++) batch += ',';
-        batch += ch[1].c_str();
-        sent[origin] = ch[0].as<long long>();
-        if (batch.size() >= max_batch_bytes) break;
+      // Pages of a few transactions: each one is built as JSON by the query,
+      // and a frame is full long before `limit` large transactions.
+      for (std::size_t got = fetch_page; got == fetch_page && n < limit && batch.size() < max_batch_bytes;) {
+        got = 0;
+        auto page = std::min<std::size_t>(fetch_page, limit - n);
+        for (const auto& ch : tx.exec_params("SELECT origin_seq, tx::text FROM zonemesh.origin_changes($1, $2, $3, $4)",
+                                             origin, sent[origin] > after ? sent[origin] : after, have,
+                                             static_cast<long long>(page))) {
+          ++got;
+          if (n++) batch += ',';
+          batch += ch[1].c_str();
+          sent[origin] = ch[0].as<long long>();
+        }
+        if (got < page) break;
       }
       if (n >= limit || batch.size() >= max_batch_bytes) break;
     }

@@ -242,6 +242,9 @@ BEGIN
   INSERT INTO zonemesh.vector (origin, seq) VALUES (o, 0) ON CONFLICT (origin) DO NOTHING;
   SELECT seq INTO v FROM zonemesh.vector WHERE origin = o FOR UPDATE;
   IF s <= v OR EXISTS (SELECT 1 FROM zonemesh.received r WHERE r.origin = o AND r.seq = s) THEN
+    -- Here already (perhaps through another peer after failing once): a
+    -- copy kept aside for retry is done with.
+    DELETE FROM zonemesh.apply_errors WHERE origin = o AND origin_seq = s;
     RETURN 'duplicate';
   END IF;
 

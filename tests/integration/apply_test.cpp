@@ -268,6 +268,16 @@ TEST_F(Apply, ABadTransactionIsKeptAsideAndTheRestApplies) {
             std::string::npos);
   // The vector stays honest: seq 1 is still missing.
   EXPECT_EQ(sql_value(b_, "SELECT zonemesh.version_vector() ->> 'px'"), "0");
+  // It arrives intact through another peer: the kept copy is done with, and
+  // a retry finds it a duplicate instead of failing again.
+  counts = nlohmann::json::parse(apply(b_, R"([{"origin": "px", "seq": 1, "changes": []}])"));
+  EXPECT_EQ(counts["applied"], 1);
+  EXPECT_EQ(sql_value(b_, "SELECT zonemesh.version_vector() ->> 'px'"), "2");
+  ASSERT_EQ(sql_error(b_, "INSERT INTO zonemesh.apply_errors (origin, origin_seq, tx, error) VALUES "
+                          "('px', 2, '{\"origin\": \"px\", \"seq\": 2, \"changes\": []}', 'transient')"),
+            "");
+  EXPECT_EQ(nlohmann::json::parse(sql_value(b_, "SELECT zonemesh.retry_apply_errors()"))["duplicate"], 1);
+  EXPECT_EQ(sql_value(b_, "SELECT count(*) FROM zonemesh.apply_errors"), "0");
 }
 
 TEST_F(Apply, SerialIsTheSameEverywhereAndGrowsWithEveryChange) {
