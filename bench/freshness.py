@@ -21,49 +21,14 @@ import json
 import os
 import random
 import socket
-import struct
 import subprocess
 import sys
 import time
 
 
-def dns_query(name, qtype=1):
-    qid = random.randrange(65536)
-    pkt = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        pkt += bytes([len(label)]) + label.encode()
-    return qid, pkt + b"\x00" + struct.pack(">HH", qtype, 1)
-
-
-def skip_name(msg, off):
-    while True:
-        n = msg[off]
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        if n == 0:
-            return off + 1
-        off += 1 + n
-
-
-def a_records(msg, qid):
-    """The A RDATAs of the answer section, or None if not a response to qid."""
-    if len(msg) < 12:
-        return None
-    rid, flags, qd, an = struct.unpack(">HHHH", msg[:8])
-    if rid != qid or not flags & 0x8000:
-        return None
-    off = 12
-    for _ in range(qd):
-        off = skip_name(msg, off) + 4
-    out = []
-    for _ in range(an):
-        off = skip_name(msg, off)
-        rtype, _, _, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
-        off += 10
-        if rtype == 1 and rdlen == 4:
-            out.append(socket.inet_ntoa(msg[off:off + 4]))
-        off += rdlen
-    return out
+# The raw UDP DNS client is shared with the replication benchmarks.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from replication_lib import a_records, dns_query  # noqa: E402
 
 
 class Psql:
