@@ -359,6 +359,10 @@ class dns_listener_set::impl::tcp_connection : public std::enable_shared_from_th
   void read();
   void on_read(const asio::error_code& ec, std::size_t n);
   void process_frames();
+  void queue_reply(std::size_t length);
+  /// Queues the stream's next message (or ends the stream); false when the
+  /// stream failed and the connection was closed.
+  bool pull_stream();
   void flush();
   void on_written(const asio::error_code& ec);
   void arm_idle_timer();
@@ -376,6 +380,7 @@ class dns_listener_set::impl::tcp_connection : public std::enable_shared_from_th
   std::size_t in_used_ = 0;
   std::vector<std::uint8_t> out_pending_;
   std::vector<std::uint8_t> out_writing_;
+  std::unique_ptr<message_stream> stream_;  ///< rest of a multi-message reply
   std::size_t max_pending_;
   bool reading_ = false;
   bool writing_ = false;
@@ -743,7 +748,12 @@ void dns_listener_set::impl::tcp_connection::on_read(const asio::error_code& ec,
 
 void dns_listener_set::impl::tcp_connection::process_frames() {
   std::size_t offset = 0;
-  while (!output_full() && in_used_ - offset >= 2) {
+  while (!output_full()) {
+    if (stream_) {  // the rest of a zone transfer goes before the next query
+      if (!pull_stream()) return;
+      continue;
+    }
+    if (in_used_ - offset < 2) break;
     const std::size_t len = read_u16(in_.data() + offset);
     if (len == 0) {  // cannot be a DNS message, and nothing sensible follows it
       worker_.owner.metrics.tcp_bad_frame->inc();
@@ -754,10 +764,8 @@ void dns_listener_set::impl::tcp_connection::process_frames() {
     const std::size_t reply_len = worker_.answer({in_.data() + offset + 2, len},
                                                  {worker_.reply_buffer.get(), max_message}, ctx_);
     if (reply_len != 0) {
-      out_pending_.push_back(static_cast<std::uint8_t>(reply_len >> 8));
-      out_pending_.push_back(static_cast<std::uint8_t>(reply_len & 0xff));
-      out_pending_.insert(out_pending_.end(), worker_.reply_buffer.get(),
-                          worker_.reply_buffer.get() + reply_len);
+      queue_reply(reply_len);
+      stream_ = worker_.processor->take_stream();
     }
     offset += 2 + len;
   }
@@ -765,6 +773,32 @@ void dns_listener_set::impl::tcp_connection::process_frames() {
     std::memmove(in_.data(), in_.data() + offset, in_used_ - offset);
     in_used_ -= offset;
   }
+}
+
+void dns_listener_set::impl::tcp_connection::queue_reply(std::size_t length) {
+  out_pending_.push_back(static_cast<std::uint8_t>(length >> 8));
+  out_pending_.push_back(static_cast<std::uint8_t>(length & 0xff));
+  out_pending_.insert(out_pending_.end(), worker_.reply_buffer.get(), worker_.reply_buffer.get() + length);
+}
+
+bool dns_listener_set::impl::tcp_connection::pull_stream() {
+  std::size_t n = 0;
+  try {
+    n = stream_->next({worker_.reply_buffer.get(), max_message});
+  } catch (const std::exception& e) {
+    // A transfer cut short must not look complete: the client sees the
+    // connection close before the closing SOA.
+    worker_.log_error_rarely("zone transfer stream failed: {}", e.what());
+    stream_.reset();
+    close();
+    return false;
+  }
+  if (n == 0) {
+    stream_.reset();
+  } else {
+    queue_reply(n);
+  }
+  return true;
 }
 
 void dns_listener_set::impl::tcp_connection::flush() {

@@ -17,6 +17,8 @@
 #include "http_server.hpp"
 #include "query_processor_impl.hpp"
 #include "signals.hpp"
+#include "transfer_policy.hpp"
+#include "transfer_processor.hpp"
 #include "zone_follower.hpp"
 
 namespace {
@@ -44,13 +46,17 @@ int serve(const zonemesh::common::config& cfg) {
   server::zone_follower follower(cfg.database.conninfo, zones, metrics, follow);
   follower.start();
 
+  auto policy = std::make_shared<server::policy_publisher>();
+  server::policy_follower policy_follower(cfg.database.conninfo, policy, metrics);
+  policy_follower.start();
+
   server::server_identity identity;
   identity.hostname = cfg.server.hostname;
   identity.version = cfg.server.version;
   if (!cfg.server.nsid.empty()) identity.nsid = cfg.server.nsid;
   server::dns_listener_set dns(
       server::dns_listener_options::from_config(cfg.server),
-      [&](unsigned) { return std::make_unique<server::query_processor_impl>(zones, identity); }, metrics);
+      [&](unsigned) { return std::make_unique<server::transfer_processor>(zones, policy, identity); }, metrics);
 
   server::http_router router;
   server::add_metrics_route(router, metrics);
@@ -70,6 +76,7 @@ int serve(const zonemesh::common::config& cfg) {
   spdlog::info("stopping ({})", sig ? strsignal(sig) : "fatal error");
   http.stop();
   dns.stop();
+  policy_follower.stop();
   follower.stop();
   spdlog::info("stopped");
   return fatal ? 1 : 0;

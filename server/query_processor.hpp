@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 namespace zonemesh::server {
@@ -19,6 +20,18 @@ struct query_context {
   std::uint16_t peer_port = 0;
 };
 
+/// The rest of a reply that takes several messages (a zone transfer over
+/// TCP). The listener pulls messages as its output drains, so a large zone
+/// never sits in memory as wire; the stream holds what it needs (e.g. the
+/// zone snapshot it started from) until it is done.
+class message_stream {
+ public:
+  virtual ~message_stream() = default;
+  /// Writes the next message into `out` (up to 65535 octets) and returns its
+  /// length, or 0 when the stream has ended.
+  virtual std::size_t next(std::span<std::uint8_t> out) = 0;
+};
+
 /// Answers DNS messages. One instance per worker thread, so an implementation
 /// may keep reusable buffers and needs no locking of its own.
 class query_processor {
@@ -30,6 +43,10 @@ class query_processor {
   /// message must be dropped without a reply.
   virtual std::size_t process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
                               const query_context& ctx) = 0;
+  /// After process() over TCP: the messages that follow its reply, if any
+  /// (null for all ordinary answers). The listener sends them in order
+  /// before it answers the next query of the connection.
+  virtual std::unique_ptr<message_stream> take_stream() { return nullptr; }
 };
 
 }  // namespace zonemesh::server

@@ -120,27 +120,36 @@ std::vector<std::uint8_t> compute(const key& k, std::span<const std::uint8_t> pr
   return h.finish();
 }
 
-bool write_rr(dns::writer& w, const dns::name& key_name, const dns::name& alg_name, const sign_params& p,
-              std::span<const std::uint8_t> mac, std::uint16_t original_id) {
-  const std::size_t start = w.size();
+/// The TSIG RR, uncompressed, into `out`; returns its length or 0 if too big.
+std::size_t make_rr(std::span<std::uint8_t> out, const dns::name& key_name, const dns::name& alg_name,
+                    const sign_params& p, std::span<const std::uint8_t> mac, std::uint16_t original_id) {
+  dns::writer w(out);
   bool ok = w.name(key_name, false) && w.u16(dns::rr_type::tsig) && w.u16(dns::rr_class::any) && w.u32(0);
   const std::size_t rdlength_at = w.size();
   ok = ok && w.u16(0) && w.name(alg_name, false) && w.u16(static_cast<std::uint16_t>(p.time_signed >> 32)) &&
        w.u32(static_cast<std::uint32_t>(p.time_signed)) && w.u16(p.fudge) &&
        w.u16(static_cast<std::uint16_t>(mac.size())) && w.bytes(mac) && w.u16(original_id) && w.u16(p.error) &&
        w.u16(static_cast<std::uint16_t>(p.other.size())) && w.bytes(p.other);
-  if (!ok) {
-    w.rollback(start);
-    return false;
-  }
+  if (!ok) return 0;
   w.patch_u16(rdlength_at, static_cast<std::uint16_t>(w.size() - rdlength_at - 2));
-  const auto d = w.data();
-  const auto arcount = static_cast<std::uint16_t>((d[10] << 8) | d[11]);
+  return w.size();
+}
+
+std::uint16_t read_u16(std::span<const std::uint8_t> m, std::size_t at) {
+  return static_cast<std::uint16_t>((m[at] << 8) | m[at + 1]);
+}
+
+/// Appends the RR to the message in `w` and counts it in ARCOUNT.
+bool append(dns::writer& w, const dns::name& key_name, const dns::name& alg_name, const sign_params& p,
+            std::span<const std::uint8_t> mac) {
+  std::array<std::uint8_t, 1024> rr{};  // two names, fixed fields, a MAC, a short Other
+  const auto message = w.data();
+  const std::size_t n = make_rr(rr, key_name, alg_name, p, mac, read_u16(message, 0));
+  const auto arcount = read_u16(message, 10);
+  if (n == 0 || !w.bytes(std::span(rr).first(n))) return false;
   w.patch_u16(10, static_cast<std::uint16_t>(arcount + 1));
   return true;
 }
-
-std::uint16_t message_id(std::span<const std::uint8_t> m) { return static_cast<std::uint16_t>((m[0] << 8) | m[1]); }
 
 }  // namespace
 
@@ -286,12 +295,52 @@ bool sign(dns::writer& w, const key& k, const sign_params& params, std::span<con
     mac_out = compute(k, prior_mac, message, k.name, alg, params.time_signed, params.fudge, params.error,
                       params.other, params.timers_only);
   }
-  return write_rr(w, k.name, alg, params, mac_out, message_id(message));
+  return append(w, k.name, alg, params, mac_out);
+}
+
+namespace {
+/// Appends the RR after the `length` octets of the message in `buffer`.
+std::size_t append_in_place(std::span<std::uint8_t> buffer, std::size_t length, const dns::name& key_name,
+                            const dns::name& alg_name, const sign_params& params, std::span<const std::uint8_t> mac) {
+  const std::size_t n = make_rr(buffer.subspan(length), key_name, alg_name, params, mac, read_u16(buffer, 0));
+  if (n == 0) return 0;
+  const auto arcount = static_cast<std::uint16_t>(read_u16(buffer, 10) + 1);
+  buffer[10] = static_cast<std::uint8_t>(arcount >> 8);
+  buffer[11] = static_cast<std::uint8_t>(arcount);
+  return length + n;
+}
+}  // namespace
+
+std::size_t sign_in_place(std::span<std::uint8_t> buffer, std::size_t length, const key& k,
+                          const sign_params& params, std::span<const std::uint8_t> prior_mac,
+                          std::vector<std::uint8_t>& mac_out) {
+  if (length < dns::header_size || length > buffer.size()) return 0;
+  const auto& alg = algorithm_name(k.alg);
+  if (params.empty_mac) {
+    mac_out.clear();
+  } else {
+    mac_out = compute(k, prior_mac, buffer.first(length), k.name, alg, params.time_signed, params.fudge,
+                      params.error, params.other, params.timers_only);
+  }
+  return append_in_place(buffer, length, k.name, alg, params, mac_out);
+}
+
+std::size_t sign_unkeyed_in_place(std::span<std::uint8_t> buffer, std::size_t length, const dns::name& key_name,
+                                  const dns::name& algorithm_name, const sign_params& params) {
+  if (length < dns::header_size || length > buffer.size()) return 0;
+  return append_in_place(buffer, length, key_name, algorithm_name, params, {});
 }
 
 bool sign_unkeyed(dns::writer& w, const dns::name& key_name, const dns::name& alg_name, const sign_params& params) {
   if (w.size() < dns::header_size) return false;
-  return write_rr(w, key_name, alg_name, params, {}, message_id(w.data()));
+  return append(w, key_name, alg_name, params, {});
+}
+
+std::size_t rr_size(const dns::name& key_name, const dns::name& alg_name, std::size_t mac_size,
+                    std::size_t other_size) {
+  // owner, type, class, TTL, RDLENGTH; algorithm, time, fudge, MAC size, MAC,
+  // original ID, error, other length, other.
+  return key_name.wire_length() + 10 + alg_name.wire_length() + 6 + 2 + 2 + mac_size + 2 + 2 + 2 + other_size;
 }
 
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {

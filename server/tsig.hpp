@@ -105,6 +105,17 @@ bool sign(dns::writer& w, const key& k, const sign_params& params, std::span<con
 bool sign_unkeyed(dns::writer& w, const dns::name& key_name, const dns::name& algorithm_name,
                   const sign_params& params);
 
+/// sign() for a message of `length` octets already at the start of `buffer`;
+/// returns the new length, or 0 when the RR does not fit.
+std::size_t sign_in_place(std::span<std::uint8_t> buffer, std::size_t length, const key& k,
+                          const sign_params& params, std::span<const std::uint8_t> prior_mac,
+                          std::vector<std::uint8_t>& mac_out);
+std::size_t sign_unkeyed_in_place(std::span<std::uint8_t> buffer, std::size_t length, const dns::name& key_name,
+                                  const dns::name& algorithm_name, const sign_params& params);
+/// Octets a TSIG RR with this key, MAC length and Other length takes.
+std::size_t rr_size(const dns::name& key_name, const dns::name& algorithm_name, std::size_t mac_size,
+                    std::size_t other_size);
+
 /// The message without its TSIG RR and with ARCOUNT one less and the ID set
 /// to `original_id`: what the MAC covers.
 std::vector<std::uint8_t> strip(std::span<const std::uint8_t> message, const record& rec);

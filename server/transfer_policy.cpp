@@ -1,0 +1,278 @@
+#include "transfer_policy.hpp"
+
+#include <arpa/inet.h>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "common/metrics.hpp"
+
+namespace zonemesh::server {
+namespace {
+
+std::string map_key(const dns::name& n) { return n.lowercased().to_string(); }
+
+std::optional<dns::name> parse_name(std::string_view text) {
+  dns::name n;
+  if (dns::name::from_text(text, n) != dns::name_status::ok) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+std::optional<network> network::parse(std::string_view text) {
+  network net;
+  std::string addr(text.substr(0, text.find('/')));
+  int max_prefix = 32;
+  if (inet_pton(AF_INET, addr.c_str(), net.address.data()) == 1) {
+    net.v6 = false;
+  } else if (inet_pton(AF_INET6, addr.c_str(), net.address.data()) == 1) {
+    net.v6 = true;
+    max_prefix = 128;
+  } else {
+    return std::nullopt;
+  }
+  int prefix = max_prefix;
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    const auto digits = text.substr(slash + 1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || prefix < 0 ||
+        prefix > max_prefix) {
+      return std::nullopt;
+    }
+  }
+  net.prefix = static_cast<std::uint8_t>(prefix);
+  return net;
+}
+
+bool network::contains(bool peer_v6, const std::uint8_t* peer) const {
+  const std::uint8_t* a = peer;
+  std::array<std::uint8_t, 16> unmapped{};
+  if (peer_v6 && !v6) {
+    // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
+    static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(peer, mapped, 12) != 0) return false;
+    std::memcpy(unmapped.data(), peer + 12, 4);
+    a = unmapped.data();
+  } else if (peer_v6 != v6) {
+    return false;
+  }
+  const std::size_t full = prefix / 8;
+  if (std::memcmp(a, address.data(), full) != 0) return false;
+  if (const unsigned rest = prefix % 8; rest != 0) {
+    const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+    if ((a[full] & mask) != (address[full] & mask)) return false;
+  }
+  return true;
+}
+
+bool network::contains(const query_context& peer) const { return contains(peer.peer_is_ipv6, peer.peer_address); }
+
+std::optional<notify_target> notify_target::parse(std::string_view text) {
+  notify_target t;
+  std::string_view host = text;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    const auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    port = text.substr(text.find(':') + 1);
+  }
+  std::array<std::uint8_t, 16> buf{};
+  const std::string h(host);
+  if (inet_pton(AF_INET, h.c_str(), buf.data()) != 1 && inet_pton(AF_INET6, h.c_str(), buf.data()) != 1) {
+    return std::nullopt;
+  }
+  t.address = h;
+  if (!port.empty()) {
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) return std::nullopt;
+    t.port = static_cast<std::uint16_t>(p);
+  }
+  return t;
+}
+
+const tsig::key* transfer_policy::find_key(const dns::name& name) const {
+  auto it = keys_.find(map_key(name));
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+const zone_policy* transfer_policy::find_zone(const dns::name& apex) const {
+  auto it = zones_.find(map_key(apex));
+  return it == zones_.end() ? nullptr : &it->second;
+}
+
+bool transfer_policy::may_transfer(const dns::name& apex, const query_context& peer, const dns::name* key) const {
+  const zone_policy* z = find_zone(apex);
+  if (z == nullptr) return false;
+  if (key != nullptr) {
+    for (const auto& k : z->allow_transfer_keys) {
+      if (k == *key) return true;
+    }
+  }
+  for (const auto& net : z->allow_transfer_from) {
+    if (net.contains(peer)) return true;
+  }
+  return false;
+}
+
+void transfer_policy::add_key(tsig::key k) {
+  auto name = map_key(k.name);
+  keys_.insert_or_assign(std::move(name), std::move(k));
+}
+
+zone_policy& transfer_policy::zone(const dns::name& apex) { return zones_[map_key(apex)]; }
+
+// ---- follower --------------------------------------------------------------------
+
+struct policy_follower::impl {
+  impl(std::string c, std::shared_ptr<policy_publisher> o, common::metrics::registry& metrics,
+       std::chrono::milliseconds poll)
+      : conninfo(std::move(c)),
+        out(std::move(o)),
+        poll_interval(poll),
+        errors(metrics.add_counter("zonemesh_transfer_policy_errors_total",
+                                   "tsig_keys and zone_metadata rows skipped because they do not parse.")),
+        keys_gauge(metrics.add_gauge("zonemesh_tsig_keys", "TSIG keys loaded from tsig_keys.")) {}
+
+  void run();
+  void session();
+  void load(pqxx::connection& conn);
+  bool sleep_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex);
+    return !cv.wait_for(lock, d, [this] { return stopping; });
+  }
+  bool stop_requested() {
+    std::lock_guard lock(mutex);
+    return stopping;
+  }
+
+  std::string conninfo;
+  std::shared_ptr<policy_publisher> out;
+  std::chrono::milliseconds poll_interval;
+  common::metrics::counter& errors;
+  common::metrics::gauge& keys_gauge;
+  std::int64_t loaded_at = -1;  // change-log position the published policy reflects
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread thread;
+};
+
+void policy_follower::impl::load(pqxx::connection& conn) {
+  pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+  const auto pos = tx.exec1("SELECT coalesce(max(pos), 0) FROM zonemesh.changelog")[0].as<std::int64_t>();
+  if (pos == loaded_at) return;
+  auto next = std::make_shared<transfer_policy>();
+  for (const auto& row : tx.exec("SELECT name, algorithm, secret FROM public.tsig_keys ORDER BY name")) {
+    try {
+      next->add_key(tsig::make_key(row[0].c_str(), row[1].c_str(), row[2].c_str()));
+    } catch (const std::exception& e) {
+      errors.inc();
+      spdlog::warn("tsig_keys: {}; key skipped", e.what());
+    }
+  }
+  for (const auto& row : tx.exec(
+           "SELECT zone, kind, content FROM public.zone_metadata "
+           "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY') ORDER BY zone, kind, content")) {
+    const std::string zone = row[0].c_str(), kind = row[1].c_str(), content = row[2].c_str();
+    auto apex = parse_name(zone);
+    if (!apex) continue;  // the zones table's validation makes this unreachable
+    auto& z = next->zone(*apex);
+    bool ok = true;
+    if (kind == "ALLOW-AXFR-FROM") {
+      if (auto net = network::parse(content)) {
+        z.allow_transfer_from.push_back(*net);
+      } else {
+        ok = false;
+      }
+    } else if (kind == "TSIG-ALLOW-AXFR") {
+      if (auto key = parse_name(content)) {
+        z.allow_transfer_keys.push_back(*key);
+      } else {
+        ok = false;
+      }
+    } else if (auto target = notify_target::parse(content)) {
+      z.also_notify.push_back(*target);
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      errors.inc();
+      spdlog::warn("zone {} metadata {} = '{}' is not valid; skipped", zone, kind, content);
+    }
+  }
+  tx.commit();
+  keys_gauge.set(static_cast<double>(next->key_count()));
+  out->publish(std::move(next));
+  loaded_at = pos;
+}
+
+namespace {
+class changelog_wakeups : public pqxx::notification_receiver {
+ public:
+  explicit changelog_wakeups(pqxx::connection_base& c) : pqxx::notification_receiver(c, "zonemesh_changelog") {}
+  void operator()(const std::string&, int) override {}
+};
+}  // namespace
+
+void policy_follower::impl::session() {
+  pqxx::connection conn(conninfo);
+  pqxx::nontransaction(conn).exec("SET jit = off");
+  changelog_wakeups wake(conn);  // LISTEN first: no commit after the load is missed
+  while (!stop_requested()) {
+    load(conn);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(poll_interval).count();
+    conn.await_notification(static_cast<long>(us / 1000000), static_cast<long>(us % 1000000));
+  }
+}
+
+void policy_follower::impl::run() {
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop_requested()) {
+    try {
+      session();
+      return;
+    } catch (const std::exception& e) {
+      // The last policy stays published: transfers go on as they were allowed.
+      spdlog::warn("transfer policy: {}; retrying in {} ms", e.what(), backoff.count());
+    }
+    if (!sleep_for(backoff)) return;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+policy_follower::policy_follower(std::string conninfo, std::shared_ptr<policy_publisher> out,
+                                 common::metrics::registry& metrics, std::chrono::milliseconds poll_interval)
+    : impl_(std::make_unique<impl>(std::move(conninfo), std::move(out), metrics, poll_interval)) {}
+
+policy_follower::~policy_follower() { stop(); }
+
+void policy_follower::start() {
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void policy_follower::stop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace zonemesh::server

@@ -1,0 +1,320 @@
+#include "transfer_processor.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "dns/edns.hpp"
+#include "dns/types.hpp"
+
+namespace zonemesh::server {
+namespace {
+
+constexpr std::size_t classic_udp_size = 512;
+constexpr std::size_t max_tcp_message = 65535;
+
+/// What the transfer path needs of a request, read without judging the rest
+/// (the authoritative path does that).
+struct request_info {
+  dns::header h;
+  bool has_question = false;
+  dns::name qname;
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+  std::span<const std::uint8_t> question;  ///< the question as sent (its case kept)
+  std::optional<std::uint32_t> ixfr_serial;  ///< the client's SOA serial (IXFR authority)
+  std::size_t edns_size = 0;                 ///< 0 without OPT
+};
+
+bool parse_request(std::span<const std::uint8_t> message, request_info& out) {
+  dns::reader r(message);
+  if (r.header(out.h) != dns::read_status::ok) return false;
+  if (out.h.qdcount != 1) return true;
+  const std::size_t q_at = r.position();
+  if (r.name(out.qname) != dns::read_status::ok || r.u16(out.qtype) != dns::read_status::ok ||
+      r.u16(out.qclass) != dns::read_status::ok) {
+    return false;
+  }
+  out.has_question = true;
+  out.question = message.subspan(q_at, r.position() - q_at);
+  const unsigned total = unsigned{out.h.ancount} + out.h.nscount + out.h.arcount;
+  for (unsigned i = 0; i < total; ++i) {
+    dns::name owner;
+    dns::rr_header f;
+    std::span<const std::uint8_t> rdata;
+    if (r.rr(owner, f, rdata) != dns::read_status::ok) return false;
+    const bool authority = i >= out.h.ancount && i < unsigned{out.h.ancount} + out.h.nscount;
+    if (authority && f.type == dns::rr_type::soa) {
+      // MNAME and RNAME may be compressed; the serial follows them.
+      std::size_t at = static_cast<std::size_t>(rdata.data() - message.data());
+      dns::name skip;
+      if (dns::read_name_at(message, at, skip, at) != dns::read_status::ok ||
+          dns::read_name_at(message, at, skip, at) != dns::read_status::ok || at + 4 > message.size()) {
+        return false;
+      }
+      out.ixfr_serial = (std::uint32_t{message[at]} << 24) | (std::uint32_t{message[at + 1]} << 16) |
+                        (std::uint32_t{message[at + 2]} << 8) | message[at + 3];
+    } else if (f.type == dns::rr_type::opt && owner.is_root()) {
+      out.edns_size = std::max<std::size_t>(f.rrclass, classic_udp_size);
+    }
+  }
+  return true;
+}
+
+/// RFC 1982: is `a` before `b`?
+bool serial_lt(std::uint32_t a, std::uint32_t b) {
+  return a != b && static_cast<std::int32_t>(b - a) > 0;
+}
+
+std::uint64_t system_now() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+/// Header and question of a reply to `req`; returns the writer's size or 0.
+bool start_reply(dns::writer& w, const request_info& req, std::uint16_t flags, std::uint16_t rcode,
+                 bool with_question) {
+  dns::header h;
+  h.id = req.h.id;
+  h.flags = static_cast<std::uint16_t>(dns::flag::qr | flags | (req.h.flags & dns::flag::rd));
+  h.set_opcode(req.h.opcode());
+  h.set_rcode(rcode);
+  h.qdcount = (with_question && req.has_question) ? 1 : 0;
+  return w.header(h) && (h.qdcount == 0 || w.bytes(req.question));
+}
+
+/// Signs the messages of one reply: the first after the request's MAC, each
+/// later one after the previous MAC with the timers only (RFC 8945 5.3.1).
+struct reply_signer {
+  tsig::key key;
+  std::vector<std::uint8_t> prior;  ///< the request's MAC, then our last one
+  std::uint16_t fudge = 300;
+  std::function<std::uint64_t()> now;
+  bool first = true;
+
+  [[nodiscard]] std::size_t reserve() const {
+    return tsig::rr_size(key.name, tsig::algorithm_name(key.alg), tsig::mac_length(key.alg), 6);
+  }
+  std::size_t sign(std::span<std::uint8_t> buffer, std::size_t length, std::uint16_t error = tsig::error::none,
+                   std::uint64_t time_signed = 0, std::vector<std::uint8_t> other = {}) {
+    tsig::sign_params p;
+    p.time_signed = time_signed != 0 ? time_signed : now();
+    p.fudge = fudge;
+    p.error = error;
+    p.other = std::move(other);
+    p.timers_only = !first;
+    std::vector<std::uint8_t> mac;
+    const std::size_t n = tsig::sign_in_place(buffer, length, key, p, prior, mac);
+    prior = std::move(mac);
+    first = false;
+    return n;
+  }
+};
+
+/// A reply of header and question only (errors, refusals), signed when the
+/// request was.
+std::size_t short_reply(const request_info& req, std::span<std::uint8_t> reply, std::uint16_t rcode,
+                        reply_signer* sig, std::uint16_t flags = 0) {
+  dns::writer w(reply.first(std::min(reply.size(), max_tcp_message)));
+  if (!start_reply(w, req, flags, rcode, true)) return 0;
+  return sig != nullptr ? sig->sign(reply, w.size()) : w.size();
+}
+
+/// A reply holding only the zone's SOA: the IXFR answer for a client that is
+/// up to date, and over UDP (RFC 1995 2: "use TCP").
+std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply, const store::zone_snapshot& zone,
+                      reply_signer* sig, std::size_t limit) {
+  dns::writer w(reply.first(std::min(reply.size(), limit)));
+  if (sig != nullptr) w.set_limit(w.limit() > sig->reserve() ? w.limit() - sig->reserve() : 0);
+  if (!start_reply(w, req, dns::flag::aa, dns::rcode::noerror, true)) return 0;
+  const auto& soa = zone.soa();
+  if (soa.rdatas.empty() || !w.rr(zone.apex().wire(), dns::rr_type::soa, dns::rr_class::in, soa.ttl, soa.rdatas[0])) {
+    return 0;
+  }
+  w.patch_u16(6, 1);
+  return sig != nullptr ? sig->sign(reply, w.size()) : w.size();
+}
+
+/// An AXFR (or an IXFR answered in full) from one zone snapshot: SOA, every
+/// other record, SOA; messages filled to a size, the question in the first.
+class axfr_stream final : public message_stream {
+ public:
+  axfr_stream(std::shared_ptr<const store::zone_snapshot> zone, const request_info& req,
+              std::shared_ptr<reply_signer> sig, std::size_t message_size)
+      : zone_(std::move(zone)),
+        req_(req),
+        question_(req.question.begin(), req.question.end()),
+        signer_(std::move(sig)),
+        message_size_(message_size),
+        records_(zone_->records()) {
+    req_.question = question_;
+    soa_ = records_.size();
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      if (records_[i].type == dns::rr_type::soa) soa_ = i;
+    }
+    if (soa_ == records_.size()) throw std::logic_error("zone " + zone_->apex().to_string() + " has no SOA");
+  }
+
+  std::size_t next(std::span<std::uint8_t> out) override {
+    if (done_) return 0;
+    out = out.first(std::min(out.size(), max_tcp_message));
+    const std::size_t reserve = signer_ ? signer_->reserve() : 0;
+    if (out.size() <= reserve + dns::header_size) throw std::length_error("no room for a transfer message");
+    for (std::size_t limit : {std::min(message_size_, out.size() - reserve), out.size() - reserve}) {
+      dns::writer w(out);
+      w.set_limit(limit);
+      if (!start_reply(w, req_, dns::flag::aa, dns::rcode::noerror, first_)) {
+        throw std::length_error("no room for the question");
+      }
+      std::uint16_t count = 0;
+      std::size_t index = index_;
+      bool started = started_, finished = false;
+      while (count < 0xffff) {
+        if (started && index == soa_) ++index;  // the SOA only opens and closes
+        const bool closing = started && index >= records_.size();
+        const store::record& rr = started && !closing ? records_[index] : records_[soa_];
+        if (!w.rr(rr.owner.wire(), rr.type, dns::rr_class::in, rr.ttl, rr.rdata)) break;
+        ++count;
+        if (!started) {
+          started = true;
+        } else if (!closing) {
+          ++index;
+        } else {
+          finished = true;
+          break;
+        }
+      }
+      if (count == 0) continue;  // one RR bigger than the fill size: a full-size message
+      w.patch_u16(6, count);
+      std::size_t length = w.size();
+      if (signer_) {
+        length = signer_->sign(out, length);
+        if (length == 0) throw std::length_error("no room for the TSIG");
+      }
+      index_ = index;
+      started_ = started;
+      done_ = finished;
+      first_ = false;
+      return length;
+    }
+    throw std::length_error("a record of " + zone_->apex().to_string() + " does not fit in a DNS message");
+  }
+
+ private:
+  std::shared_ptr<const store::zone_snapshot> zone_;
+  request_info req_;
+  std::vector<std::uint8_t> question_;
+  std::shared_ptr<reply_signer> signer_;
+  std::size_t message_size_;
+  std::vector<store::record> records_;
+  std::size_t soa_ = 0;
+  std::size_t index_ = 0;
+  bool started_ = false;
+  bool first_ = true;
+  bool done_ = false;
+};
+
+std::vector<std::uint8_t> u48(std::uint64_t v) {
+  return {static_cast<std::uint8_t>(v >> 40), static_cast<std::uint8_t>(v >> 32), static_cast<std::uint8_t>(v >> 24),
+          static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),  static_cast<std::uint8_t>(v)};
+}
+
+}  // namespace
+
+transfer_processor::transfer_processor(std::shared_ptr<const store::zone_publisher> zones,
+                                       std::shared_ptr<const policy_publisher> policy, server_identity identity,
+                                       processor_options options, transfer_options transfer)
+    : query_processor_impl(zones, std::move(identity), options),
+      zones_(std::move(zones)),
+      policy_(std::move(policy)),
+      options_(options),
+      transfer_(std::move(transfer)) {
+  if (!transfer_.now) transfer_.now = system_now;
+  transfer_.message_size = std::clamp<std::size_t>(transfer_.message_size, 1024, max_tcp_message);
+}
+
+std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
+                                        const query_context& ctx) {
+  stream_.reset();
+  if (query.size() < dns::header_size || reply.size() < dns::header_size) return 0;
+  request_info req;
+  const bool parsed = parse_request(query, req);
+  if (req.h.has(dns::flag::qr)) return 0;  // never answer a response
+
+  tsig::record rec;
+  const auto found = parsed ? tsig::find(query, rec) : tsig::find_status::absent;
+  if (found == tsig::find_status::malformed) return short_reply(req, reply, dns::rcode::formerr, nullptr);
+  if (!parsed || (found == tsig::find_status::absent && !(req.has_question && (req.qtype == dns::rr_type::axfr ||
+                                                                               req.qtype == dns::rr_type::ixfr)))) {
+    return query_processor_impl::process(query, reply, ctx);  // the plain authoritative path
+  }
+
+  const auto policy = policy_->current();
+  std::shared_ptr<reply_signer> sig;
+  if (found == tsig::find_status::found) {
+    const std::uint64_t now = transfer_.now();
+    const tsig::key* key = policy->find_key(rec.key_name);
+    tsig::sign_params p;
+    p.time_signed = now;
+    p.fudge = transfer_.fudge;
+    if (key == nullptr || tsig::algorithm_from_name(rec.algorithm_name) != key->alg) {
+      // RFC 8945 5.2.1: NOTAUTH, and a TSIG with BADKEY and no MAC.
+      p.error = tsig::error::badkey;
+      const auto n = short_reply(req, reply, dns::rcode::notauth, nullptr);
+      return n == 0 ? 0 : tsig::sign_unkeyed_in_place(reply, n, rec.key_name, rec.algorithm_name, p);
+    }
+    const auto verdict = tsig::verify(query, rec, *key, now);
+    if (verdict.formerr) return short_reply(req, reply, dns::rcode::formerr, nullptr);
+    if (!verdict.ok && verdict.error == tsig::error::badsig) {
+      p.error = tsig::error::badsig;  // 5.2.2: unsigned, no MAC
+      const auto n = short_reply(req, reply, dns::rcode::notauth, nullptr);
+      return n == 0 ? 0 : tsig::sign_unkeyed_in_place(reply, n, rec.key_name, rec.algorithm_name, p);
+    }
+    sig = std::make_shared<reply_signer>(reply_signer{*key, rec.mac, transfer_.fudge, transfer_.now, true});
+    if (!verdict.ok) {
+      // 5.2.3: BADTIME is signed, carries the request's time and ours in Other.
+      const auto n = short_reply(req, reply, dns::rcode::notauth, nullptr);
+      return n == 0 ? 0 : sig->sign(reply, n, verdict.error, rec.time_signed, u48(now));
+    }
+  }
+
+  const bool is_transfer = req.has_question && req.h.opcode() == dns::opcode::query &&
+                           (req.qtype == dns::rr_type::axfr || req.qtype == dns::rr_type::ixfr);
+  if (!is_transfer) {
+    // Any other signed request: answered as usual, with room kept for the TSIG.
+    std::size_t limit = std::min(reply.size(), max_tcp_message);
+    if (ctx.proto == transport::udp) {
+      limit = std::min(limit, req.edns_size == 0 ? classic_udp_size
+                                                 : std::clamp<std::size_t>(req.edns_size, classic_udp_size,
+                                                                           options_.udp_payload_size));
+    }
+    if (limit <= sig->reserve() + dns::header_size) return 0;
+    const std::size_t n = query_processor_impl::process(query, reply.first(limit - sig->reserve()), ctx);
+    return n == 0 ? 0 : sig->sign(reply, n);
+  }
+
+  if (req.qclass != dns::rr_class::in) return short_reply(req, reply, dns::rcode::refused, sig.get());
+  if (req.qtype == dns::rr_type::axfr && ctx.proto == transport::udp) {
+    return short_reply(req, reply, dns::rcode::notimp, sig.get());  // RFC 5936 4.2
+  }
+  auto zone = zones_->current()->find_exact(req.qname);
+  if (!zone) return short_reply(req, reply, dns::rcode::notauth, sig.get());
+  const dns::name* proven = sig ? &sig->key.name : nullptr;
+  if (!policy->may_transfer(zone->apex(), ctx, proven)) {
+    return short_reply(req, reply, dns::rcode::refused, sig.get());
+  }
+  if (req.qtype == dns::rr_type::ixfr) {
+    const std::size_t udp_limit = req.edns_size == 0 ? classic_udp_size : req.edns_size;
+    const std::size_t limit = ctx.proto == transport::udp ? udp_limit : max_tcp_message;
+    // Up to date, or over UDP: the current SOA alone. Otherwise the whole
+    // zone in AXFR form, which RFC 1995 4 allows in reply to an IXFR.
+    if (ctx.proto == transport::udp || (req.ixfr_serial && !serial_lt(*req.ixfr_serial, zone->serial()))) {
+      return soa_reply(req, reply, *zone, sig.get(), limit);
+    }
+  }
+  auto stream = std::make_unique<axfr_stream>(std::move(zone), req, std::move(sig), transfer_.message_size);
+  const std::size_t n = stream->next(reply);
+  stream_ = std::move(stream);
+  return n;
+}
+
+}  // namespace zonemesh::server
