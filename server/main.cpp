@@ -15,6 +15,7 @@
 #include "common/metrics.hpp"
 #include "dns_listener.hpp"
 #include "http_server.hpp"
+#include "notifier.hpp"
 #include "query_processor_impl.hpp"
 #include "signals.hpp"
 #include "transfer_policy.hpp"
@@ -49,6 +50,8 @@ int serve(const zonemesh::common::config& cfg) {
   auto policy = std::make_shared<server::policy_publisher>();
   server::policy_follower policy_follower(cfg.database.conninfo, policy, metrics);
   policy_follower.start();
+  server::notifier notifier(zones, policy, metrics);
+  notifier.start();
 
   server::server_identity identity;
   identity.hostname = cfg.server.hostname;
@@ -76,6 +79,7 @@ int serve(const zonemesh::common::config& cfg) {
   spdlog::info("stopping ({})", sig ? strsignal(sig) : "fatal error");
   http.stop();
   dns.stop();
+  notifier.stop();
   policy_follower.stop();
   follower.stop();
   spdlog::info("stopped");

@@ -1,0 +1,429 @@
+#!/usr/bin/python3
+"""Zone transfers, TSIG and NOTIFY between zonemesh and the DNS world.
+
+A 2-site zonemesh cluster (scripts/cluster: PostgreSQL, zonemesh-server and
+zonemesh-replicator per site) serves sec.test, which site1 lets transfer with
+a TSIG key and whose ALSO-NOTIFY names a Knot and an NSD secondary (real
+knotd and nsd from Debian, pulling from site1 with the key). The tests check
+what an operator would: transfers are refused without the key and rejected
+with a wrong one (BADKEY, BADSIG, BADTIME as RFC 8945 says), a transfer
+equals the zone as zonemesh-admin exports it and is the same at both sites,
+the secondaries end up serving exactly zonemesh's zone, and an SQL edit at
+either site reaches them through NOTIFY.
+
+Run with /usr/bin/python3 (Debian's python3-dnspython) as root or a user who
+may run PostgreSQL (scripts/cluster).
+"""
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from unittest import mock
+
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+import dns.zone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+BUILD_DIR = os.environ.get("ZONEMESH_BUILD_DIR", os.path.join(REPO, "build"))
+CLUSTER = os.path.join(REPO, "scripts", "cluster")
+ADMIN = os.path.join(BUILD_DIR, "server", "zonemesh-admin")
+
+ZONE = "sec.test"
+KEY_NAME = "xfr-key"
+SECRET = base64.b64encode(bytes(range(100, 132))).decode()
+KEYRING = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha256", SECRET)})
+ENV = {}
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def psql(site, sql):
+    res = subprocess.run(["psql", site["pg"], "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"psql failed: {res.stderr}")
+    return res.stdout.strip()
+
+
+def query(port, name, rdtype, keyring=None, keyname=None, tcp=False):
+    q = dns.message.make_query(name, rdtype)
+    if keyring is not None:
+        q.use_tsig(keyring, keyname=keyname)
+    fn = dns.query.tcp if tcp else dns.query.udp
+    return fn(q, "127.0.0.1", port=port, timeout=5)
+
+
+def serial_at(port, name=ZONE):
+    try:
+        r = query(port, name, "SOA")
+    except Exception:  # not up yet
+        return None
+    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+        return None
+    return r.answer[0][0].serial
+
+
+def wait_for(what, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def transfer(port, keyring=KEYRING, keyname=KEY_NAME, rdtype="AXFR", serial=0):
+    """The zone as transferred: a dnspython zone (raises on refusal)."""
+    xfr = dns.query.xfr("127.0.0.1", ZONE, rdtype=rdtype, serial=serial, port=port, timeout=10,
+                        keyring=keyring, keyname=keyname, lifetime=30, relativize=False)
+    return dns.zone.from_xfr(xfr, relativize=False)
+
+
+def exported_zone(site):
+    res = subprocess.run([ADMIN, "export-zone", "--db", site["pg"], "--zone", ZONE],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    if res.returncode != 0:
+        raise RuntimeError(f"export-zone failed: {res.stderr}")
+    return dns.zone.from_text(res.stdout, origin=ZONE + ".", relativize=False)
+
+
+def start_knot(tmp, port, primary_port):
+    d = os.path.join(tmp, "knot")
+    os.makedirs(os.path.join(d, "db"), exist_ok=True)
+    conf = os.path.join(d, "knot.conf")
+    with open(conf, "w") as f:
+        f.write(f"""server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{d}/db"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: {KEY_NAME}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+  - id: zonemesh
+    address: 127.0.0.1@{primary_port}
+    key: {KEY_NAME}
+acl:
+  - id: from_zonemesh
+    address: 127.0.0.1
+    key: {KEY_NAME}
+    action: notify
+  - id: transfer_out
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: "{d}/db"
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: {ZONE}.
+    master: zonemesh
+    acl: [from_zonemesh, transfer_out]
+""")
+    log = open(os.path.join(d, "knotd.log"), "wb")
+    return subprocess.Popen(["knotd", "-c", conf], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_nsd(tmp, port, primary_port):
+    d = os.path.join(tmp, "nsd")
+    os.makedirs(os.path.join(d, "xfr"), exist_ok=True)
+    conf = os.path.join(d, "nsd.conf")
+    with open(conf, "w") as f:
+        f.write(f"""server:
+    ip-address: 127.0.0.1
+    port: {port}
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    database: ""
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}/xfr"
+    pidfile: "{d}/nsd.pid"
+    logfile: "{d}/nsd.log"
+    verbosity: 2
+remote-control:
+    control-enable: no
+key:
+    name: "{KEY_NAME}"
+    algorithm: hmac-sha256
+    secret: "{SECRET}"
+zone:
+    name: "{ZONE}"
+    zonefile: "{d}/{ZONE}.zone"
+    allow-notify: 127.0.0.1 {KEY_NAME}
+    request-xfr: 127.0.0.1@{primary_port} {KEY_NAME}
+    provide-xfr: 127.0.0.1 NOKEY
+""")
+    check = subprocess.run(["nsd-checkconf", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    if check.returncode != 0:
+        raise RuntimeError(f"nsd-checkconf: {check.stdout}")
+    log = open(os.path.join(d, "stdout.log"), "wb")
+    return subprocess.Popen(["nsd", "-d", "-c", conf], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop(proc):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def load_zone(site):
+    hosts = ",".join(f"('{ZONE}', 'h{i}.{ZONE}', 'A', '198.51.100.{i % 250 + 1}')" for i in range(1500))
+    psql(site, f"""
+        BEGIN;
+        SELECT create_zone('{ZONE}', ARRAY['ns1.{ZONE}', 'ns2.{ZONE}']);
+        INSERT INTO records (zone, name, type, content) VALUES
+          ('{ZONE}', 'ns1.{ZONE}', 'A', '192.0.2.1'),
+          ('{ZONE}', 'ns2.{ZONE}', 'AAAA', '2001:db8::2'),
+          ('{ZONE}', '{ZONE}', 'MX', '10 mail.{ZONE}'),
+          ('{ZONE}', 'mail.{ZONE}', 'A', '192.0.2.25'),
+          ('{ZONE}', '{ZONE}', 'TXT', '"v=spf1 -all" "second string"'),
+          ('{ZONE}', '*.wild.{ZONE}', 'A', '192.0.2.80'),
+          ('{ZONE}', 'www.{ZONE}', 'CNAME', 'mail.{ZONE}'),
+          ('{ZONE}', 'sub.{ZONE}', 'NS', 'ns.sub.{ZONE}'),
+          ('{ZONE}', 'ns.sub.{ZONE}', 'A', '192.0.2.99'),
+          {hosts};
+        INSERT INTO tsig_keys (name, algorithm, secret) VALUES ('{KEY_NAME}', 'hmac-sha256', '{SECRET}');
+        INSERT INTO zone_metadata (zone, kind, content) VALUES
+          ('{ZONE}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}'),
+          ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["knot"]}'),
+          ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["nsd"]}');
+        COMMIT;""")
+
+
+def setUpModule():
+    for tool in ("knotd", "nsd", "psql"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            raise RuntimeError(f"{tool} not found: run scripts/install-deps (knot, nsd, postgresql)")
+    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    unittest.addModuleCleanup(cleanup)
+    tmp = tempfile.mkdtemp(prefix="zonemesh-transfers-", dir="/tmp")
+    os.chmod(tmp, 0o755)
+    ENV["tmp"] = tmp
+    cluster_dir = os.path.join(tmp, "cluster")
+    env = dict(os.environ, ZONEMESH_BUILD_DIR=BUILD_DIR)
+    res = subprocess.run([CLUSTER, "up", "--sites", "2", "--dir", cluster_dir, "--fast"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         timeout=300)
+    ENV["cluster_dir"] = cluster_dir
+    if res.returncode != 0:
+        raise RuntimeError(f"scripts/cluster up failed:\n{res.stderr[-3000:]}")
+    ENV["sites"] = json.loads(res.stdout)["sites"]
+    ENV["knot"] = free_port()
+    ENV["nsd"] = free_port()
+    site1, site2 = ENV["sites"]
+    load_zone(site1)
+    # The zone, its key and its metadata replicate: both sites serve it.
+    for s in (site1, site2):
+        wait_for(f"{ZONE} served at {s['node']}", lambda s=s: serial_at(s["dns_port"]))
+    ENV["knot_proc"] = start_knot(tmp, ENV["knot"], site1["dns_port"])
+    ENV["nsd_proc"] = start_nsd(tmp, ENV["nsd"], site1["dns_port"])
+    print(f"zonemesh sites on DNS ports {site1['dns_port']}, {site2['dns_port']}; knotd {ENV['knot']}, "
+          f"nsd {ENV['nsd']}; files in {tmp}", file=sys.stderr, flush=True)
+
+
+def cleanup():
+    stop(ENV.get("knot_proc"))
+    stop(ENV.get("nsd_proc"))
+    keep = os.environ.get("ZONEMESH_KEEP_TMP") == "1"
+    if "cluster_dir" in ENV:
+        subprocess.run([CLUSTER, "down", "--dir", ENV["cluster_dir"]] + ([] if keep else ["--remove"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    if not keep and "tmp" in ENV:
+        shutil.rmtree(ENV["tmp"], ignore_errors=True)
+
+
+def site(i):
+    return ENV["sites"][i]
+
+
+class Access(unittest.TestCase):
+    def test_unsigned_transfer_is_refused_at_every_site(self):
+        for i in (0, 1):
+            with self.assertRaises(dns.query.TransferError) as e:
+                transfer(site(i)["dns_port"], keyring=None, keyname=None)
+            self.assertEqual(e.exception.rcode, dns.rcode.REFUSED)
+
+    def test_unknown_key_gets_badkey(self):
+        ring = dns.tsigkeyring.from_text({"other-key.": ("hmac-sha256", SECRET)})
+        with self.assertRaises(dns.tsig.PeerBadKey):
+            transfer(site(0)["dns_port"], keyring=ring, keyname="other-key.")
+
+    def test_wrong_secret_gets_badsig(self):
+        ring = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha256", base64.b64encode(b"x" * 32).decode())})
+        with self.assertRaises(dns.tsig.PeerBadSignature):
+            transfer(site(0)["dns_port"], keyring=ring)
+
+    def test_wrong_algorithm_gets_badkey(self):
+        ring = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha512", SECRET)})
+        with self.assertRaises(dns.tsig.PeerBadKey):
+            transfer(site(0)["dns_port"], keyring=ring)
+
+    def test_clock_an_hour_off_gets_badtime(self):
+        real = time.time
+        with mock.patch("dns.message.time.time", lambda: real() - 3600):
+            with self.assertRaises(dns.tsig.PeerBadTime):
+                transfer(site(0)["dns_port"])
+
+    def test_a_zone_not_served_is_notauth(self):
+        xfr = dns.query.xfr("127.0.0.1", "not-served.test", port=site(0)["dns_port"], timeout=10,
+                            keyring=KEYRING, keyname=KEY_NAME, lifetime=30, relativize=False)
+        with self.assertRaises(dns.query.TransferError) as e:
+            dns.zone.from_xfr(xfr, relativize=False)
+        self.assertEqual(e.exception.rcode, dns.rcode.NOTAUTH)
+
+    def test_signed_queries_get_signed_answers(self):
+        # dnspython checks the reply's TSIG against the request's MAC.
+        r = query(site(1)["dns_port"], f"mail.{ZONE}", "A", keyring=KEYRING, keyname=KEY_NAME)
+        self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+        self.assertTrue(r.had_tsig)
+        self.assertEqual(r.answer[0][0].address, "192.0.2.25")
+
+
+class Transfers(unittest.TestCase):
+    def test_axfr_is_the_zone_at_both_sites(self):
+        expected = exported_zone(site(0))
+        one = transfer(site(0)["dns_port"])
+        two = transfer(site(1)["dns_port"])
+        self.assertEqual(len(one.nodes), len(expected.nodes))
+        self.assertEqual(one, expected)
+        self.assertEqual(two, expected)
+        self.assertEqual(one.get_rdataset(ZONE + ".", "SOA")[0].serial, serial_at(site(0)["dns_port"]))
+
+    def test_axfr_allowed_by_network(self):
+        psql(site(0), f"INSERT INTO zone_metadata (zone, kind, content) "
+                      f"VALUES ('{ZONE}', 'ALLOW-AXFR-FROM', '127.0.0.0/8')")
+        try:
+            zone = wait_for("the network rule to apply",
+                            lambda: self._try(lambda: transfer(site(0)["dns_port"], keyring=None, keyname=None)))
+            self.assertEqual(zone, exported_zone(site(0)))
+        finally:
+            psql(site(0), f"DELETE FROM zone_metadata WHERE zone = '{ZONE}' AND kind = 'ALLOW-AXFR-FROM'")
+        wait_for("the rule to be gone", lambda: self._refused(site(0)["dns_port"]))
+
+    @staticmethod
+    def _try(fn):
+        try:
+            return fn()
+        except dns.query.TransferError:
+            return None
+
+    @staticmethod
+    def _refused(port):
+        try:
+            transfer(port, keyring=None, keyname=None)
+            return False
+        except dns.query.TransferError as e:
+            return e.rcode == dns.rcode.REFUSED
+
+    def test_ixfr_of_the_current_serial_is_the_soa_alone(self):
+        port = site(0)["dns_port"]
+        serial = serial_at(port)
+        q = dns.message.make_query(ZONE, "IXFR")
+        q.use_tsig(KEYRING, keyname=KEY_NAME)
+        soa = dns.rrset.from_text(ZONE + ".", 0, "IN", "SOA", f". . {serial} 0 0 0 0")
+        q.authority.append(soa)
+        r = dns.query.tcp(q, "127.0.0.1", port=port, timeout=10)
+        self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+        self.assertEqual(len(r.answer), 1)
+        self.assertEqual(r.answer[0].rdtype, dns.rdatatype.SOA)
+        self.assertEqual(r.answer[0][0].serial, serial)
+
+    def test_ixfr_from_an_old_serial_is_the_whole_zone(self):
+        zone = transfer(site(0)["dns_port"], rdtype="IXFR", serial=1)
+        self.assertEqual(zone, exported_zone(site(0)))
+
+
+class Secondaries(unittest.TestCase):
+    """Knot and NSD as secondaries of site1."""
+
+    def assert_secondaries_serve(self, expected_serial):
+        for who in ("knot", "nsd"):
+            wait_for(f"{who} to serve serial {expected_serial}",
+                     lambda who=who: serial_at(ENV[who]) == expected_serial, timeout=60)
+
+    def test_1_secondaries_transfer_the_zone(self):
+        serial = serial_at(site(0)["dns_port"])
+        self.assert_secondaries_serve(serial)
+        expected = exported_zone(site(0))
+        for who in ("knot", "nsd"):
+            got = transfer(ENV[who], keyring=None, keyname=None)
+            self.assertEqual(got, expected, f"{who}'s copy differs")
+
+    def test_2_sql_edit_reaches_secondaries_by_notify(self):
+        # The secondaries' SOA refresh is 3 h: only a NOTIFY makes them pull now.
+        psql(site(0), f"INSERT INTO records (zone, name, type, content) "
+                      f"VALUES ('{ZONE}', 'notified.{ZONE}', 'A', '203.0.113.7')")
+        for who in ("knot", "nsd"):
+            wait_for(f"{who} to answer the new record",
+                     lambda who=who: self._answers(ENV[who], f"notified.{ZONE}") == ["203.0.113.7"], timeout=60)
+
+    def test_3_edit_at_the_other_site_reaches_secondaries(self):
+        # Written at site2, replicated to site1, which serves a new serial and notifies.
+        psql(site(1), f"UPDATE records SET content = '203.0.113.8' WHERE name = 'mail.{ZONE}' AND type = 'A'")
+        for who in ("knot", "nsd"):
+            wait_for(f"{who} to answer the replicated change",
+                     lambda who=who: self._answers(ENV[who], f"mail.{ZONE}") == ["203.0.113.8"], timeout=60)
+        expected = exported_zone(site(0))
+        self.assertEqual(transfer(ENV["knot"], keyring=None, keyname=None), expected)
+        self.assertEqual(transfer(ENV["nsd"], keyring=None, keyname=None), expected)
+
+    @staticmethod
+    def _answers(port, name):
+        try:
+            r = query(port, name, "A")
+        except Exception:
+            return None
+        return sorted(rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == dns.rdatatype.A)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
