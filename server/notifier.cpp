@@ -89,6 +89,7 @@ struct notifier::impl {
 
   void run();
   void check_zones();
+  void consider(const store::zone_snapshot& zone, const transfer_policy& pol);
   void send_due();
   void receive(int sock);
   bool send(pending& p);
@@ -113,29 +114,42 @@ struct notifier::impl {
   std::thread thread;
 };
 
+void notifier::impl::consider(const store::zone_snapshot& zone, const transfer_policy& pol) {
+  const auto targets = pol.notify_targets(zone.apex());
+  if (targets.empty()) return;
+  auto key = zone.apex().lowercased().to_string();
+  const std::uint32_t serial = zone.serial();
+  auto [it, inserted] = notified.try_emplace(key, serial);
+  if (!inserted && it->second == serial) return;
+  it->second = serial;
+  for (const auto& t : targets) {
+    auto dest = destination::from(t);
+    if (!dest) continue;
+    pending p{zone.apex(), serial, t, *dest, static_cast<std::uint16_t>(ids()), 0, clock_type::now()};
+    queue.insert_or_assign(target_key(zone.apex(), t), std::move(p));  // a newer serial replaces an older one
+  }
+}
+
 void notifier::impl::check_zones() {
   auto set = zones->current();
   auto pol = policy->current();
   if (set == seen_set && pol == seen_policy) return;
-  seen_set = set;
-  seen_policy = pol;
-  for (const auto& [zone_key, zp] : pol->zones()) {
-    if (zp.also_notify.empty()) continue;
-    dns::name apex;
-    if (dns::name::from_text(zone_key, apex) != dns::name_status::ok) continue;
-    auto zone = set->find_exact(apex);
-    if (!zone) continue;
-    const std::uint32_t serial = zone->serial();
-    auto it = notified.find(zone_key);
-    if (it != notified.end() && it->second == serial) continue;
-    notified[zone_key] = serial;
-    for (const auto& t : zp.also_notify) {
-      auto dest = destination::from(t);
-      if (!dest) continue;
-      pending p{zone->apex(), serial, t, *dest, static_cast<std::uint16_t>(ids()), 0, clock_type::now()};
-      queue.insert_or_assign(target_key(apex, t), std::move(p));  // a newer serial replaces an older one
+  const auto now_zones = set->zones();
+  if (pol != seen_policy || !seen_set) {
+    for (const auto& z : now_zones) consider(*z, *pol);
+  } else {
+    // Both sets are sorted in canonical order and share the zones that did
+    // not change: only new or rebuilt snapshots can have a new serial.
+    const auto before = seen_set->zones();
+    std::size_t j = 0;
+    for (const auto& z : now_zones) {
+      while (j < before.size() && canonical_compare(before[j]->apex(), z->apex()) < 0) ++j;
+      if (j < before.size() && before[j] == z) continue;
+      consider(*z, *pol);
     }
   }
+  seen_set = std::move(set);
+  seen_policy = std::move(pol);
 }
 
 bool notifier::impl::send(pending& p) {
@@ -149,8 +163,8 @@ bool notifier::impl::send(pending& p) {
   if (!w.header(h) || !w.name(p.apex) || !w.u16(dns::rr_type::soa) || !w.u16(dns::rr_class::in)) return false;
   std::size_t length = w.size();
   const auto pol = policy->current();
-  if (const auto* zp = pol->find_zone(p.apex); zp != nullptr && !zp->allow_transfer_keys.empty()) {
-    if (const auto* key = pol->find_key(zp->allow_transfer_keys.front())) {
+  {
+    if (const auto* key = pol->notify_key(p.apex)) {
       tsig::sign_params params;
       params.time_signed = static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())

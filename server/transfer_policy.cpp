@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
@@ -116,18 +117,56 @@ const zone_policy* transfer_policy::find_zone(const dns::name& apex) const {
   return it == zones_.end() ? nullptr : &it->second;
 }
 
-bool transfer_policy::may_transfer(const dns::name& apex, const query_context& peer, const dns::name* key) const {
-  const zone_policy* z = find_zone(apex);
-  if (z == nullptr) return false;
+namespace {
+bool allows(const zone_policy& z, const query_context& peer, const dns::name* key) {
   if (key != nullptr) {
-    for (const auto& k : z->allow_transfer_keys) {
+    for (const auto& k : z.allow_transfer_keys) {
       if (k == *key) return true;
     }
   }
-  for (const auto& net : z->allow_transfer_from) {
+  for (const auto& net : z.allow_transfer_from) {
     if (net.contains(peer)) return true;
   }
   return false;
+}
+}  // namespace
+
+bool transfer_policy::may_transfer(const dns::name& apex, const query_context& peer, const dns::name* key) const {
+  const zone_policy* z = find_zone(apex);
+  return (z != nullptr && allows(*z, peer, key)) || allows(catalogs_, peer, key);
+}
+
+std::vector<notify_target> transfer_policy::notify_targets(const dns::name& apex) const {
+  std::vector<notify_target> out;
+  if (const zone_policy* z = find_zone(apex)) out = z->also_notify;
+  for (const auto& t : catalogs_.also_notify) {
+    const bool dup = std::any_of(out.begin(), out.end(),
+                                 [&](const notify_target& o) { return o.address == t.address && o.port == t.port; });
+    if (!dup) out.push_back(t);
+  }
+  return out;
+}
+
+const tsig::key* transfer_policy::notify_key(const dns::name& apex) const {
+  if (const zone_policy* z = find_zone(apex)) {
+    for (const auto& k : z->allow_transfer_keys) {
+      if (const auto* key = find_key(k)) return key;
+    }
+  }
+  for (const auto& k : catalogs_.allow_transfer_keys) {
+    if (const auto* key = find_key(k)) return key;
+  }
+  return nullptr;
+}
+
+void transfer_policy::add_catalog(const dns::name& apex) {
+  const zone_policy* z = find_zone(apex);
+  if (z == nullptr) return;
+  catalogs_.allow_transfer_from.insert(catalogs_.allow_transfer_from.end(), z->allow_transfer_from.begin(),
+                                       z->allow_transfer_from.end());
+  catalogs_.allow_transfer_keys.insert(catalogs_.allow_transfer_keys.end(), z->allow_transfer_keys.begin(),
+                                       z->allow_transfer_keys.end());
+  catalogs_.also_notify.insert(catalogs_.also_notify.end(), z->also_notify.begin(), z->also_notify.end());
 }
 
 void transfer_policy::add_key(tsig::key k) {
@@ -178,6 +217,7 @@ void policy_follower::impl::load(pqxx::connection& conn) {
   const auto pos = tx.exec1("SELECT coalesce(max(pos), 0) FROM zonemesh.changelog")[0].as<std::int64_t>();
   if (pos == loaded_at) return;
   auto next = std::make_shared<transfer_policy>();
+  std::vector<dns::name> catalogs;
   for (const auto& row : tx.exec("SELECT name, algorithm, secret FROM public.tsig_keys ORDER BY name")) {
     try {
       next->add_key(tsig::make_key(row[0].c_str(), row[1].c_str(), row[2].c_str()));
@@ -188,10 +228,15 @@ void policy_follower::impl::load(pqxx::connection& conn) {
   }
   for (const auto& row : tx.exec(
            "SELECT zone, kind, content FROM public.zone_metadata "
-           "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY') ORDER BY zone, kind, content")) {
+           "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY', 'CATALOG-ZONE') "
+           "ORDER BY zone, kind, content")) {
     const std::string zone = row[0].c_str(), kind = row[1].c_str(), content = row[2].c_str();
     auto apex = parse_name(zone);
     if (!apex) continue;  // the zones table's validation makes this unreachable
+    if (kind == "CATALOG-ZONE") {
+      catalogs.push_back(*apex);
+      continue;
+    }
     auto& z = next->zone(*apex);
     bool ok = true;
     if (kind == "ALLOW-AXFR-FROM") {
@@ -217,6 +262,7 @@ void policy_follower::impl::load(pqxx::connection& conn) {
     }
   }
   tx.commit();
+  for (const auto& c : catalogs) next->add_catalog(c);
   keys_gauge.set(static_cast<double>(next->key_count()));
   out->publish(std::move(next));
   loaded_at = pos;

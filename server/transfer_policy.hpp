@@ -57,8 +57,17 @@ class transfer_policy {
   /// The policy of the zone at `apex`, or null when it has no metadata.
   [[nodiscard]] const zone_policy* find_zone(const dns::name& apex) const;
   /// May `peer`, having proven `key` (null: unsigned), transfer `apex`?
+  /// The zone's own rules and those of the catalogs (which list every zone).
   [[nodiscard]] bool may_transfer(const dns::name& apex, const query_context& peer,
                                   const dns::name* key) const;
+  /// Where NOTIFYs for `apex` go: its ALSO-NOTIFY and the catalogs'.
+  [[nodiscard]] std::vector<notify_target> notify_targets(const dns::name& apex) const;
+  /// The key NOTIFYs for `apex` are signed with (its first TSIG-ALLOW-AXFR
+  /// key we have, else a catalog's), or null.
+  [[nodiscard]] const tsig::key* notify_key(const dns::name& apex) const;
+  /// Marks `apex` as a catalog zone (CATALOG-ZONE): call after its rules.
+  void add_catalog(const dns::name& apex);
+  [[nodiscard]] bool has_catalog_targets() const { return !catalogs_.also_notify.empty(); }
 
   void add_key(tsig::key k);
   zone_policy& zone(const dns::name& apex);
@@ -68,6 +77,7 @@ class transfer_policy {
  private:
   std::map<std::string, tsig::key> keys_;    ///< by lowercase name with trailing dot
   std::map<std::string, zone_policy> zones_;  ///< likewise
+  zone_policy catalogs_;                      ///< the catalogs' rules together
 };
 
 /// The current snapshot; readers never wait.

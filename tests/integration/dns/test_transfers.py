@@ -43,6 +43,7 @@ CLUSTER = os.path.join(REPO, "scripts", "cluster")
 ADMIN = os.path.join(BUILD_DIR, "server", "zonemesh-admin")
 
 ZONE = "sec.test"
+CATALOG = "catalog.test"
 KEY_NAME = "xfr-key"
 SECRET = base64.b64encode(bytes(range(100, 132))).decode()
 KEYRING = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha256", SECRET)})
@@ -101,9 +102,9 @@ def wait_for(what, predicate, timeout=30.0):
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
-def transfer(port, keyring=KEYRING, keyname=KEY_NAME, rdtype="AXFR", serial=0):
+def transfer(port, keyring=KEYRING, keyname=KEY_NAME, rdtype="AXFR", serial=0, zone=ZONE):
     """The zone as transferred: a dnspython zone (raises on refusal)."""
-    xfr = dns.query.xfr("127.0.0.1", ZONE, rdtype=rdtype, serial=serial, port=port, timeout=10,
+    xfr = dns.query.xfr("127.0.0.1", zone, rdtype=rdtype, serial=serial, port=port, timeout=10,
                         keyring=keyring, keyname=keyname, lifetime=30, relativize=False)
     return dns.zone.from_xfr(xfr, relativize=False)
 
@@ -114,6 +115,14 @@ def exported_zone(site):
     if res.returncode != 0:
         raise RuntimeError(f"export-zone failed: {res.stderr}")
     return dns.zone.from_text(res.stdout, origin=ZONE + ".", relativize=False)
+
+
+def zone_diff(a, b):
+    """The records only in a and only in b, for failure messages."""
+    def rrs(z):
+        return {f"{n} {ttl} {rr.rdtype!r} {rr}" for n, ttl, rr in z.iterate_rdatas()}
+    ra, rb = rrs(a), rrs(b)
+    return f"only in the first: {sorted(ra - rb)[:10]}; only in the second: {sorted(rb - ra)[:10]}"
 
 
 def start_knot(tmp, port, primary_port):
@@ -153,10 +162,21 @@ template:
     storage: "{d}/db"
     zonefile-sync: -1
     journal-content: changes
+  - id: catalog_member
+    storage: "{d}/db"
+    zonefile-sync: -1
+    journal-content: changes
+    master: zonemesh
+    acl: [from_zonemesh, transfer_out]
 zone:
   - domain: {ZONE}.
     master: zonemesh
     acl: [from_zonemesh, transfer_out]
+  - domain: {CATALOG}.
+    master: zonemesh
+    acl: [from_zonemesh, transfer_out]
+    catalog-role: interpret
+    catalog-template: catalog_member
 """)
     log = open(os.path.join(d, "knotd.log"), "wb")
     return subprocess.Popen(["knotd", "-c", conf], stdout=log, stderr=log,
@@ -236,6 +256,10 @@ def load_zone(site):
           ('{ZONE}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}'),
           ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["knot"]}'),
           ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["nsd"]}');
+        SELECT create_catalog_zone('{CATALOG}');
+        INSERT INTO zone_metadata (zone, kind, content) VALUES
+          ('{CATALOG}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}'),
+          ('{CATALOG}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["knot"]}');
         COMMIT;""")
 
 
@@ -264,6 +288,7 @@ def setUpModule():
     # The zone, its key and its metadata replicate: both sites serve it.
     for s in (site1, site2):
         wait_for(f"{ZONE} served at {s['node']}", lambda s=s: serial_at(s["dns_port"]))
+        wait_for(f"{CATALOG} served at {s['node']}", lambda s=s: serial_at(s["dns_port"], CATALOG))
     ENV["knot_proc"] = start_knot(tmp, ENV["knot"], site1["dns_port"])
     ENV["nsd_proc"] = start_nsd(tmp, ENV["nsd"], site1["dns_port"])
     print(f"zonemesh sites on DNS ports {site1['dns_port']}, {site2['dns_port']}; knotd {ENV['knot']}, "
@@ -342,9 +367,14 @@ class Transfers(unittest.TestCase):
         psql(site(0), f"INSERT INTO zone_metadata (zone, kind, content) "
                       f"VALUES ('{ZONE}', 'ALLOW-AXFR-FROM', '127.0.0.0/8')")
         try:
+            # The rule and the zone's new serial (metadata counts as a change)
+            # are picked up by the server independently: wait for both.
+            expected = exported_zone(site(0))
+            wait_for("the new serial", lambda: serial_at(site(0)["dns_port"]) ==
+                     expected.get_rdataset(ZONE + ".", "SOA")[0].serial)
             zone = wait_for("the network rule to apply",
                             lambda: self._try(lambda: transfer(site(0)["dns_port"], keyring=None, keyname=None)))
-            self.assertEqual(zone, exported_zone(site(0)))
+            self.assertEqual(zone, expected, zone_diff(zone, expected))
         finally:
             psql(site(0), f"DELETE FROM zone_metadata WHERE zone = '{ZONE}' AND kind = 'ALLOW-AXFR-FROM'")
         wait_for("the rule to be gone", lambda: self._refused(site(0)["dns_port"]))
@@ -423,6 +453,42 @@ class Secondaries(unittest.TestCase):
         except Exception:
             return None
         return sorted(rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == dns.rdatatype.A)
+
+
+class Catalog(unittest.TestCase):
+    """Knot consumes the catalog zone (RFC 9432) of site1."""
+
+    def catalog_members(self, port):
+        zone = transfer(port, rdtype="AXFR", zone=CATALOG)
+        return sorted(str(rr.target) for name, ttl, rr in zone.iterate_rdatas("PTR"))
+
+    def test_catalog_lists_every_zone_at_both_sites(self):
+        expected = [ZONE + "."]
+        for i in (0, 1):
+            self.assertEqual(self.catalog_members(site(i)["dns_port"]), expected)
+        zone = transfer(site(0)["dns_port"], zone=CATALOG)
+        self.assertEqual([r.strings for r in zone.get_rdataset("version." + CATALOG + ".", "TXT")], [(b"2",)])
+        self.assertEqual(zone, transfer(site(1)["dns_port"], zone=CATALOG))
+
+    def test_knot_follows_zones_created_and_deleted_by_sql(self):
+        # Created at site2 (replicated to site1, which Knot pulls from).
+        psql(site(1), "SELECT create_zone('fresh.test', ARRAY['ns1.fresh.test'])")
+        psql(site(1), "INSERT INTO records (zone, name, type, content) VALUES "
+                      "('fresh.test', 'www.fresh.test', 'A', '203.0.113.44')")
+        wait_for("knot to serve the new zone",
+                 lambda: Secondaries._answers(ENV["knot"], "www.fresh.test") == ["203.0.113.44"], timeout=60)
+        self.assertIn("fresh.test.", self.catalog_members(site(0)["dns_port"]))
+        psql(site(0), "DELETE FROM zones WHERE name = 'fresh.test'")
+        wait_for("knot to drop the deleted zone",
+                 lambda: self._rcode(ENV["knot"], "www.fresh.test") == dns.rcode.REFUSED, timeout=60)
+        self.assertNotIn("fresh.test.", self.catalog_members(site(1)["dns_port"]))
+
+    @staticmethod
+    def _rcode(port, name):
+        try:
+            return query(port, name, "A").rcode()
+        except Exception:
+            return None
 
 
 if __name__ == "__main__":
