@@ -53,13 +53,18 @@ int serve(const zonemesh::common::config& cfg) {
   server::notifier notifier(zones, policy, metrics);
   notifier.start();
 
+  auto updates = std::make_shared<server::update_executor>(cfg.database.conninfo);
+
   server::server_identity identity;
   identity.hostname = cfg.server.hostname;
   identity.version = cfg.server.version;
   if (!cfg.server.nsid.empty()) identity.nsid = cfg.server.nsid;
   server::dns_listener_set dns(
       server::dns_listener_options::from_config(cfg.server),
-      [&](unsigned) { return std::make_unique<server::transfer_processor>(zones, policy, identity); }, metrics);
+      [&](unsigned) {
+        return std::make_unique<server::transfer_processor>(zones, policy, identity, server::processor_options{},
+                                                            server::transfer_options{}, updates);
+      }, metrics);
 
   server::http_router router;
   server::add_metrics_route(router, metrics);

@@ -136,6 +136,22 @@ bool transfer_policy::may_transfer(const dns::name& apex, const query_context& p
   return (z != nullptr && allows(*z, peer, key)) || allows(catalogs_, peer, key);
 }
 
+bool transfer_policy::may_update(const dns::name& apex, const query_context& peer, const dns::name* key) const {
+  const zone_policy* z = find_zone(apex);
+  if (z == nullptr || (z->allow_update_from.empty() && z->allow_update_keys.empty())) return false;
+  if (!z->allow_update_from.empty() &&
+      std::none_of(z->allow_update_from.begin(), z->allow_update_from.end(),
+                   [&](const network& n) { return n.contains(peer); })) {
+    return false;
+  }
+  if (!z->allow_update_keys.empty() &&
+      (key == nullptr || std::none_of(z->allow_update_keys.begin(), z->allow_update_keys.end(),
+                                      [&](const dns::name& k) { return k == *key; }))) {
+    return false;
+  }
+  return true;
+}
+
 std::vector<notify_target> transfer_policy::notify_targets(const dns::name& apex) const {
   std::vector<notify_target> out;
   if (const zone_policy* z = find_zone(apex)) out = z->also_notify;
@@ -228,7 +244,8 @@ void policy_follower::impl::load(pqxx::connection& conn) {
   }
   for (const auto& row : tx.exec(
            "SELECT zone, kind, content FROM public.zone_metadata "
-           "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY', 'CATALOG-ZONE') "
+           "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY', 'CATALOG-ZONE', "
+           "'ALLOW-DNSUPDATE-FROM', 'TSIG-ALLOW-DNSUPDATE') "
            "ORDER BY zone, kind, content")) {
     const std::string zone = row[0].c_str(), kind = row[1].c_str(), content = row[2].c_str();
     auto apex = parse_name(zone);
@@ -239,15 +256,15 @@ void policy_follower::impl::load(pqxx::connection& conn) {
     }
     auto& z = next->zone(*apex);
     bool ok = true;
-    if (kind == "ALLOW-AXFR-FROM") {
+    if (kind == "ALLOW-AXFR-FROM" || kind == "ALLOW-DNSUPDATE-FROM") {
       if (auto net = network::parse(content)) {
-        z.allow_transfer_from.push_back(*net);
+        (kind == "ALLOW-AXFR-FROM" ? z.allow_transfer_from : z.allow_update_from).push_back(*net);
       } else {
         ok = false;
       }
-    } else if (kind == "TSIG-ALLOW-AXFR") {
+    } else if (kind == "TSIG-ALLOW-AXFR" || kind == "TSIG-ALLOW-DNSUPDATE") {
       if (auto key = parse_name(content)) {
-        z.allow_transfer_keys.push_back(*key);
+        (kind == "TSIG-ALLOW-AXFR" ? z.allow_transfer_keys : z.allow_update_keys).push_back(*key);
       } else {
         ok = false;
       }

@@ -47,6 +47,8 @@ struct zone_policy {
   std::vector<network> allow_transfer_from;  ///< ALLOW-AXFR-FROM
   std::vector<dns::name> allow_transfer_keys;  ///< TSIG-ALLOW-AXFR: key names
   std::vector<notify_target> also_notify;      ///< ALSO-NOTIFY
+  std::vector<network> allow_update_from;      ///< ALLOW-DNSUPDATE-FROM
+  std::vector<dns::name> allow_update_keys;    ///< TSIG-ALLOW-DNSUPDATE: key names
 };
 
 /// One immutable snapshot of keys and per-zone policies.
@@ -60,6 +62,11 @@ class transfer_policy {
   /// The zone's own rules and those of the catalogs (which list every zone).
   [[nodiscard]] bool may_transfer(const dns::name& apex, const query_context& peer,
                                   const dns::name* key) const;
+  /// May `peer`, having proven `key` (null: unsigned), UPDATE `apex`
+  /// (RFC 2136)? Only when the zone has an update rule; each rule it has
+  /// must hold: the address among ALLOW-DNSUPDATE-FROM, the key among
+  /// TSIG-ALLOW-DNSUPDATE.
+  [[nodiscard]] bool may_update(const dns::name& apex, const query_context& peer, const dns::name* key) const;
   /// Where NOTIFYs for `apex` go: its ALSO-NOTIFY and the catalogs'.
   [[nodiscard]] std::vector<notify_target> notify_targets(const dns::name& apex) const;
   /// The key NOTIFYs for `apex` are signed with (its first TSIG-ALLOW-AXFR

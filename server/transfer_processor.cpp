@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <arpa/inet.h>
+
+#include <spdlog/spdlog.h>
+
 #include "dns/edns.hpp"
 #include "dns/types.hpp"
 
@@ -213,6 +217,12 @@ class axfr_stream final : public message_stream {
   bool done_ = false;
 };
 
+std::string peer_text(const query_context& ctx) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ctx.peer_is_ipv6 ? AF_INET6 : AF_INET, ctx.peer_address, text, sizeof(text));
+  return text;
+}
+
 std::vector<std::uint8_t> u48(std::uint64_t v) {
   return {static_cast<std::uint8_t>(v >> 40), static_cast<std::uint8_t>(v >> 32), static_cast<std::uint8_t>(v >> 24),
           static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),  static_cast<std::uint8_t>(v)};
@@ -222,15 +232,48 @@ std::vector<std::uint8_t> u48(std::uint64_t v) {
 
 transfer_processor::transfer_processor(std::shared_ptr<const store::zone_publisher> zones,
                                        std::shared_ptr<const policy_publisher> policy, server_identity identity,
-                                       processor_options options, transfer_options transfer)
+                                       processor_options options, transfer_options transfer,
+                                       std::shared_ptr<update_executor> updates)
     : query_processor_impl(zones, std::move(identity), options),
       zones_(std::move(zones)),
       policy_(std::move(policy)),
       options_(options),
-      transfer_(std::move(transfer)) {
+      transfer_(std::move(transfer)),
+      updates_(std::move(updates)) {
   if (!transfer_.now) transfer_.now = system_now;
   transfer_.message_size = std::clamp<std::size_t>(transfer_.message_size, 1024, max_tcp_message);
 }
+
+namespace {
+/// Answers an UPDATE: checked here (zone served, allowed), applied by `updates`.
+std::size_t answer_update(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
+                          const query_context& ctx, const request_info& req, reply_signer* sig,
+                          const transfer_policy& policy, const store::zone_publisher& zones,
+                          update_executor* updates) {
+  update_message u;
+  std::uint16_t rcode = parse_update(query, u);
+  std::string message;
+  const dns::name* key = sig != nullptr ? &sig->key.name : nullptr;
+  if (rcode == dns::rcode::noerror) {
+    auto zone = zones.current()->find_exact(u.zone);
+    if (!zone) {
+      rcode = dns::rcode::notauth;
+      message = "zone not served here";
+    } else if (!policy.may_update(zone->apex(), ctx, key)) {
+      rcode = dns::rcode::refused;
+      message = "not allowed by the zone's ALLOW-DNSUPDATE-FROM / TSIG-ALLOW-DNSUPDATE";
+    } else if (updates == nullptr) {
+      rcode = dns::rcode::notimp;
+    } else {
+      rcode = updates->apply(u, message);
+    }
+  }
+  spdlog::info("UPDATE {} from {}{}: {}{}{}", u.zone.to_string(), peer_text(ctx),
+               key != nullptr ? " key " + key->to_string() : std::string(), dns::rcode_to_string(rcode),
+               message.empty() ? "" : ": ", message);
+  return short_reply(req, reply, rcode, sig);
+}
+}  // namespace
 
 std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
                                         const query_context& ctx) {
@@ -243,8 +286,10 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
   tsig::record rec;
   const auto found = parsed ? tsig::find(query, rec) : tsig::find_status::absent;
   if (found == tsig::find_status::malformed) return short_reply(req, reply, dns::rcode::formerr, nullptr);
-  if (!parsed || (found == tsig::find_status::absent && !(req.has_question && (req.qtype == dns::rr_type::axfr ||
-                                                                               req.qtype == dns::rr_type::ixfr)))) {
+  const bool is_update = req.h.opcode() == dns::opcode::update;
+  const bool is_transfer_type =
+      req.has_question && (req.qtype == dns::rr_type::axfr || req.qtype == dns::rr_type::ixfr);
+  if (!parsed || (found == tsig::find_status::absent && !is_update && !is_transfer_type)) {
     return query_processor_impl::process(query, reply, ctx);  // the plain authoritative path
   }
 
@@ -277,8 +322,8 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
     }
   }
 
-  const bool is_transfer = req.has_question && req.h.opcode() == dns::opcode::query &&
-                           (req.qtype == dns::rr_type::axfr || req.qtype == dns::rr_type::ixfr);
+  if (is_update) return answer_update(query, reply, ctx, req, sig.get(), *policy, *zones_, updates_.get());
+  const bool is_transfer = is_transfer_type && req.h.opcode() == dns::opcode::query;
   if (!is_transfer) {
     // Any other signed request: answered as usual, with room kept for the TSIG.
     std::size_t limit = std::min(reply.size(), max_tcp_message);

@@ -2,7 +2,8 @@
 // The query processor of zonemesh-server: the authoritative answers of
 // query_processor_impl plus what the DNS world around it needs: TSIG on any
 // request (RFC 8945), and zone transfers out (AXFR, RFC 5936; IXFR, RFC 1995)
-// as the zone's metadata allows.
+// as the zone's metadata allows, and dynamic UPDATE (RFC 2136) into the
+// site's database.
 
 #include <chrono>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "dns_update.hpp"
 #include "query_processor_impl.hpp"
 #include "transfer_policy.hpp"
 
@@ -28,7 +30,8 @@ struct transfer_options {
 class transfer_processor : public query_processor_impl {
  public:
   transfer_processor(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
-                     server_identity identity, processor_options options = {}, transfer_options transfer = {});
+                     server_identity identity, processor_options options = {}, transfer_options transfer = {},
+                     std::shared_ptr<update_executor> updates = nullptr);
 
   std::size_t process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
                       const query_context& ctx) override;
@@ -39,6 +42,7 @@ class transfer_processor : public query_processor_impl {
   std::shared_ptr<const policy_publisher> policy_;
   processor_options options_;
   transfer_options transfer_;
+  std::shared_ptr<update_executor> updates_;  ///< null: UPDATE is NOTIMP
   std::unique_ptr<message_stream> stream_;
 };
 

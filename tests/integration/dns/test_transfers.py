@@ -47,6 +47,8 @@ CATALOG = "catalog.test"
 KEY_NAME = "xfr-key"
 SECRET = base64.b64encode(bytes(range(100, 132))).decode()
 KEYRING = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha256", SECRET)})
+UPDATE_KEY = "update-key"
+UPDATE_SECRET = base64.b64encode(bytes(range(7, 71))).decode()  # 64 octets for hmac-sha512
 ENV = {}
 
 
@@ -256,6 +258,8 @@ def load_zone(site):
           ('{ZONE}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}'),
           ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["knot"]}'),
           ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["nsd"]}');
+        INSERT INTO tsig_keys (name, algorithm, secret) VALUES ('{UPDATE_KEY}', 'hmac-sha512', '{UPDATE_SECRET}');
+        INSERT INTO zone_metadata (zone, kind, content) VALUES ('{ZONE}', 'TSIG-ALLOW-DNSUPDATE', '{UPDATE_KEY}');
         SELECT create_catalog_zone('{CATALOG}');
         INSERT INTO zone_metadata (zone, kind, content) VALUES
           ('{CATALOG}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}'),
@@ -453,6 +457,85 @@ class Secondaries(unittest.TestCase):
         except Exception:
             return None
         return sorted(rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == dns.rdatatype.A)
+
+
+def nsupdate(port, commands, key=f"hmac-sha512:{UPDATE_KEY}:{UPDATE_SECRET}"):
+    script = f"server 127.0.0.1 {port}\nzone {ZONE}\n" + commands + "\nsend\n"
+    args = ["nsupdate"] + (["-y", key] if key else [])
+    res = subprocess.run(args, input=script, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=60)
+    return res.returncode, res.stdout
+
+
+def answers(port, name, rdtype="A"):
+    try:
+        r = query(port, name, rdtype)
+    except Exception:
+        return None
+    return sorted(rr.to_text() for rrset in r.answer for rr in rrset if rrset.rdtype == dns.rdatatype.from_text(rdtype))
+
+
+class Updates(unittest.TestCase):
+    """nsupdate (BIND's) with a TSIG key against site1; answers at both sites."""
+
+    def test_add_and_delete_reach_every_site(self):
+        rc, out = nsupdate(site(0)["dns_port"], f"update add upd.{ZONE} 300 A 192.0.2.201\n"
+                                                f"update add upd.{ZONE} 300 A 192.0.2.202\n"
+                                                f"update add upd.{ZONE} 300 TXT \"two words\"\n"
+                                                f"update add {ZONE} 300 MX 20 mx2.{ZONE}")
+        self.assertEqual(rc, 0, out)
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"the update at {site(i)['node']}",
+                     lambda port=port: answers(port, f"upd.{ZONE}") == ["192.0.2.201", "192.0.2.202"])
+            self.assertEqual(answers(port, f"upd.{ZONE}", "TXT"), ['"two words"'])
+            self.assertIn(f"20 mx2.{ZONE}.", answers(port, ZONE, "MX"))
+        self.assertEqual(psql(site(1), f"SELECT count(*) FROM records WHERE name = 'upd.{ZONE}'"), "3")
+
+        rc, out = nsupdate(site(0)["dns_port"], f"update delete upd.{ZONE} A 192.0.2.201\n"
+                                                f"update delete upd.{ZONE} TXT")
+        self.assertEqual(rc, 0, out)
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"the deletion at {site(i)['node']}",
+                     lambda port=port: answers(port, f"upd.{ZONE}") == ["192.0.2.202"])
+            wait_for("the TXT gone", lambda port=port: answers(port, f"upd.{ZONE}", "TXT") == [])
+
+    def test_prerequisites_decide_and_failures_change_nothing(self):
+        rc, out = nsupdate(site(0)["dns_port"], f"prereq nxdomain pre.{ZONE}\nupdate add pre.{ZONE} 60 A 192.0.2.9")
+        self.assertEqual(rc, 0, out)
+        before = psql(site(0), f"SELECT count(*) FROM records WHERE zone = '{ZONE}'")
+        # The name exists now: the same update fails, and its other change too.
+        rc, out = nsupdate(site(0)["dns_port"], f"prereq nxdomain pre.{ZONE}\n"
+                                                f"update add other.{ZONE} 60 A 192.0.2.10")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("YXDOMAIN", out)
+        rc, out = nsupdate(site(0)["dns_port"], f"prereq yxrrset pre.{ZONE} A 192.0.2.99\n"
+                                                f"update delete pre.{ZONE}")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("NXRRSET", out)
+        self.assertEqual(psql(site(0), f"SELECT count(*) FROM records WHERE zone = '{ZONE}'"), before)
+        # The exact RRset as prerequisite: it holds.
+        rc, out = nsupdate(site(0)["dns_port"], f"prereq yxrrset pre.{ZONE} A 192.0.2.9\nupdate delete pre.{ZONE}")
+        self.assertEqual(rc, 0, out)
+        wait_for("the name gone", lambda: answers(site(1)["dns_port"], f"pre.{ZONE}") == [])
+
+    def test_without_the_key_or_with_a_wrong_one_nothing_changes(self):
+        before = psql(site(0), f"SELECT count(*) FROM records WHERE zone = '{ZONE}'")
+        rc, out = nsupdate(site(0)["dns_port"], f"update add nokey.{ZONE} 60 A 192.0.2.11", key=None)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("REFUSED", out)
+        wrong = base64.b64encode(b"y" * 64).decode()
+        rc, out = nsupdate(site(0)["dns_port"], f"update add badkey.{ZONE} 60 A 192.0.2.12",
+                           key=f"hmac-sha512:{UPDATE_KEY}:{wrong}")
+        self.assertNotEqual(rc, 0)
+        # The transfer key is a valid key, but not one allowed to update.
+        rc, out = nsupdate(site(0)["dns_port"], f"update add xfrkey.{ZONE} 60 A 192.0.2.13",
+                           key=f"hmac-sha256:{KEY_NAME}:{SECRET}")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("REFUSED", out)
+        self.assertEqual(psql(site(0), f"SELECT count(*) FROM records WHERE zone = '{ZONE}'"), before)
+        self.assertEqual(answers(site(0)["dns_port"], f"nokey.{ZONE}"), [])
 
 
 class Catalog(unittest.TestCase):
