@@ -21,8 +21,8 @@ bool is_meta(std::uint16_t type) {
          type == dns::rr_type::tsig;
 }
 
-/// The RDATA of an RR whose names may be compressed (RFC 1035 types), made
-/// uncompressed, as the store and the database hold it.
+}  // namespace
+
 bool uncompressed_rdata(std::span<const std::uint8_t> message, std::uint16_t type,
                         std::span<const std::uint8_t> rdata, std::vector<std::uint8_t>& out) {
   out.clear();
@@ -57,6 +57,8 @@ bool uncompressed_rdata(std::span<const std::uint8_t> message, std::uint16_t typ
              message.begin() + static_cast<std::ptrdiff_t>(end));
   return type != dns::rr_type::soa || end - at == 20;
 }
+
+namespace {
 
 /// Name as the database writes it: lowercase, no trailing dot.
 std::string db_name(const dns::name& n) {

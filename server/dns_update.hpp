@@ -30,6 +30,12 @@ struct update_message {
   std::vector<update_rr> updates;
 };
 
+/// The RDATA of an RR of `message` with its names (RFC 1035 types, which
+/// may be compressed) written out uncompressed, as the store and the
+/// database hold it; false when it does not fit its type's layout.
+bool uncompressed_rdata(std::span<const std::uint8_t> message, std::uint16_t type,
+                        std::span<const std::uint8_t> rdata, std::vector<std::uint8_t>& out);
+
 /// Reads the zone, prerequisite and update sections of an UPDATE and checks
 /// them as RFC 2136 3.1, 3.2 and 3.4.1 ask (classes, TTLs, types, names
 /// inside the zone). Returns NOERROR, FORMERR or NOTZONE.

@@ -16,6 +16,7 @@
 #include "dns_listener.hpp"
 #include "http_server.hpp"
 #include "notifier.hpp"
+#include "secondary.hpp"
 #include "query_processor_impl.hpp"
 #include "signals.hpp"
 #include "transfer_policy.hpp"
@@ -54,6 +55,10 @@ int serve(const zonemesh::common::config& cfg) {
   notifier.start();
 
   auto updates = std::make_shared<server::update_executor>(cfg.database.conninfo);
+  server::secondary_puller secondaries(cfg.database.conninfo, cfg.server.node, policy, metrics);
+  secondaries.start();
+  server::transfer_options transfer;
+  transfer.on_notify = [&secondaries](const zonemesh::dns::name& zone) { secondaries.notify(zone); };
 
   server::server_identity identity;
   identity.hostname = cfg.server.hostname;
@@ -63,7 +68,7 @@ int serve(const zonemesh::common::config& cfg) {
       server::dns_listener_options::from_config(cfg.server),
       [&](unsigned) {
         return std::make_unique<server::transfer_processor>(zones, policy, identity, server::processor_options{},
-                                                            server::transfer_options{}, updates);
+                                                            transfer, updates);
       }, metrics);
 
   server::http_router router;
@@ -85,6 +90,7 @@ int serve(const zonemesh::common::config& cfg) {
   http.stop();
   dns.stop();
   notifier.stop();
+  secondaries.stop();
   policy_follower.stop();
   follower.stop();
   spdlog::info("stopped");

@@ -152,6 +152,15 @@ bool transfer_policy::may_update(const dns::name& apex, const query_context& pee
   return true;
 }
 
+bool transfer_policy::is_primary_of(const dns::name& apex, const query_context& peer) const {
+  const zone_policy* z = find_zone(apex);
+  if (z == nullptr || !z->secondary) return false;
+  return std::any_of(z->primaries.begin(), z->primaries.end(), [&](const notify_target& t) {
+    auto net = network::parse(t.address);
+    return net && net->contains(peer);
+  });
+}
+
 std::vector<notify_target> transfer_policy::notify_targets(const dns::name& apex) const {
   std::vector<notify_target> out;
   if (const zone_policy* z = find_zone(apex)) out = z->also_notify;
@@ -245,7 +254,7 @@ void policy_follower::impl::load(pqxx::connection& conn) {
   for (const auto& row : tx.exec(
            "SELECT zone, kind, content FROM public.zone_metadata "
            "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY', 'CATALOG-ZONE', "
-           "'ALLOW-DNSUPDATE-FROM', 'TSIG-ALLOW-DNSUPDATE') "
+           "'ALLOW-DNSUPDATE-FROM', 'TSIG-ALLOW-DNSUPDATE', 'PRIMARY', 'AXFR-MASTER-TSIG', 'SECONDARY-SITE') "
            "ORDER BY zone, kind, content")) {
     const std::string zone = row[0].c_str(), kind = row[1].c_str(), content = row[2].c_str();
     auto apex = parse_name(zone);
@@ -268,8 +277,16 @@ void policy_follower::impl::load(pqxx::connection& conn) {
       } else {
         ok = false;
       }
+    } else if (kind == "AXFR-MASTER-TSIG") {
+      if (auto key = parse_name(content)) {
+        z.primary_key = *key;
+      } else {
+        ok = false;
+      }
+    } else if (kind == "SECONDARY-SITE") {
+      z.secondary_sites.push_back(content);
     } else if (auto target = notify_target::parse(content)) {
-      z.also_notify.push_back(*target);
+      (kind == "PRIMARY" ? z.primaries : z.also_notify).push_back(*target);
     } else {
       ok = false;
     }
@@ -277,6 +294,9 @@ void policy_follower::impl::load(pqxx::connection& conn) {
       errors.inc();
       spdlog::warn("zone {} metadata {} = '{}' is not valid; skipped", zone, kind, content);
     }
+  }
+  for (const auto& row : tx.exec("SELECT name FROM public.zones WHERE kind = 'secondary' ORDER BY name")) {
+    if (auto apex = parse_name(row[0].c_str())) next->zone(*apex).secondary = true;
   }
   tx.commit();
   for (const auto& c : catalogs) next->add_catalog(c);

@@ -49,6 +49,11 @@ struct zone_policy {
   std::vector<notify_target> also_notify;      ///< ALSO-NOTIFY
   std::vector<network> allow_update_from;      ///< ALLOW-DNSUPDATE-FROM
   std::vector<dns::name> allow_update_keys;    ///< TSIG-ALLOW-DNSUPDATE: key names
+  // Secondary zones (zones.kind = 'secondary'):
+  bool secondary = false;
+  std::vector<notify_target> primaries;       ///< PRIMARY: where to pull from, in order
+  std::optional<dns::name> primary_key;       ///< AXFR-MASTER-TSIG: the key to pull with
+  std::vector<std::string> secondary_sites;   ///< SECONDARY-SITE: which sites pull (none: all)
 };
 
 /// One immutable snapshot of keys and per-zone policies.
@@ -72,6 +77,8 @@ class transfer_policy {
   /// The key NOTIFYs for `apex` are signed with (its first TSIG-ALLOW-AXFR
   /// key we have, else a catalog's), or null.
   [[nodiscard]] const tsig::key* notify_key(const dns::name& apex) const;
+  /// Is `peer` one of the primaries of the secondary zone `apex` (NOTIFY in)?
+  [[nodiscard]] bool is_primary_of(const dns::name& apex, const query_context& peer) const;
   /// Marks `apex` as a catalog zone (CATALOG-ZONE): call after its rules.
   void add_catalog(const dns::name& apex);
   [[nodiscard]] bool has_catalog_targets() const { return !catalogs_.also_notify.empty(); }

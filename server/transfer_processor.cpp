@@ -287,9 +287,10 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
   const auto found = parsed ? tsig::find(query, rec) : tsig::find_status::absent;
   if (found == tsig::find_status::malformed) return short_reply(req, reply, dns::rcode::formerr, nullptr);
   const bool is_update = req.h.opcode() == dns::opcode::update;
+  const bool is_notify = req.h.opcode() == dns::opcode::notify;
   const bool is_transfer_type =
       req.has_question && (req.qtype == dns::rr_type::axfr || req.qtype == dns::rr_type::ixfr);
-  if (!parsed || (found == tsig::find_status::absent && !is_update && !is_transfer_type)) {
+  if (!parsed || (found == tsig::find_status::absent && !is_update && !is_notify && !is_transfer_type)) {
     return query_processor_impl::process(query, reply, ctx);  // the plain authoritative path
   }
 
@@ -322,6 +323,26 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
     }
   }
 
+  if (is_notify) {
+    // RFC 1996 3.7-3.11: from a primary of a secondary zone of ours, or
+    // signed with its transfer key: refresh now; anything else is refused.
+    auto zone = req.has_question ? zones_->current()->find_exact(req.qname) : nullptr;
+    const auto* zp = req.has_question ? policy->find_zone(req.qname) : nullptr;
+    const bool by_key = sig && zp != nullptr && zp->primary_key && *zp->primary_key == sig->key.name;
+    std::uint16_t rcode = dns::rcode::noerror;
+    if (!req.has_question || req.qtype != dns::rr_type::soa) {
+      rcode = dns::rcode::formerr;
+    } else if (zp == nullptr || !zp->secondary) {
+      rcode = zone ? dns::rcode::refused : dns::rcode::notauth;
+    } else if (!by_key && !policy->is_primary_of(req.qname, ctx)) {
+      rcode = dns::rcode::refused;
+    } else if (transfer_.on_notify) {
+      transfer_.on_notify(req.qname);
+    }
+    spdlog::info("NOTIFY {} from {}: {}", req.has_question ? req.qname.to_string() : std::string("?"),
+                 peer_text(ctx), dns::rcode_to_string(rcode));
+    return short_reply(req, reply, rcode, sig.get(), dns::flag::aa);
+  }
   if (is_update) return answer_update(query, reply, ctx, req, sig.get(), *policy, *zones_, updates_.get());
   const bool is_transfer = is_transfer_type && req.h.opcode() == dns::opcode::query;
   if (!is_transfer) {

@@ -25,6 +25,8 @@ struct transfer_options {
   std::uint16_t fudge = 300;
   /// The clock, seconds since the epoch (tests replace it).
   std::function<std::uint64_t()> now;
+  /// A primary notified us about one of our secondary zones (NOTIFY in).
+  std::function<void(const dns::name&)> on_notify;
 };
 
 class transfer_processor : public query_processor_impl {

@@ -185,6 +185,77 @@ zone:
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+EXT = "ext.test"
+
+
+def ext_zone_text(serial, extra=""):
+    return f"""$ORIGIN {EXT}.
+$TTL 300
+@ SOA ns1.{EXT}. hostmaster.{EXT}. {serial} 3600 600 86400 300
+@ NS ns1.{EXT}.
+@ MX 10 mail.{EXT}.
+ns1 A 192.0.2.53
+mail A 192.0.2.25
+www A 192.0.2.80
+www AAAA 2001:db8::80
+txt TXT "external data"
+{extra}
+"""
+
+
+def start_knot_primary(tmp, port, notify_port):
+    """Knot serving ext.test from a file, as the external primary of a
+    zonemesh secondary zone; it notifies site1."""
+    d = os.path.join(tmp, "knot-primary")
+    os.makedirs(os.path.join(d, "db"), exist_ok=True)
+    with open(os.path.join(d, f"{EXT}.zone"), "w") as f:
+        f.write(ext_zone_text(2024010101))
+    conf = os.path.join(d, "knot.conf")
+    with open(conf, "w") as f:
+        f.write(f"""server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+control:
+    listen: "{d}/knot.sock"
+database:
+    storage: "{d}/db"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: {KEY_NAME}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+  - id: site1
+    address: 127.0.0.1@{notify_port}
+    key: {KEY_NAME}
+acl:
+  - id: zonemesh_pulls
+    address: 127.0.0.1
+    key: {KEY_NAME}
+    action: transfer
+template:
+  - id: default
+    storage: "{d}"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: {EXT}.
+    notify: site1
+    acl: zonemesh_pulls
+""")
+    log = open(os.path.join(d, "knotd.log"), "wb")
+    ENV["knot_primary_conf"] = conf
+    ENV["knot_primary_dir"] = d
+    return subprocess.Popen(["knotd", "-c", conf], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
 def start_nsd(tmp, port, primary_port):
     d = os.path.join(tmp, "nsd")
     os.makedirs(os.path.join(d, "xfr"), exist_ok=True)
@@ -293,6 +364,17 @@ def setUpModule():
     for s in (site1, site2):
         wait_for(f"{ZONE} served at {s['node']}", lambda s=s: serial_at(s["dns_port"]))
         wait_for(f"{CATALOG} served at {s['node']}", lambda s=s: serial_at(s["dns_port"], CATALOG))
+    ENV["knot_primary"] = free_port()
+    ENV["knot_primary_proc"] = start_knot_primary(tmp, ENV["knot_primary"], site1["dns_port"])
+    psql(site1, f"""
+        BEGIN;
+        SELECT create_zone('{EXT}', ARRAY['ns1.{EXT}'], NULL, 'secondary');
+        INSERT INTO zone_metadata (zone, kind, content) VALUES
+          ('{EXT}', 'PRIMARY', '127.0.0.1:{ENV["knot_primary"]}'),
+          ('{EXT}', 'AXFR-MASTER-TSIG', '{KEY_NAME}'),
+          ('{EXT}', 'SECONDARY-SITE', '{site1["node"]}'),
+          ('{EXT}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}');
+        COMMIT;""")
     ENV["knot_proc"] = start_knot(tmp, ENV["knot"], site1["dns_port"])
     ENV["nsd_proc"] = start_nsd(tmp, ENV["nsd"], site1["dns_port"])
     print(f"zonemesh sites on DNS ports {site1['dns_port']}, {site2['dns_port']}; knotd {ENV['knot']}, "
@@ -300,6 +382,7 @@ def setUpModule():
 
 
 def cleanup():
+    stop(ENV.get("knot_primary_proc"))
     stop(ENV.get("knot_proc"))
     stop(ENV.get("nsd_proc"))
     keep = os.environ.get("ZONEMESH_KEEP_TMP") == "1"
@@ -538,6 +621,50 @@ class Updates(unittest.TestCase):
         self.assertEqual(answers(site(0)["dns_port"], f"nokey.{ZONE}"), [])
 
 
+class SecondaryZone(unittest.TestCase):
+    """ext.test comes from an external Knot primary: site1 pulls it with
+    TSIG, the cluster replicates it, NOTIFY from the primary refreshes it."""
+
+    @staticmethod
+    def records(zone):
+        """Every record but the SOA's serial, as text."""
+        out = set()
+        for name, ttl, rr in zone.iterate_rdatas():
+            text = rr.to_text()
+            if rr.rdtype == dns.rdatatype.SOA:
+                text = text.replace(f" {rr.serial} ", " SERIAL ")
+            out.add(f"{name} {ttl} {dns.rdatatype.to_text(rr.rdtype)} {text}")
+        return out
+
+    def primary_zone(self):
+        return transfer(ENV["knot_primary"], zone=EXT)
+
+    def test_1_pulled_and_served_at_every_site(self):
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"{EXT} at {site(i)['node']}",
+                     lambda port=port: answers(port, f"www.{EXT}") == ["192.0.2.80"], timeout=60)
+        want = self.records(self.primary_zone())
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for("the whole zone", lambda port=port: self.records(transfer(port, zone=EXT)) == want, timeout=30)
+
+    def test_2_notify_from_the_primary_refreshes(self):
+        wait_for("the first pull", lambda: answers(site(1)["dns_port"], f"www.{EXT}") == ["192.0.2.80"], timeout=60)
+        with open(os.path.join(ENV["knot_primary_dir"], f"{EXT}.zone"), "w") as f:
+            f.write(ext_zone_text(2024010102, "new A 203.0.113.99").replace("www A 192.0.2.80\n", ""))
+        res = subprocess.run(["knotc", "-c", ENV["knot_primary_conf"], "zone-reload", EXT + "."],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        # The SOA refresh is an hour: only the NOTIFY makes site1 pull now.
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"the change at {site(i)['node']}",
+                     lambda port=port: answers(port, f"new.{EXT}") == ["203.0.113.99"], timeout=60)
+            wait_for("the removal", lambda port=port: answers(port, f"www.{EXT}") == [], timeout=30)
+        self.assertEqual(self.records(transfer(site(1)["dns_port"], zone=EXT)), self.records(self.primary_zone()))
+
+
 class Catalog(unittest.TestCase):
     """Knot consumes the catalog zone (RFC 9432) of site1."""
 
@@ -546,7 +673,7 @@ class Catalog(unittest.TestCase):
         return sorted(str(rr.target) for name, ttl, rr in zone.iterate_rdatas("PTR"))
 
     def test_catalog_lists_every_zone_at_both_sites(self):
-        expected = [ZONE + "."]
+        expected = sorted([ZONE + ".", EXT + "."])
         for i in (0, 1):
             self.assertEqual(self.catalog_members(site(i)["dns_port"]), expected)
         zone = transfer(site(0)["dns_port"], zone=CATALOG)
