@@ -51,7 +51,8 @@ int serve(const zonemesh::common::config& cfg) {
   auto policy = std::make_shared<server::policy_publisher>();
   server::policy_follower policy_follower(cfg.database.conninfo, policy, metrics);
   policy_follower.start();
-  server::notifier notifier(zones, policy, metrics);
+  auto history = std::make_shared<server::zone_history>();
+  server::notifier notifier(zones, policy, metrics, {}, history);
   notifier.start();
 
   auto updates = std::make_shared<server::update_executor>(cfg.database.conninfo);
@@ -68,7 +69,7 @@ int serve(const zonemesh::common::config& cfg) {
       server::dns_listener_options::from_config(cfg.server),
       [&](unsigned) {
         return std::make_unique<server::transfer_processor>(zones, policy, identity, server::processor_options{},
-                                                            transfer, updates);
+                                                            transfer, updates, history);
       }, metrics);
 
   server::http_router router;

@@ -74,8 +74,8 @@ std::string target_key(const dns::name& apex, const notify_target& t) {
 
 struct notifier::impl {
   impl(std::shared_ptr<const store::zone_publisher> z, std::shared_ptr<const policy_publisher> p,
-       common::metrics::registry& metrics, notifier_options o)
-      : zones(std::move(z)), policy(std::move(p)), options(o) {
+       common::metrics::registry& metrics, notifier_options o, std::shared_ptr<zone_history> h)
+      : zones(std::move(z)), policy(std::move(p)), options(o), history(std::move(h)) {
     auto& family = metrics.add_counter_family("zonemesh_notify_total",
                                               "NOTIFY messages to secondaries by outcome.", {"result"});
     acknowledged = &family.with({"acknowledged"});
@@ -97,6 +97,7 @@ struct notifier::impl {
   std::shared_ptr<const store::zone_publisher> zones;
   std::shared_ptr<const policy_publisher> policy;
   notifier_options options;
+  std::shared_ptr<zone_history> history;
   common::metrics::counter* acknowledged = nullptr;
   common::metrics::counter* failed = nullptr;
   common::metrics::counter* errors = nullptr;
@@ -134,6 +135,7 @@ void notifier::impl::check_zones() {
   auto set = zones->current();
   auto pol = policy->current();
   if (set == seen_set && pol == seen_policy) return;
+  if (history) history->observe(set);
   const auto now_zones = set->zones();
   if (pol != seen_policy || !seen_set) {
     for (const auto& z : now_zones) consider(*z, *pol);
@@ -264,8 +266,9 @@ void notifier::impl::run() {
 }
 
 notifier::notifier(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
-                   common::metrics::registry& metrics, notifier_options options)
-    : impl_(std::make_unique<impl>(std::move(zones), std::move(policy), metrics, options)) {}
+                   common::metrics::registry& metrics, notifier_options options,
+                   std::shared_ptr<zone_history> history)
+    : impl_(std::make_unique<impl>(std::move(zones), std::move(policy), metrics, options, std::move(history))) {}
 
 notifier::~notifier() { stop(); }
 

@@ -10,6 +10,7 @@
 
 #include "store/zone_set.hpp"
 #include "transfer_policy.hpp"
+#include "zone_history.hpp"
 
 namespace zonemesh::common::metrics {
 class registry;
@@ -23,11 +24,13 @@ struct notifier_options {
   unsigned attempts = 5;                           ///< then give up (logged and counted)
 };
 
+/// It also records each published zone version in `history` (for IXFR).
 /// Metrics: zonemesh_notify_total{result="acknowledged"|"failed"|"error"}.
 class notifier {
  public:
   notifier(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
-           common::metrics::registry& metrics, notifier_options options = {});
+           common::metrics::registry& metrics, notifier_options options = {},
+           std::shared_ptr<zone_history> history = nullptr);
   ~notifier();
   notifier(const notifier&) = delete;
   notifier& operator=(const notifier&) = delete;

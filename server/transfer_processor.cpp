@@ -1,7 +1,9 @@
 #include "transfer_processor.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
+#include <tuple>
 
 #include <arpa/inet.h>
 
@@ -138,28 +140,73 @@ std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply, co
   return sig != nullptr ? sig->sign(reply, w.size()) : w.size();
 }
 
-/// An AXFR (or an IXFR answered in full) from one zone snapshot: SOA, every
-/// other record, SOA; messages filled to a size, the question in the first.
-class axfr_stream final : public message_stream {
+/// The records of a snapshot without its SOA, and the SOA apart.
+std::vector<store::record> records_and_soa(const store::zone_snapshot& zone, store::record& soa) {
+  auto all = zone.records();
+  std::vector<store::record> out;
+  out.reserve(all.size());
+  bool have_soa = false;
+  for (auto& rr : all) {
+    if (rr.type == dns::rr_type::soa) {
+      soa = std::move(rr);
+      have_soa = true;
+    } else {
+      out.push_back(std::move(rr));
+    }
+  }
+  if (!have_soa) throw std::logic_error("zone " + zone.apex().to_string() + " has no SOA");
+  return out;
+}
+
+/// AXFR (RFC 5936 2.2): SOA, every other record, SOA.
+std::vector<store::record> axfr_sequence(const store::zone_snapshot& zone) {
+  store::record soa;
+  auto body = records_and_soa(zone, soa);
+  std::vector<store::record> seq;
+  seq.reserve(body.size() + 2);
+  seq.push_back(soa);
+  std::move(body.begin(), body.end(), std::back_inserter(seq));
+  seq.push_back(std::move(soa));
+  return seq;
+}
+
+/// IXFR (RFC 1995 4), one condensed difference from `old` to `now`: new
+/// SOA, old SOA, what went, new SOA, what came, new SOA.
+std::vector<store::record> ixfr_sequence(const store::zone_snapshot& old, const store::zone_snapshot& now) {
+  store::record old_soa, new_soa;
+  auto before = records_and_soa(old, old_soa);
+  auto after = records_and_soa(now, new_soa);
+  auto less = [](const store::record& a, const store::record& b) {
+    if (int c = canonical_compare(a.owner, b.owner); c != 0) return c < 0;
+    return std::tie(a.type, a.rdata, a.ttl) < std::tie(b.type, b.rdata, b.ttl);
+  };
+  std::sort(before.begin(), before.end(), less);
+  std::sort(after.begin(), after.end(), less);
+  std::vector<store::record> seq{new_soa, old_soa};
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(seq), less);
+  seq.push_back(new_soa);
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(seq), less);
+  seq.push_back(std::move(new_soa));
+  return seq;
+}
+
+/// A reply made of a sequence of records (a zone transfer), in messages
+/// filled to a size, the question in the first, each signed when asked.
+class record_stream final : public message_stream {
  public:
-  axfr_stream(std::shared_ptr<const store::zone_snapshot> zone, const request_info& req,
-              std::shared_ptr<reply_signer> sig, std::size_t message_size)
-      : zone_(std::move(zone)),
-        req_(req),
+  record_stream(std::vector<store::record> records, const request_info& req, std::shared_ptr<reply_signer> sig,
+                std::size_t message_size, std::string zone_name)
+      : req_(req),
         question_(req.question.begin(), req.question.end()),
         signer_(std::move(sig)),
         message_size_(message_size),
-        records_(zone_->records()) {
+        records_(std::move(records)),
+        zone_name_(std::move(zone_name)) {
     req_.question = question_;
-    soa_ = records_.size();
-    for (std::size_t i = 0; i < records_.size(); ++i) {
-      if (records_[i].type == dns::rr_type::soa) soa_ = i;
-    }
-    if (soa_ == records_.size()) throw std::logic_error("zone " + zone_->apex().to_string() + " has no SOA");
   }
 
   std::size_t next(std::span<std::uint8_t> out) override {
-    if (done_) return 0;
+    if (index_ >= records_.size()) return 0;
     out = out.first(std::min(out.size(), max_tcp_message));
     const std::size_t reserve = signer_ ? signer_->reserve() : 0;
     if (out.size() <= reserve + dns::header_size) throw std::length_error("no room for a transfer message");
@@ -171,21 +218,11 @@ class axfr_stream final : public message_stream {
       }
       std::uint16_t count = 0;
       std::size_t index = index_;
-      bool started = started_, finished = false;
-      while (count < 0xffff) {
-        if (started && index == soa_) ++index;  // the SOA only opens and closes
-        const bool closing = started && index >= records_.size();
-        const store::record& rr = started && !closing ? records_[index] : records_[soa_];
+      while (index < records_.size() && count < 0xffff) {
+        const auto& rr = records_[index];
         if (!w.rr(rr.owner.wire(), rr.type, dns::rr_class::in, rr.ttl, rr.rdata)) break;
         ++count;
-        if (!started) {
-          started = true;
-        } else if (!closing) {
-          ++index;
-        } else {
-          finished = true;
-          break;
-        }
+        ++index;
       }
       if (count == 0) continue;  // one RR bigger than the fill size: a full-size message
       w.patch_u16(6, count);
@@ -195,26 +232,21 @@ class axfr_stream final : public message_stream {
         if (length == 0) throw std::length_error("no room for the TSIG");
       }
       index_ = index;
-      started_ = started;
-      done_ = finished;
       first_ = false;
       return length;
     }
-    throw std::length_error("a record of " + zone_->apex().to_string() + " does not fit in a DNS message");
+    throw std::length_error("a record of " + zone_name_ + " does not fit in a DNS message");
   }
 
  private:
-  std::shared_ptr<const store::zone_snapshot> zone_;
   request_info req_;
   std::vector<std::uint8_t> question_;
   std::shared_ptr<reply_signer> signer_;
   std::size_t message_size_;
   std::vector<store::record> records_;
-  std::size_t soa_ = 0;
+  std::string zone_name_;
   std::size_t index_ = 0;
-  bool started_ = false;
   bool first_ = true;
-  bool done_ = false;
 };
 
 std::string peer_text(const query_context& ctx) {
@@ -233,13 +265,15 @@ std::vector<std::uint8_t> u48(std::uint64_t v) {
 transfer_processor::transfer_processor(std::shared_ptr<const store::zone_publisher> zones,
                                        std::shared_ptr<const policy_publisher> policy, server_identity identity,
                                        processor_options options, transfer_options transfer,
-                                       std::shared_ptr<update_executor> updates)
+                                       std::shared_ptr<update_executor> updates,
+                                       std::shared_ptr<const zone_history> history)
     : query_processor_impl(zones, std::move(identity), options),
       zones_(std::move(zones)),
       policy_(std::move(policy)),
       options_(options),
       transfer_(std::move(transfer)),
-      updates_(std::move(updates)) {
+      updates_(std::move(updates)),
+      history_(std::move(history)) {
   if (!transfer_.now) transfer_.now = system_now;
   transfer_.message_size = std::clamp<std::size_t>(transfer_.message_size, 1024, max_tcp_message);
 }
@@ -368,16 +402,22 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
   if (!policy->may_transfer(zone->apex(), ctx, proven)) {
     return short_reply(req, reply, dns::rcode::refused, sig.get());
   }
+  std::vector<store::record> sequence;
   if (req.qtype == dns::rr_type::ixfr) {
     const std::size_t udp_limit = req.edns_size == 0 ? classic_udp_size : req.edns_size;
     const std::size_t limit = ctx.proto == transport::udp ? udp_limit : max_tcp_message;
-    // Up to date, or over UDP: the current SOA alone. Otherwise the whole
-    // zone in AXFR form, which RFC 1995 4 allows in reply to an IXFR.
+    // Up to date, or over UDP: the current SOA alone (RFC 1995 2: "use TCP").
     if (ctx.proto == transport::udp || (req.ixfr_serial && !serial_lt(*req.ixfr_serial, zone->serial()))) {
       return soa_reply(req, reply, *zone, sig.get(), limit);
     }
+    // The difference from the client's version when it is still kept, else
+    // the whole zone in AXFR form, which RFC 1995 4 allows.
+    auto old = req.ixfr_serial && history_ ? history_->find(zone->apex(), *req.ixfr_serial) : nullptr;
+    if (old) sequence = ixfr_sequence(*old, *zone);
   }
-  auto stream = std::make_unique<axfr_stream>(std::move(zone), req, std::move(sig), transfer_.message_size);
+  if (sequence.empty()) sequence = axfr_sequence(*zone);
+  auto stream = std::make_unique<record_stream>(std::move(sequence), req, std::move(sig), transfer_.message_size,
+                                                zone->apex().to_string());
   const std::size_t n = stream->next(reply);
   stream_ = std::move(stream);
   return n;

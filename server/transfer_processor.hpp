@@ -2,7 +2,8 @@
 // The query processor of zonemesh-server: the authoritative answers of
 // query_processor_impl plus what the DNS world around it needs: TSIG on any
 // request (RFC 8945), and zone transfers out (AXFR, RFC 5936; IXFR, RFC 1995)
-// as the zone's metadata allows, and dynamic UPDATE (RFC 2136) into the
+// as the zone's metadata allows (IXFR as a difference to a recent version),
+// and dynamic UPDATE (RFC 2136) into the
 // site's database.
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "dns_update.hpp"
 #include "query_processor_impl.hpp"
 #include "transfer_policy.hpp"
+#include "zone_history.hpp"
 
 namespace zonemesh::server {
 
@@ -33,7 +35,8 @@ class transfer_processor : public query_processor_impl {
  public:
   transfer_processor(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
                      server_identity identity, processor_options options = {}, transfer_options transfer = {},
-                     std::shared_ptr<update_executor> updates = nullptr);
+                     std::shared_ptr<update_executor> updates = nullptr,
+                     std::shared_ptr<const zone_history> history = nullptr);
 
   std::size_t process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
                       const query_context& ctx) override;
@@ -45,6 +48,7 @@ class transfer_processor : public query_processor_impl {
   processor_options options_;
   transfer_options transfer_;
   std::shared_ptr<update_executor> updates_;  ///< null: UPDATE is NOTIMP
+  std::shared_ptr<const zone_history> history_;  ///< null: IXFR is always answered in full
   std::unique_ptr<message_stream> stream_;
 };
 

@@ -494,6 +494,29 @@ class Transfers(unittest.TestCase):
         self.assertEqual(r.answer[0].rdtype, dns.rdatatype.SOA)
         self.assertEqual(r.answer[0][0].serial, serial)
 
+    def test_ixfr_after_an_edit_is_the_difference(self):
+        port = site(0)["dns_port"]
+        before = transfer(port)
+        old = before.get_rdataset(ZONE + ".", "SOA")[0].serial
+        psql(site(0), f"BEGIN; INSERT INTO records (zone, name, type, content) VALUES "
+                      f"('{ZONE}', 'ixfr.{ZONE}', 'A', '203.0.113.50'); "
+                      f"DELETE FROM records WHERE name = 'h7.{ZONE}'; COMMIT;")
+        new = wait_for("the new serial", lambda: (serial_at(port) or old) != old and serial_at(port))
+        q = dns.message.make_query(ZONE, "IXFR")
+        q.use_tsig(KEYRING, keyname=KEY_NAME)
+        q.authority.append(dns.rrset.from_text(ZONE + ".", 0, "IN", "SOA", f". . {old} 0 0 0 0"))
+        r = dns.query.tcp(q, "127.0.0.1", port=port, timeout=10, one_rr_per_rrset=True)
+        got = [(str(rrset.name), dns.rdatatype.to_text(rrset.rdtype), rr.to_text()) for rrset in r.answer
+               for rr in rrset]
+        soa = [g for g in got if g[1] == "SOA"]
+        self.assertEqual([int(g[2].split()[2]) for g in soa], [new, old, new, new], got)
+        self.assertEqual([g for g in got if g[1] != "SOA"],
+                         [(f"h7.{ZONE}.", "A", "198.51.100.8"), (f"ixfr.{ZONE}.", "A", "203.0.113.50")])
+        # Deleted comes between the old SOA and the second new one, added after that.
+        at = [i for i, g in enumerate(got) if g[1] == "SOA"]
+        self.assertEqual(got[at[1] + 1:at[2]], [(f"h7.{ZONE}.", "A", "198.51.100.8")])
+        self.assertEqual(got[at[2] + 1:at[3]], [(f"ixfr.{ZONE}.", "A", "203.0.113.50")])
+
     def test_ixfr_from_an_old_serial_is_the_whole_zone(self):
         zone = transfer(site(0)["dns_port"], rdtype="IXFR", serial=1)
         self.assertEqual(zone, exported_zone(site(0)))
@@ -532,6 +555,10 @@ class Secondaries(unittest.TestCase):
         expected = exported_zone(site(0))
         self.assertEqual(transfer(ENV["knot"], keyring=None, keyname=None), expected)
         self.assertEqual(transfer(ENV["nsd"], keyring=None, keyname=None), expected)
+        # After the first full transfer, Knot got the changes incrementally.
+        with open(os.path.join(ENV["tmp"], "knot", "knotd.log"), errors="replace") as f:
+            log = f.read()
+        self.assertRegex(log, rf"\[{ZONE}\.\] IXFR, incoming, remote [^\n]*finished")
 
     @staticmethod
     def _answers(port, name):
