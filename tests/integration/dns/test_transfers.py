@@ -3,8 +3,8 @@
 
 A 2-site zonemesh cluster (scripts/cluster: PostgreSQL, zonemesh-server and
 zonemesh-replicator per site) serves sec.test, which site1 lets transfer with
-a TSIG key and whose ALSO-NOTIFY names a Knot and an NSD secondary (real
-knotd and nsd from Debian, pulling from site1 with the key). The tests check
+a TSIG key and whose ALSO-NOTIFY names a Knot, an NSD and a BIND secondary
+(real knotd, nsd and named from Debian, pulling from site1 with the key). The tests check
 what an operator would: transfers are refused without the key and rejected
 with a wrong one (BADKEY, BADSIG, BADTIME as RFC 8945 says), a transfer
 equals the zone as zonemesh-admin exports it and is the same at both sites,
@@ -297,6 +297,40 @@ zone:
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def start_named(tmp, port, primary_port):
+    """BIND 9 as a third kind of secondary of site1."""
+    d = os.path.join(tmp, "named")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "named.conf")
+    with open(conf, "w") as f:
+        f.write(f"""options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-transfer {{ 127.0.0.1; }};
+}};
+controls {{ }};
+key "{KEY_NAME}" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
+zone "{ZONE}" {{
+    type secondary;
+    primaries {{ 127.0.0.1 port {primary_port} key "{KEY_NAME}"; }};
+    file "{d}/{ZONE}.db";
+}};
+""")
+    check = subprocess.run(["named-checkconf", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if check.returncode != 0:
+        raise RuntimeError(f"named-checkconf: {check.stdout}")
+    log = open(os.path.join(d, "named.log"), "wb")
+    return subprocess.Popen(["named", "-g", "-c", conf], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
 def stop(proc):
     if proc is None or proc.poll() is not None:
         return
@@ -328,7 +362,8 @@ def load_zone(site):
         INSERT INTO zone_metadata (zone, kind, content) VALUES
           ('{ZONE}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}'),
           ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["knot"]}'),
-          ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["nsd"]}');
+          ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["nsd"]}'),
+          ('{ZONE}', 'ALSO-NOTIFY', '127.0.0.1:{ENV["named"]}');
         INSERT INTO tsig_keys (name, algorithm, secret) VALUES ('{UPDATE_KEY}', 'hmac-sha512', '{UPDATE_SECRET}');
         INSERT INTO zone_metadata (zone, kind, content) VALUES ('{ZONE}', 'TSIG-ALLOW-DNSUPDATE', '{UPDATE_KEY}');
         SELECT create_catalog_zone('{CATALOG}');
@@ -339,9 +374,9 @@ def load_zone(site):
 
 
 def setUpModule():
-    for tool in ("knotd", "nsd", "psql"):
+    for tool in ("knotd", "nsd", "named", "nsupdate", "psql"):
         if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            raise RuntimeError(f"{tool} not found: run scripts/install-deps (knot, nsd, postgresql)")
+            raise RuntimeError(f"{tool} not found: run scripts/install-deps (knot, nsd, bind9, postgresql)")
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     unittest.addModuleCleanup(cleanup)
     tmp = tempfile.mkdtemp(prefix="zonemesh-transfers-", dir="/tmp")
@@ -358,6 +393,7 @@ def setUpModule():
     ENV["sites"] = json.loads(res.stdout)["sites"]
     ENV["knot"] = free_port()
     ENV["nsd"] = free_port()
+    ENV["named"] = free_port()
     site1, site2 = ENV["sites"]
     load_zone(site1)
     # The zone, its key and its metadata replicate: both sites serve it.
@@ -377,14 +413,16 @@ def setUpModule():
         COMMIT;""")
     ENV["knot_proc"] = start_knot(tmp, ENV["knot"], site1["dns_port"])
     ENV["nsd_proc"] = start_nsd(tmp, ENV["nsd"], site1["dns_port"])
+    ENV["named_proc"] = start_named(tmp, ENV["named"], site1["dns_port"])
     print(f"zonemesh sites on DNS ports {site1['dns_port']}, {site2['dns_port']}; knotd {ENV['knot']}, "
-          f"nsd {ENV['nsd']}; files in {tmp}", file=sys.stderr, flush=True)
+          f"nsd {ENV['nsd']}, named {ENV['named']}; files in {tmp}", file=sys.stderr, flush=True)
 
 
 def cleanup():
     stop(ENV.get("knot_primary_proc"))
     stop(ENV.get("knot_proc"))
     stop(ENV.get("nsd_proc"))
+    stop(ENV.get("named_proc"))
     keep = os.environ.get("ZONEMESH_KEEP_TMP") == "1"
     if "cluster_dir" in ENV:
         subprocess.run([CLUSTER, "down", "--dir", ENV["cluster_dir"]] + ([] if keep else ["--remove"]),
@@ -522,11 +560,14 @@ class Transfers(unittest.TestCase):
         self.assertEqual(zone, exported_zone(site(0)))
 
 
+SECONDARIES = ("knot", "nsd", "named")
+
+
 class Secondaries(unittest.TestCase):
-    """Knot and NSD as secondaries of site1."""
+    """Knot, NSD and BIND as secondaries of site1."""
 
     def assert_secondaries_serve(self, expected_serial):
-        for who in ("knot", "nsd"):
+        for who in SECONDARIES:
             wait_for(f"{who} to serve serial {expected_serial}",
                      lambda who=who: serial_at(ENV[who]) == expected_serial, timeout=60)
 
@@ -534,7 +575,7 @@ class Secondaries(unittest.TestCase):
         serial = serial_at(site(0)["dns_port"])
         self.assert_secondaries_serve(serial)
         expected = exported_zone(site(0))
-        for who in ("knot", "nsd"):
+        for who in SECONDARIES:
             got = transfer(ENV[who], keyring=None, keyname=None)
             self.assertEqual(got, expected, f"{who}'s copy differs")
 
@@ -542,19 +583,19 @@ class Secondaries(unittest.TestCase):
         # The secondaries' SOA refresh is 3 h: only a NOTIFY makes them pull now.
         psql(site(0), f"INSERT INTO records (zone, name, type, content) "
                       f"VALUES ('{ZONE}', 'notified.{ZONE}', 'A', '203.0.113.7')")
-        for who in ("knot", "nsd"):
+        for who in SECONDARIES:
             wait_for(f"{who} to answer the new record",
                      lambda who=who: self._answers(ENV[who], f"notified.{ZONE}") == ["203.0.113.7"], timeout=60)
 
     def test_3_edit_at_the_other_site_reaches_secondaries(self):
         # Written at site2, replicated to site1, which serves a new serial and notifies.
         psql(site(1), f"UPDATE records SET content = '203.0.113.8' WHERE name = 'mail.{ZONE}' AND type = 'A'")
-        for who in ("knot", "nsd"):
+        for who in SECONDARIES:
             wait_for(f"{who} to answer the replicated change",
                      lambda who=who: self._answers(ENV[who], f"mail.{ZONE}") == ["203.0.113.8"], timeout=60)
         expected = exported_zone(site(0))
-        self.assertEqual(transfer(ENV["knot"], keyring=None, keyname=None), expected)
-        self.assertEqual(transfer(ENV["nsd"], keyring=None, keyname=None), expected)
+        for who in SECONDARIES:
+            self.assertEqual(transfer(ENV[who], keyring=None, keyname=None), expected, f"{who}'s copy differs")
         # After the first full transfer, Knot got the changes incrementally.
         with open(os.path.join(ENV["tmp"], "knot", "knotd.log"), errors="replace") as f:
             log = f.read()
