@@ -380,6 +380,8 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
   if (is_update) return answer_update(query, reply, ctx, req, sig.get(), *policy, *zones_, updates_.get());
   const bool is_transfer = is_transfer_type && req.h.opcode() == dns::opcode::query;
   if (!is_transfer) {
+    // An unsigned AXFR/IXFR question under another opcode: the usual path.
+    if (!sig) return query_processor_impl::process(query, reply, ctx);
     // Any other signed request: answered as usual, with room kept for the TSIG.
     std::size_t limit = std::min(reply.size(), max_tcp_message);
     if (ctx.proto == transport::udp) {

@@ -1,23 +1,46 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for the query parser and answer path with clang
-# (ASan + UBSan) and runs it for a while. The test command runs it briefly;
-# run it longer by hand:  tests/fuzz/run.sh OUTDIR 3600
+# Builds a libFuzzer target with clang (ASan + UBSan) and runs it for a while:
+# "query" (the query parser and answer path, the default) or "transfer"
+# (TSIG, zone transfers, NOTIFY, UPDATE parsing). The test command runs each
+# briefly; run one longer by hand:  tests/fuzz/run.sh OUTDIR 3600 [TARGET]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$repo/build/fuzz}"
 seconds="${2:-30}"
-mkdir -p "$out/corpus"
-bin="$out/query_fuzz"
-sources=("$repo"/tests/fuzz/query_fuzz.cpp "$repo"/lib/dns/*.cpp "$repo"/lib/store/*.cpp
+target="${3:-query}"
+libs=(-lldns)
+sources=("$repo"/tests/fuzz/${target}_fuzz.cpp "$repo"/lib/dns/*.cpp "$repo"/lib/store/*.cpp
          "$repo"/lib/zonefile/*.cpp "$repo"/server/answer.cpp "$repo"/server/query_processor_impl.cpp)
+if [ "$target" = transfer ]; then
+  out="$out/transfer"
+  sources+=("$repo"/server/tsig.cpp "$repo"/server/transfer_policy.cpp "$repo"/server/transfer_processor.cpp
+            "$repo"/server/dns_update.cpp "$repo"/server/zone_history.cpp "$repo"/lib/common/metrics.cpp)
+  libs+=(-lpqxx -lpq -lspdlog -lfmt -lcrypto)
+fi
+mkdir -p "$out/corpus"
+bin="$out/${target}_fuzz"
 if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" "$repo"/lib "$repo"/server -newer "$bin" -name '*.[ch]pp' | head -1)" ]; then
   echo "fuzz: building $bin" >&2
   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$repo/lib" -I"$repo/server" "${sources[@]}" -lldns -o "$bin"
+    -I"$repo/lib" -I"$repo/server" -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL "${sources[@]}" "${libs[@]}" -o "$bin"
 fi
-# Seeds: a few well-formed queries (www.example.com A, with and without EDNS).
+# Seeds: a few well-formed queries (www.example.com A, with and without EDNS;
+# for the transfer target also an AXFR signed with the key "k." and an UPDATE).
 printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01' \
   > "$out/corpus/seed-a"
 printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x07example\x03com\x00\x00\xff\x00\x01\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x04\x00\x03\x00\x00' \
   > "$out/corpus/seed-any-edns-nsid"
+if [ "$target" = transfer ]; then
+  /usr/bin/python3 - "$out/corpus" <<'PY'
+import sys, dns.message, dns.tsigkeyring, dns.update
+ring = dns.tsigkeyring.from_text({"k.": ("hmac-sha256", "c2VjcmV0")})
+q = dns.message.make_query("example.com", "AXFR"); q.use_tsig(ring, keyname="k.")
+open(sys.argv[1] + "/seed-axfr-tsig", "wb").write(q.to_wire())
+q = dns.message.make_query("example.com", "IXFR"); open(sys.argv[1] + "/seed-ixfr", "wb").write(q.to_wire())
+u = dns.update.UpdateMessage("example.com", keyring=ring, keyname="k.")
+u.present("www.example.com", "TXT"); u.add("new.example.com", 60, "MX", "10 mail.example.com")
+u.delete("www.example.com", "TXT")
+open(sys.argv[1] + "/seed-update", "wb").write(u.to_wire())
+PY
+fi
 exec "$bin" -max_len=1024 -max_total_time="$seconds" -print_final_stats=1 "$out/corpus"
