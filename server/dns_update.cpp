@@ -1,7 +1,7 @@
 #include "dns_update.hpp"
 
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
+#include <pqxx/pqxx>
 
 #include <algorithm>
 #include <map>
@@ -82,7 +82,8 @@ std::uint16_t parse_update(std::span<const std::uint8_t> message, update_message
   if (r.header(h) != dns::read_status::ok || h.qdcount != 1) return dns::rcode::formerr;
   std::uint16_t ztype = 0, zclass = 0;
   if (r.name(out.zone) != dns::read_status::ok || r.u16(ztype) != dns::read_status::ok ||
-      r.u16(zclass) != dns::read_status::ok || ztype != dns::rr_type::soa || zclass != dns::rr_class::in) {
+      r.u16(zclass) != dns::read_status::ok || ztype != dns::rr_type::soa ||
+      zclass != dns::rr_class::in) {
     return dns::rcode::formerr;
   }
   bool outside = false;
@@ -113,7 +114,8 @@ std::uint16_t parse_update(std::span<const std::uint8_t> message, update_message
         if (rr.rrclass == dns::rr_class::in) {
           if (is_meta(rr.type)) return dns::rcode::formerr;
         } else if (rr.rrclass == dns::rr_class::any) {
-          if (rr.ttl != 0 || !rr.rdata.empty() || (is_meta(rr.type) && rr.type != dns::rr_type::any)) {
+          if (rr.ttl != 0 || !rr.rdata.empty() ||
+              (is_meta(rr.type) && rr.type != dns::rr_type::any)) {
             return dns::rcode::formerr;
           }
         } else if (rr.rrclass == dns::rr_class::none) {
@@ -175,7 +177,8 @@ std::uint16_t update_executor::apply(const update_message& update, std::string& 
   return dns::rcode::servfail;
 }
 
-std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u, std::string& message) {
+std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u,
+                                         std::string& message) {
   const std::string zone = db_name(u.zone);
   const auto kind = tx.exec_params("SELECT kind FROM public.zones WHERE name = $1 FOR SHARE", zone);
   if (kind.empty()) {
@@ -200,7 +203,8 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
     for (const auto& r : tx.exec_params("SELECT id::text, type, ttl, content FROM public.records "
                                         "WHERE zone = $1 AND name = $2 AND NOT disabled",
                                         zone, name)) {
-      zonefile::text_record text{name, r[1].as<std::string>(), r[2].as<std::uint32_t>(), r[3].as<std::string>()};
+      zonefile::text_record text{name, r[1].as<std::string>(), r[2].as<std::uint32_t>(),
+                                 r[3].as<std::string>()};
       store::record wire;
       if (!zonefile::to_wire(text, wire).empty()) continue;  // not servable anyway
       list.push_back(row{r[0].as<std::string>(), text.type, wire.type, std::move(wire.rdata)});
@@ -209,16 +213,19 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
   };
 
   // Prerequisites (RFC 2136 3.2.5).
-  std::map<std::pair<std::string, std::uint16_t>, std::multiset<std::vector<std::uint8_t>>> value_sets;
+  std::map<std::pair<std::string, std::uint16_t>, std::multiset<std::vector<std::uint8_t>>>
+      value_sets;
   for (const auto& p : u.prerequisites) {
     auto& list = rows_of(p.owner);
     const bool any_type = p.type == dns::rr_type::any;
     const bool has_type =
         std::any_of(list.begin(), list.end(), [&](const row& r) { return r.type_code == p.type; });
     if (p.rrclass == dns::rr_class::any) {
-      if (any_type ? list.empty() : !has_type) return any_type ? dns::rcode::nxdomain : dns::rcode::nxrrset;
+      if (any_type ? list.empty() : !has_type)
+        return any_type ? dns::rcode::nxdomain : dns::rcode::nxrrset;
     } else if (p.rrclass == dns::rr_class::none) {
-      if (any_type ? !list.empty() : has_type) return any_type ? dns::rcode::yxdomain : dns::rcode::yxrrset;
+      if (any_type ? !list.empty() : has_type)
+        return any_type ? dns::rcode::yxdomain : dns::rcode::yxrrset;
     } else {
       value_sets[{db_name(p.owner), p.type}].insert(p.rdata);
     }
@@ -241,22 +248,27 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
     const std::string name = db_name(up.owner);
     auto& list = rows_of(up.owner);
     const bool at_apex = name == apex;
-    auto remove = [&](const row& r) { tx.exec_params("DELETE FROM public.records WHERE id = $1::uuid", r.id); };
+    auto remove = [&](const row& r) {
+      tx.exec_params("DELETE FROM public.records WHERE id = $1::uuid", r.id);
+    };
     auto count_of = [&](std::uint16_t type) {
-      return std::count_if(list.begin(), list.end(), [&](const row& r) { return r.type_code == type; });
+      return std::count_if(list.begin(), list.end(),
+                           [&](const row& r) { return r.type_code == type; });
     };
     if (up.rrclass == dns::rr_class::in) {
       if (up.type == dns::rr_type::soa) continue;  // the serial is the cluster's to make
       const bool has_cname = count_of(dns::rr_type::cname) > 0;
-      if (up.type == dns::rr_type::cname ? (!list.empty() && !has_cname) : has_cname) continue;  // 3.4.2.2
+      if (up.type == dns::rr_type::cname ? (!list.empty() && !has_cname) : has_cname)
+        continue;  // 3.4.2.2
       store::record wire{up.owner, up.type, dns::rr_class::in, up.ttl, up.rdata};
       zonefile::text_record text;
       if (auto err = zonefile::to_text(wire, text); !err.empty()) {
         message = err;
         return dns::rcode::formerr;
       }
-      auto same = std::find_if(list.begin(), list.end(),
-                               [&](const row& r) { return r.type_code == up.type && r.rdata == up.rdata; });
+      auto same = std::find_if(list.begin(), list.end(), [&](const row& r) {
+        return r.type_code == up.type && r.rdata == up.rdata;
+      });
       if (up.type == dns::rr_type::cname && has_cname) {
         for (const auto& r : list) remove(r);  // a CNAME replaces the CNAME
         list.clear();
@@ -266,16 +278,18 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
         tx.exec_params("UPDATE public.records SET ttl = $2 WHERE id = $1::uuid", same->id, up.ttl);
         continue;
       }
-      auto id = tx.exec_params1("INSERT INTO public.records (zone, name, type, ttl, content) "
-                                "VALUES ($1, $2, $3, $4, $5) RETURNING id::text",
-                                zone, name, text.type, up.ttl, text.content)[0]
+      auto id = tx.exec_params1(
+                      "INSERT INTO public.records (zone, name, type, ttl, content) "
+                      "VALUES ($1, $2, $3, $4, $5) RETURNING id::text",
+                      zone, name, text.type, up.ttl, text.content)[0]
                     .as<std::string>();
       list.push_back(row{id, text.type, up.type, up.rdata});
     } else if (up.rrclass == dns::rr_class::any) {
       // A whole RRset, or every RRset of the name; never the apex SOA or NS.
       std::vector<row> keep;
       for (const auto& r : list) {
-        const bool protected_rr = at_apex && (r.type_code == dns::rr_type::soa || r.type_code == dns::rr_type::ns);
+        const bool protected_rr =
+            at_apex && (r.type_code == dns::rr_type::soa || r.type_code == dns::rr_type::ns);
         if ((up.type == dns::rr_type::any || r.type_code == up.type) && !protected_rr) {
           remove(r);
         } else {
@@ -285,7 +299,8 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
       list = std::move(keep);
     } else {  // NONE: one RR
       if (up.type == dns::rr_type::soa) continue;
-      if (at_apex && up.type == dns::rr_type::ns && count_of(dns::rr_type::ns) <= 1) continue;  // 3.4.2.4
+      if (at_apex && up.type == dns::rr_type::ns && count_of(dns::rr_type::ns) <= 1)
+        continue;  // 3.4.2.4
       std::vector<row> keep;
       for (const auto& r : list) {
         if (r.type_code == up.type && r.rdata == up.rdata) {

@@ -76,8 +76,8 @@ struct notifier::impl {
   impl(std::shared_ptr<const store::zone_publisher> z, std::shared_ptr<const policy_publisher> p,
        common::metrics::registry& metrics, notifier_options o, std::shared_ptr<zone_history> h)
       : zones(std::move(z)), policy(std::move(p)), options(o), history(std::move(h)) {
-    auto& family = metrics.add_counter_family("zonemesh_notify_total",
-                                              "NOTIFY messages to secondaries by outcome.", {"result"});
+    auto& family = metrics.add_counter_family(
+        "zonemesh_notify_total", "NOTIFY messages to secondaries by outcome.", {"result"});
     acknowledged = &family.with({"acknowledged"});
     failed = &family.with({"failed"});
     errors = &family.with({"error"});
@@ -126,8 +126,10 @@ void notifier::impl::consider(const store::zone_snapshot& zone, const transfer_p
   for (const auto& t : targets) {
     auto dest = destination::from(t);
     if (!dest) continue;
-    pending p{zone.apex(), serial, t, *dest, static_cast<std::uint16_t>(ids()), 0, clock_type::now()};
-    queue.insert_or_assign(target_key(zone.apex(), t), std::move(p));  // a newer serial replaces an older one
+    pending p{zone.apex(), serial,           t, *dest, static_cast<std::uint16_t>(ids()),
+              0,           clock_type::now()};
+    queue.insert_or_assign(target_key(zone.apex(), t),
+                           std::move(p));  // a newer serial replaces an older one
   }
 }
 
@@ -162,15 +164,17 @@ bool notifier::impl::send(pending& p) {
   h.flags = dns::flag::aa;
   h.set_opcode(dns::opcode::notify);
   h.qdcount = 1;
-  if (!w.header(h) || !w.name(p.apex) || !w.u16(dns::rr_type::soa) || !w.u16(dns::rr_class::in)) return false;
+  if (!w.header(h) || !w.name(p.apex) || !w.u16(dns::rr_type::soa) || !w.u16(dns::rr_class::in))
+    return false;
   std::size_t length = w.size();
   const auto pol = policy->current();
   {
     if (const auto* key = pol->notify_key(p.apex)) {
       tsig::sign_params params;
-      params.time_signed = static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-              .count());
+      params.time_signed =
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
       std::vector<std::uint8_t> mac;
       length = tsig::sign_in_place(buf, length, *key, params, {}, mac);
       if (length == 0) return false;
@@ -178,8 +182,8 @@ bool notifier::impl::send(pending& p) {
   }
   const int sock = p.dest.v6 ? sock6 : sock4;
   if (sock < 0) return false;
-  return ::sendto(sock, buf.data(), length, 0, reinterpret_cast<const sockaddr*>(&p.dest.addr), p.dest.len) ==
-         static_cast<ssize_t>(length);
+  return ::sendto(sock, buf.data(), length, 0, reinterpret_cast<const sockaddr*>(&p.dest.addr),
+                  p.dest.len) == static_cast<ssize_t>(length);
 }
 
 void notifier::impl::send_due() {
@@ -192,15 +196,15 @@ void notifier::impl::send_due() {
     }
     if (p.sent >= options.attempts) {
       failed->inc();
-      spdlog::warn("NOTIFY for {} serial {} to {} port {}: no answer after {} attempts", p.apex.to_string(),
-                   p.serial, p.target.address, p.target.port, p.sent);
+      spdlog::warn("NOTIFY for {} serial {} to {} port {}: no answer after {} attempts",
+                   p.apex.to_string(), p.serial, p.target.address, p.target.port, p.sent);
       it = queue.erase(it);
       continue;
     }
     if (!send(p)) {
       errors->inc();
-      spdlog::warn("NOTIFY for {} to {} port {} could not be sent", p.apex.to_string(), p.target.address,
-                   p.target.port);
+      spdlog::warn("NOTIFY for {} to {} port {} could not be sent", p.apex.to_string(),
+                   p.target.address, p.target.port);
     }
     ++p.sent;
     p.next_send = now + options.retry_interval;
@@ -213,23 +217,26 @@ void notifier::impl::receive(int sock) {
   while (true) {
     sockaddr_storage from{};
     socklen_t from_len = sizeof(from);
-    const ssize_t n =
-        ::recvfrom(sock, buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+    const ssize_t n = ::recvfrom(sock, buf.data(), buf.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) return;
     dns::reader r(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
     dns::header h;
-    if (r.header(h) != dns::read_status::ok || !h.has(dns::flag::qr) || h.opcode() != dns::opcode::notify) continue;
+    if (r.header(h) != dns::read_status::ok || !h.has(dns::flag::qr) ||
+        h.opcode() != dns::opcode::notify)
+      continue;
     for (auto it = queue.begin(); it != queue.end(); ++it) {
       if (it->second.id != h.id || !it->second.dest.same(from, from_len)) continue;
       if (h.rcode() == dns::rcode::noerror) {
         acknowledged->inc();
-        spdlog::debug("NOTIFY for {} serial {} acknowledged by {}", it->second.apex.to_string(), it->second.serial,
-                      it->second.target.address);
+        spdlog::debug("NOTIFY for {} serial {} acknowledged by {}", it->second.apex.to_string(),
+                      it->second.serial, it->second.target.address);
       } else {
         // An answer that refuses is final: resending will not change it.
         failed->inc();
-        spdlog::warn("NOTIFY for {} to {} port {} answered with rcode {}", it->second.apex.to_string(),
-                     it->second.target.address, it->second.target.port, h.rcode());
+        spdlog::warn("NOTIFY for {} to {} port {} answered with rcode {}",
+                     it->second.apex.to_string(), it->second.target.address, it->second.target.port,
+                     h.rcode());
       }
       queue.erase(it);
       break;
@@ -265,10 +272,12 @@ void notifier::impl::run() {
   }
 }
 
-notifier::notifier(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
+notifier::notifier(std::shared_ptr<const store::zone_publisher> zones,
+                   std::shared_ptr<const policy_publisher> policy,
                    common::metrics::registry& metrics, notifier_options options,
                    std::shared_ptr<zone_history> history)
-    : impl_(std::make_unique<impl>(std::move(zones), std::move(policy), metrics, options, std::move(history))) {}
+    : impl_(std::make_unique<impl>(std::move(zones), std::move(policy), metrics, options,
+                                   std::move(history))) {}
 
 notifier::~notifier() { stop(); }
 

@@ -19,7 +19,7 @@ class registry;
 namespace zonemesh::server {
 
 struct notifier_options {
-  std::chrono::milliseconds check_interval{20};   ///< how often published serials are compared
+  std::chrono::milliseconds check_interval{20};    ///< how often published serials are compared
   std::chrono::milliseconds retry_interval{2000};  ///< resend when a target did not answer
   unsigned attempts = 5;                           ///< then give up (logged and counted)
 };
@@ -28,9 +28,9 @@ struct notifier_options {
 /// Metrics: zonemesh_notify_total{result="acknowledged"|"failed"|"error"}.
 class notifier {
  public:
-  notifier(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
-           common::metrics::registry& metrics, notifier_options options = {},
-           std::shared_ptr<zone_history> history = nullptr);
+  notifier(std::shared_ptr<const store::zone_publisher> zones,
+           std::shared_ptr<const policy_publisher> policy, common::metrics::registry& metrics,
+           notifier_options options = {}, std::shared_ptr<zone_history> history = nullptr);
   ~notifier();
   notifier(const notifier&) = delete;
   notifier& operator=(const notifier&) = delete;

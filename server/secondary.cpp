@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
+#include <pqxx/pqxx>
 
 #include <array>
 #include <cerrno>
@@ -32,8 +32,9 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 std::uint64_t unix_now() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 /// A blocking TCP connection with a deadline on every step.
@@ -76,7 +77,8 @@ class tcp_client {
     return true;
   }
   bool send_message(std::span<const std::uint8_t> msg, std::string& error) {
-    std::vector<std::uint8_t> frame{static_cast<std::uint8_t>(msg.size() >> 8), static_cast<std::uint8_t>(msg.size())};
+    std::vector<std::uint8_t> frame{static_cast<std::uint8_t>(msg.size() >> 8),
+                                    static_cast<std::uint8_t>(msg.size())};
     frame.insert(frame.end(), msg.begin(), msg.end());
     std::size_t done = 0;
     while (done < frame.size()) {
@@ -128,8 +130,8 @@ class tcp_client {
 };
 
 /// A query for `zone` of `type`, signed with `key` when given.
-std::vector<std::uint8_t> make_query(const dns::name& zone, std::uint16_t type, std::uint16_t id, const tsig::key* key,
-                                     std::vector<std::uint8_t>& mac) {
+std::vector<std::uint8_t> make_query(const dns::name& zone, std::uint16_t type, std::uint16_t id,
+                                     const tsig::key* key, std::vector<std::uint8_t>& mac) {
   std::vector<std::uint8_t> buf(1024);
   dns::writer w(buf);
   dns::header h;
@@ -148,7 +150,8 @@ std::vector<std::uint8_t> make_query(const dns::name& zone, std::uint16_t type, 
 
 /// Checks one reply: id, rcode, and its TSIG after `prior_mac` (updated).
 bool check_reply(std::span<const std::uint8_t> msg, std::uint16_t id, const tsig::key* key,
-                 std::vector<std::uint8_t>& prior_mac, bool first, dns::header& h, std::string& error) {
+                 std::vector<std::uint8_t>& prior_mac, bool first, dns::header& h,
+                 std::string& error) {
   dns::reader r(msg);
   if (r.header(h) != dns::read_status::ok || h.id != id || !h.has(dns::flag::qr)) {
     error = "a reply that does not match the query";
@@ -157,14 +160,16 @@ bool check_reply(std::span<const std::uint8_t> msg, std::uint16_t id, const tsig
   if (key != nullptr) {
     tsig::record rec;
     if (tsig::find(msg, rec) != tsig::find_status::found) {
-      error = h.rcode() != dns::rcode::noerror ? "rcode " + dns::rcode_to_string(h.rcode()) + ", unsigned"
-                                               : "an unsigned message in a signed transfer";
+      error = h.rcode() != dns::rcode::noerror
+                  ? "rcode " + dns::rcode_to_string(h.rcode()) + ", unsigned"
+                  : "an unsigned message in a signed transfer";
       return false;
     }
     const auto v = tsig::verify(msg, rec, *key, unix_now(), prior_mac, !first);
     if (!v.ok) {
-      error = rec.error != tsig::error::none ? "the primary says TSIG error " + std::to_string(rec.error)
-                                             : "TSIG verification failed (error " + std::to_string(v.error) + ")";
+      error = rec.error != tsig::error::none
+                  ? "the primary says TSIG error " + std::to_string(rec.error)
+                  : "TSIG verification failed (error " + std::to_string(v.error) + ")";
       return false;
     }
     prior_mac = rec.mac;
@@ -177,8 +182,8 @@ bool check_reply(std::span<const std::uint8_t> msg, std::uint16_t id, const tsig
 }
 
 /// Reads the RRs of the answer section of `msg` (question skipped).
-bool answer_rrs(std::span<const std::uint8_t> msg, const dns::header& h, std::vector<transfer_rr>& out,
-                std::string& error) {
+bool answer_rrs(std::span<const std::uint8_t> msg, const dns::header& h,
+                std::vector<transfer_rr>& out, std::string& error) {
   dns::reader r(msg);
   dns::header skip_h;
   (void)r.header(skip_h);
@@ -193,7 +198,8 @@ bool answer_rrs(std::span<const std::uint8_t> msg, const dns::header& h, std::ve
     transfer_rr rr;
     dns::rr_header f;
     std::span<const std::uint8_t> rdata;
-    if (r.rr(rr.owner, f, rdata) != dns::read_status::ok || !uncompressed_rdata(msg, f.type, rdata, rr.rdata)) {
+    if (r.rr(rr.owner, f, rdata) != dns::read_status::ok ||
+        !uncompressed_rdata(msg, f.type, rdata, rr.rdata)) {
       error = "a malformed record";
       return false;
     }
@@ -220,29 +226,32 @@ std::string db_name(const dns::name& n) {
 
 }  // namespace
 
-std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dns::name& zone, const tsig::key* key,
-                                          std::chrono::milliseconds timeout, std::string& error) {
+std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dns::name& zone,
+                                          const tsig::key* key, std::chrono::milliseconds timeout,
+                                          std::string& error) {
   tcp_client c;
   std::vector<std::uint8_t> mac;
   const auto id = static_cast<std::uint16_t>(std::random_device{}());
   const auto q = make_query(zone, dns::rr_type::soa, id, key, mac);
   std::vector<std::uint8_t> reply;
   dns::header h;
-  if (!c.connect(primary, timeout, error) || !c.send_message(q, error) || !c.read_message(reply, error) ||
-      !check_reply(reply, id, key, mac, true, h, error)) {
+  if (!c.connect(primary, timeout, error) || !c.send_message(q, error) ||
+      !c.read_message(reply, error) || !check_reply(reply, id, key, mac, true, h, error)) {
     return std::nullopt;
   }
   std::vector<transfer_rr> rrs;
   if (!answer_rrs(reply, h, rrs, error)) return std::nullopt;
   for (const auto& rr : rrs) {
-    if (rr.type == dns::rr_type::soa && rr.owner == zone && rr.rdata.size() >= 22) return soa_field(rr.rdata, 0);
+    if (rr.type == dns::rr_type::soa && rr.owner == zone && rr.rdata.size() >= 22)
+      return soa_field(rr.rdata, 0);
   }
   error = "no SOA in the primary's answer (not authoritative?)";
   return std::nullopt;
 }
 
-std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::name& zone, const tsig::key* key,
-                                    std::chrono::milliseconds timeout, std::string& error) {
+std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::name& zone,
+                                    const tsig::key* key, std::chrono::milliseconds timeout,
+                                    std::string& error) {
   tcp_client c;
   std::vector<std::uint8_t> mac;
   const auto id = static_cast<std::uint16_t>(std::random_device{}());
@@ -272,16 +281,17 @@ std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::nam
 // ---- the puller ------------------------------------------------------------------
 
 struct secondary_puller::impl {
-  impl(std::string c, std::string n, std::shared_ptr<const policy_publisher> p, common::metrics::registry& metrics,
-       secondary_options o)
+  impl(std::string c, std::string n, std::shared_ptr<const policy_publisher> p,
+       common::metrics::registry& metrics, secondary_options o)
       : conninfo(std::move(c)), node(std::move(n)), policy(std::move(p)), options(o) {
     auto& pulls = metrics.add_counter_family("zonemesh_secondary_pulls_total",
                                              "Secondary zone refreshes by outcome.", {"result"});
     pulled = &pulls.with({"transferred"});
     current = &pulls.with({"up_to_date"});
     failed = &pulls.with({"failed"});
-    expired_gauge = &metrics.add_gauge("zonemesh_secondary_zones_expired",
-                                       "Secondary zones not refreshed within their SOA expire time.");
+    expired_gauge =
+        &metrics.add_gauge("zonemesh_secondary_zones_expired",
+                           "Secondary zones not refreshed within their SOA expire time.");
   }
 
   struct zone_state {
@@ -293,7 +303,8 @@ struct secondary_puller::impl {
   };
 
   void run();
-  void check(const dns::name& apex, const zone_policy& zp, const transfer_policy& pol, zone_state& st);
+  void check(const dns::name& apex, const zone_policy& zp, const transfer_policy& pol,
+             zone_state& st);
   bool write(const dns::name& apex, const std::vector<transfer_rr>& rrs, std::string& error);
 
   std::string conninfo;
@@ -314,7 +325,8 @@ struct secondary_puller::impl {
   std::thread thread;
 };
 
-bool secondary_puller::impl::write(const dns::name& apex, const std::vector<transfer_rr>& rrs, std::string& error) {
+bool secondary_puller::impl::write(const dns::name& apex, const std::vector<transfer_rr>& rrs,
+                                   std::string& error) {
   // The wanted records: (name, type, RDATA) -> TTL; duplicates collapse.
   std::map<std::tuple<std::string, std::uint16_t, std::vector<std::uint8_t>>, std::uint32_t> wanted;
   for (const auto& rr : rrs) {
@@ -325,7 +337,8 @@ bool secondary_puller::impl::write(const dns::name& apex, const std::vector<tran
   try {
     if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo);
     pqxx::work tx(*conn);
-    const auto kind = tx.exec_params("SELECT kind FROM public.zones WHERE name = $1 FOR SHARE", zone);
+    const auto kind =
+        tx.exec_params("SELECT kind FROM public.zones WHERE name = $1 FOR SHARE", zone);
     if (kind.empty() || kind[0][0].as<std::string>() != "secondary") {
       error = "zone " + zone + " is not a secondary zone in the database";
       return false;
@@ -333,21 +346,24 @@ bool secondary_puller::impl::write(const dns::name& apex, const std::vector<tran
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('zonemesh.update'), hashtext($1))", zone);
     // Ordered by id: sites pulling the same zone keep the same duplicate.
     std::size_t kept = 0, removed = 0, added = 0;
-    for (const auto& r : tx.exec_params("SELECT id::text, name, type, ttl, content FROM public.records "
-                                        "WHERE zone = $1 ORDER BY id",
-                                        zone)) {
-      zonefile::text_record text{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::uint32_t>(),
-                                 r[4].as<std::string>()};
+    for (const auto& r :
+         tx.exec_params("SELECT id::text, name, type, ttl, content FROM public.records "
+                        "WHERE zone = $1 ORDER BY id",
+                        zone)) {
+      zonefile::text_record text{r[1].as<std::string>(), r[2].as<std::string>(),
+                                 r[3].as<std::uint32_t>(), r[4].as<std::string>()};
       store::record wire;
       auto it = wanted.end();
-      if (zonefile::to_wire(text, wire).empty()) it = wanted.find({text.name, wire.type, wire.rdata});
+      if (zonefile::to_wire(text, wire).empty())
+        it = wanted.find({text.name, wire.type, wire.rdata});
       if (it == wanted.end()) {
         tx.exec_params("DELETE FROM public.records WHERE id = $1::uuid", r[0].as<std::string>());
         ++removed;
         continue;
       }
       if (it->second != text.ttl) {
-        tx.exec_params("UPDATE public.records SET ttl = $2 WHERE id = $1::uuid", r[0].as<std::string>(), it->second);
+        tx.exec_params("UPDATE public.records SET ttl = $2 WHERE id = $1::uuid",
+                       r[0].as<std::string>(), it->second);
       }
       wanted.erase(it);
       ++kept;
@@ -362,12 +378,14 @@ bool secondary_puller::impl::write(const dns::name& apex, const std::vector<tran
         spdlog::warn("secondary zone {}: record skipped: {}", zone, err);
         continue;
       }
-      tx.exec_params("INSERT INTO public.records (zone, name, type, ttl, content) VALUES ($1, $2, $3, $4, $5)", zone,
-                     name, text.type, ttl, text.content);
+      tx.exec_params(
+          "INSERT INTO public.records (zone, name, type, ttl, content) VALUES ($1, $2, $3, $4, $5)",
+          zone, name, text.type, ttl, text.content);
       ++added;
     }
     tx.commit();
-    spdlog::info("secondary zone {}: {} records kept, {} added, {} removed", zone, kept, added, removed);
+    spdlog::info("secondary zone {}: {} records kept, {} added, {} removed", zone, kept, added,
+                 removed);
     return true;
   } catch (const pqxx::broken_connection& e) {
     conn.reset();
@@ -378,8 +396,8 @@ bool secondary_puller::impl::write(const dns::name& apex, const std::vector<tran
   return false;
 }
 
-void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp, const transfer_policy& pol,
-                                   zone_state& st) {
+void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
+                                   const transfer_policy& pol, zone_state& st) {
   const tsig::key* key = zp.primary_key ? pol.find_key(*zp.primary_key) : nullptr;
   if (zp.primary_key && key == nullptr) {
     spdlog::warn("secondary zone {}: AXFR-MASTER-TSIG key {} is not in tsig_keys", apex.to_string(),
@@ -389,7 +407,8 @@ void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
   for (const auto& primary : zp.primaries) {
     auto serial = fetch_serial(primary, apex, key, options.timeout, error);
     if (!serial) continue;
-    const bool newer = !st.serial || (*serial != *st.serial && static_cast<std::int32_t>(*serial - *st.serial) > 0);
+    const bool newer = !st.serial || (*serial != *st.serial &&
+                                      static_cast<std::int32_t>(*serial - *st.serial) > 0);
     if (!newer) {
       current->inc();
       st.last_success = clock_type::now();
@@ -431,7 +450,8 @@ void secondary_puller::impl::run() {
     for (const auto& [key, zp] : pol->zones()) {
       if (!zp.secondary) continue;
       if (!zp.secondary_sites.empty() &&
-          std::find(zp.secondary_sites.begin(), zp.secondary_sites.end(), node) == zp.secondary_sites.end()) {
+          std::find(zp.secondary_sites.begin(), zp.secondary_sites.end(), node) ==
+              zp.secondary_sites.end()) {
         continue;  // another site pulls this one
       }
       dns::name apex;
@@ -458,9 +478,10 @@ void secondary_puller::impl::run() {
 }
 
 secondary_puller::secondary_puller(std::string conninfo, std::string node,
-                                   std::shared_ptr<const policy_publisher> policy, common::metrics::registry& metrics,
-                                   secondary_options options)
-    : impl_(std::make_unique<impl>(std::move(conninfo), std::move(node), std::move(policy), metrics, options)) {}
+                                   std::shared_ptr<const policy_publisher> policy,
+                                   common::metrics::registry& metrics, secondary_options options)
+    : impl_(std::make_unique<impl>(std::move(conninfo), std::move(node), std::move(policy), metrics,
+                                   options)) {}
 
 secondary_puller::~secondary_puller() { stop(); }
 

@@ -33,24 +33,27 @@ struct transfer_rr {
 
 /// The primary's SOA serial, asked over TCP (signed when `key` is given).
 /// nullopt with `error` set when it could not be had.
-std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dns::name& zone, const tsig::key* key,
-                                          std::chrono::milliseconds timeout, std::string& error);
+std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dns::name& zone,
+                                          const tsig::key* key, std::chrono::milliseconds timeout,
+                                          std::string& error);
 
 /// The whole zone by AXFR, first and last SOA included once (the first).
 /// Every message must be signed when `key` is given. Empty with `error` set
 /// on any failure; a partial transfer is never returned.
-std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::name& zone, const tsig::key* key,
-                                    std::chrono::milliseconds timeout, std::string& error);
+std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::name& zone,
+                                    const tsig::key* key, std::chrono::milliseconds timeout,
+                                    std::string& error);
 
 struct secondary_options {
-  std::chrono::seconds min_refresh{5};      ///< floor on the SOA's refresh and retry
+  std::chrono::seconds min_refresh{5};       ///< floor on the SOA's refresh and retry
   std::chrono::milliseconds timeout{10000};  ///< per SOA query or transfer step
 };
 
 /// Metrics: zonemesh_secondary_pulls_total{result}, zonemesh_secondary_zones_expired.
 class secondary_puller {
  public:
-  secondary_puller(std::string conninfo, std::string node, std::shared_ptr<const policy_publisher> policy,
+  secondary_puller(std::string conninfo, std::string node,
+                   std::shared_ptr<const policy_publisher> policy,
                    common::metrics::registry& metrics, secondary_options options = {});
   ~secondary_puller();
   secondary_puller(const secondary_puller&) = delete;

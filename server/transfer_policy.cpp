@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
+#include <pqxx/pqxx>
 
 #include <algorithm>
 #include <charconv>
@@ -73,7 +73,9 @@ bool network::contains(bool peer_v6, const std::uint8_t* peer) const {
   return true;
 }
 
-bool network::contains(const query_context& peer) const { return contains(peer.peer_is_ipv6, peer.peer_address); }
+bool network::contains(const query_context& peer) const {
+  return contains(peer.peer_is_ipv6, peer.peer_address);
+}
 
 std::optional<notify_target> notify_target::parse(std::string_view text) {
   notify_target t;
@@ -94,14 +96,16 @@ std::optional<notify_target> notify_target::parse(std::string_view text) {
   }
   std::array<std::uint8_t, 16> buf{};
   const std::string h(host);
-  if (inet_pton(AF_INET, h.c_str(), buf.data()) != 1 && inet_pton(AF_INET6, h.c_str(), buf.data()) != 1) {
+  if (inet_pton(AF_INET, h.c_str(), buf.data()) != 1 &&
+      inet_pton(AF_INET6, h.c_str(), buf.data()) != 1) {
     return std::nullopt;
   }
   t.address = h;
   if (!port.empty()) {
     unsigned p = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) return std::nullopt;
+    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535)
+      return std::nullopt;
     t.port = static_cast<std::uint16_t>(p);
   }
   return t;
@@ -131,12 +135,14 @@ bool allows(const zone_policy& z, const query_context& peer, const dns::name* ke
 }
 }  // namespace
 
-bool transfer_policy::may_transfer(const dns::name& apex, const query_context& peer, const dns::name* key) const {
+bool transfer_policy::may_transfer(const dns::name& apex, const query_context& peer,
+                                   const dns::name* key) const {
   const zone_policy* z = find_zone(apex);
   return (z != nullptr && allows(*z, peer, key)) || allows(catalogs_, peer, key);
 }
 
-bool transfer_policy::may_update(const dns::name& apex, const query_context& peer, const dns::name* key) const {
+bool transfer_policy::may_update(const dns::name& apex, const query_context& peer,
+                                 const dns::name* key) const {
   const zone_policy* z = find_zone(apex);
   if (z == nullptr || (z->allow_update_from.empty() && z->allow_update_keys.empty())) return false;
   if (!z->allow_update_from.empty() &&
@@ -165,8 +171,9 @@ std::vector<notify_target> transfer_policy::notify_targets(const dns::name& apex
   std::vector<notify_target> out;
   if (const zone_policy* z = find_zone(apex)) out = z->also_notify;
   for (const auto& t : catalogs_.also_notify) {
-    const bool dup = std::any_of(out.begin(), out.end(),
-                                 [&](const notify_target& o) { return o.address == t.address && o.port == t.port; });
+    const bool dup = std::any_of(out.begin(), out.end(), [&](const notify_target& o) {
+      return o.address == t.address && o.port == t.port;
+    });
     if (!dup) out.push_back(t);
   }
   return out;
@@ -187,11 +194,14 @@ const tsig::key* transfer_policy::notify_key(const dns::name& apex) const {
 void transfer_policy::add_catalog(const dns::name& apex) {
   const zone_policy* z = find_zone(apex);
   if (z == nullptr) return;
-  catalogs_.allow_transfer_from.insert(catalogs_.allow_transfer_from.end(), z->allow_transfer_from.begin(),
+  catalogs_.allow_transfer_from.insert(catalogs_.allow_transfer_from.end(),
+                                       z->allow_transfer_from.begin(),
                                        z->allow_transfer_from.end());
-  catalogs_.allow_transfer_keys.insert(catalogs_.allow_transfer_keys.end(), z->allow_transfer_keys.begin(),
+  catalogs_.allow_transfer_keys.insert(catalogs_.allow_transfer_keys.end(),
+                                       z->allow_transfer_keys.begin(),
                                        z->allow_transfer_keys.end());
-  catalogs_.also_notify.insert(catalogs_.also_notify.end(), z->also_notify.begin(), z->also_notify.end());
+  catalogs_.also_notify.insert(catalogs_.also_notify.end(), z->also_notify.begin(),
+                               z->also_notify.end());
 }
 
 void transfer_policy::add_key(tsig::key k) {
@@ -209,8 +219,9 @@ struct policy_follower::impl {
       : conninfo(std::move(c)),
         out(std::move(o)),
         poll_interval(poll),
-        errors(metrics.add_counter("zonemesh_transfer_policy_errors_total",
-                                   "tsig_keys and zone_metadata rows skipped because they do not parse.")),
+        errors(metrics.add_counter(
+            "zonemesh_transfer_policy_errors_total",
+            "tsig_keys and zone_metadata rows skipped because they do not parse.")),
         keys_gauge(metrics.add_gauge("zonemesh_tsig_keys", "TSIG keys loaded from tsig_keys.")) {}
 
   void run();
@@ -239,11 +250,13 @@ struct policy_follower::impl {
 
 void policy_follower::impl::load(pqxx::connection& conn) {
   pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
-  const auto pos = tx.exec1("SELECT coalesce(max(pos), 0) FROM zonemesh.changelog")[0].as<std::int64_t>();
+  const auto pos =
+      tx.exec1("SELECT coalesce(max(pos), 0) FROM zonemesh.changelog")[0].as<std::int64_t>();
   if (pos == loaded_at) return;
   auto next = std::make_shared<transfer_policy>();
   std::vector<dns::name> catalogs;
-  for (const auto& row : tx.exec("SELECT name, algorithm, secret FROM public.tsig_keys ORDER BY name")) {
+  for (const auto& row :
+       tx.exec("SELECT name, algorithm, secret FROM public.tsig_keys ORDER BY name")) {
     try {
       next->add_key(tsig::make_key(row[0].c_str(), row[1].c_str(), row[2].c_str()));
     } catch (const std::exception& e) {
@@ -254,7 +267,8 @@ void policy_follower::impl::load(pqxx::connection& conn) {
   for (const auto& row : tx.exec(
            "SELECT zone, kind, content FROM public.zone_metadata "
            "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY', 'CATALOG-ZONE', "
-           "'ALLOW-DNSUPDATE-FROM', 'TSIG-ALLOW-DNSUPDATE', 'PRIMARY', 'AXFR-MASTER-TSIG', 'SECONDARY-SITE') "
+           "'ALLOW-DNSUPDATE-FROM', 'TSIG-ALLOW-DNSUPDATE', 'PRIMARY', 'AXFR-MASTER-TSIG', "
+           "'SECONDARY-SITE') "
            "ORDER BY zone, kind, content")) {
     const std::string zone = row[0].c_str(), kind = row[1].c_str(), content = row[2].c_str();
     auto apex = parse_name(zone);
@@ -295,7 +309,8 @@ void policy_follower::impl::load(pqxx::connection& conn) {
       spdlog::warn("zone {} metadata {} = '{}' is not valid; skipped", zone, kind, content);
     }
   }
-  for (const auto& row : tx.exec("SELECT name FROM public.zones WHERE kind = 'secondary' ORDER BY name")) {
+  for (const auto& row :
+       tx.exec("SELECT name FROM public.zones WHERE kind = 'secondary' ORDER BY name")) {
     if (auto apex = parse_name(row[0].c_str())) next->zone(*apex).secondary = true;
   }
   tx.commit();
@@ -308,7 +323,8 @@ void policy_follower::impl::load(pqxx::connection& conn) {
 namespace {
 class changelog_wakeups : public pqxx::notification_receiver {
  public:
-  explicit changelog_wakeups(pqxx::connection_base& c) : pqxx::notification_receiver(c, "zonemesh_changelog") {}
+  explicit changelog_wakeups(pqxx::connection_base& c)
+      : pqxx::notification_receiver(c, "zonemesh_changelog") {}
   void operator()(const std::string&, int) override {}
 };
 }  // namespace
@@ -340,7 +356,8 @@ void policy_follower::impl::run() {
 }
 
 policy_follower::policy_follower(std::string conninfo, std::shared_ptr<policy_publisher> out,
-                                 common::metrics::registry& metrics, std::chrono::milliseconds poll_interval)
+                                 common::metrics::registry& metrics,
+                                 std::chrono::milliseconds poll_interval)
     : impl_(std::make_unique<impl>(std::move(conninfo), std::move(out), metrics, poll_interval)) {}
 
 policy_follower::~policy_follower() { stop(); }

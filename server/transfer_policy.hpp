@@ -44,16 +44,16 @@ struct notify_target {
 };
 
 struct zone_policy {
-  std::vector<network> allow_transfer_from;  ///< ALLOW-AXFR-FROM
+  std::vector<network> allow_transfer_from;    ///< ALLOW-AXFR-FROM
   std::vector<dns::name> allow_transfer_keys;  ///< TSIG-ALLOW-AXFR: key names
   std::vector<notify_target> also_notify;      ///< ALSO-NOTIFY
   std::vector<network> allow_update_from;      ///< ALLOW-DNSUPDATE-FROM
   std::vector<dns::name> allow_update_keys;    ///< TSIG-ALLOW-DNSUPDATE: key names
   // Secondary zones (zones.kind = 'secondary'):
   bool secondary = false;
-  std::vector<notify_target> primaries;       ///< PRIMARY: where to pull from, in order
-  std::optional<dns::name> primary_key;       ///< AXFR-MASTER-TSIG: the key to pull with
-  std::vector<std::string> secondary_sites;   ///< SECONDARY-SITE: which sites pull (none: all)
+  std::vector<notify_target> primaries;      ///< PRIMARY: where to pull from, in order
+  std::optional<dns::name> primary_key;      ///< AXFR-MASTER-TSIG: the key to pull with
+  std::vector<std::string> secondary_sites;  ///< SECONDARY-SITE: which sites pull (none: all)
 };
 
 /// One immutable snapshot of keys and per-zone policies.
@@ -71,7 +71,8 @@ class transfer_policy {
   /// (RFC 2136)? Only when the zone has an update rule; each rule it has
   /// must hold: the address among ALLOW-DNSUPDATE-FROM, the key among
   /// TSIG-ALLOW-DNSUPDATE.
-  [[nodiscard]] bool may_update(const dns::name& apex, const query_context& peer, const dns::name* key) const;
+  [[nodiscard]] bool may_update(const dns::name& apex, const query_context& peer,
+                                const dns::name* key) const;
   /// Where NOTIFYs for `apex` go: its ALSO-NOTIFY and the catalogs'.
   [[nodiscard]] std::vector<notify_target> notify_targets(const dns::name& apex) const;
   /// The key NOTIFYs for `apex` are signed with (its first TSIG-ALLOW-AXFR
@@ -89,7 +90,7 @@ class transfer_policy {
   [[nodiscard]] const std::map<std::string, zone_policy>& zones() const { return zones_; }
 
  private:
-  std::map<std::string, tsig::key> keys_;    ///< by lowercase name with trailing dot
+  std::map<std::string, tsig::key> keys_;     ///< by lowercase name with trailing dot
   std::map<std::string, zone_policy> zones_;  ///< likewise
   zone_policy catalogs_;                      ///< the catalogs' rules together
 };
@@ -101,7 +102,9 @@ class policy_publisher {
   [[nodiscard]] std::shared_ptr<const transfer_policy> current() const {
     return current_.load(std::memory_order_acquire);
   }
-  void publish(std::shared_ptr<const transfer_policy> p) { current_.store(std::move(p), std::memory_order_release); }
+  void publish(std::shared_ptr<const transfer_policy> p) {
+    current_.store(std::move(p), std::memory_order_release);
+  }
 
  private:
   std::atomic<std::shared_ptr<const transfer_policy>> current_;
@@ -115,7 +118,8 @@ class policy_publisher {
 /// zonemesh_transfer_policy_errors_total.
 class policy_follower {
  public:
-  policy_follower(std::string conninfo, std::shared_ptr<policy_publisher> out, common::metrics::registry& metrics,
+  policy_follower(std::string conninfo, std::shared_ptr<policy_publisher> out,
+                  common::metrics::registry& metrics,
                   std::chrono::milliseconds poll_interval = std::chrono::milliseconds(1000));
   ~policy_follower();
   policy_follower(const policy_follower&) = delete;

@@ -26,7 +26,7 @@ struct request_info {
   dns::name qname;
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;
-  std::span<const std::uint8_t> question;  ///< the question as sent (its case kept)
+  std::span<const std::uint8_t> question;    ///< the question as sent (its case kept)
   std::optional<std::uint32_t> ixfr_serial;  ///< the client's SOA serial (IXFR authority)
   std::size_t edns_size = 0;                 ///< 0 without OPT
 };
@@ -54,10 +54,12 @@ bool parse_request(std::span<const std::uint8_t> message, request_info& out) {
       std::size_t at = static_cast<std::size_t>(rdata.data() - message.data());
       dns::name skip;
       if (dns::read_name_at(message, at, skip, at) != dns::read_status::ok ||
-          dns::read_name_at(message, at, skip, at) != dns::read_status::ok || at + 4 > message.size()) {
+          dns::read_name_at(message, at, skip, at) != dns::read_status::ok ||
+          at + 4 > message.size()) {
         return false;
       }
-      out.ixfr_serial = (std::uint32_t{message[at]} << 24) | (std::uint32_t{message[at + 1]} << 16) |
+      out.ixfr_serial = (std::uint32_t{message[at]} << 24) |
+                        (std::uint32_t{message[at + 1]} << 16) |
                         (std::uint32_t{message[at + 2]} << 8) | message[at + 3];
     } else if (f.type == dns::rr_type::opt && owner.is_root()) {
       out.edns_size = std::max<std::size_t>(f.rrclass, classic_udp_size);
@@ -72,8 +74,9 @@ bool serial_lt(std::uint32_t a, std::uint32_t b) {
 }
 
 std::uint64_t system_now() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 /// Header and question of a reply to `req`; returns the writer's size or 0.
@@ -100,8 +103,9 @@ struct reply_signer {
   [[nodiscard]] std::size_t reserve() const {
     return tsig::rr_size(key.name, tsig::algorithm_name(key.alg), tsig::mac_length(key.alg), 6);
   }
-  std::size_t sign(std::span<std::uint8_t> buffer, std::size_t length, std::uint16_t error = tsig::error::none,
-                   std::uint64_t time_signed = 0, std::vector<std::uint8_t> other = {}) {
+  std::size_t sign(std::span<std::uint8_t> buffer, std::size_t length,
+                   std::uint16_t error = tsig::error::none, std::uint64_t time_signed = 0,
+                   std::vector<std::uint8_t> other = {}) {
     tsig::sign_params p;
     p.time_signed = time_signed != 0 ? time_signed : now();
     p.fudge = fudge;
@@ -127,13 +131,14 @@ std::size_t short_reply(const request_info& req, std::span<std::uint8_t> reply, 
 
 /// A reply holding only the zone's SOA: the IXFR answer for a client that is
 /// up to date, and over UDP (RFC 1995 2: "use TCP").
-std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply, const store::zone_snapshot& zone,
-                      reply_signer* sig, std::size_t limit) {
+std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply,
+                      const store::zone_snapshot& zone, reply_signer* sig, std::size_t limit) {
   dns::writer w(reply.first(std::min(reply.size(), limit)));
   if (sig != nullptr) w.set_limit(w.limit() > sig->reserve() ? w.limit() - sig->reserve() : 0);
   if (!start_reply(w, req, dns::flag::aa, dns::rcode::noerror, true)) return 0;
   const auto& soa = zone.soa();
-  if (soa.rdatas.empty() || !w.rr(zone.apex().wire(), dns::rr_type::soa, dns::rr_class::in, soa.ttl, soa.rdatas[0])) {
+  if (soa.rdatas.empty() ||
+      !w.rr(zone.apex().wire(), dns::rr_type::soa, dns::rr_class::in, soa.ttl, soa.rdatas[0])) {
     return 0;
   }
   w.patch_u16(6, 1);
@@ -172,7 +177,8 @@ std::vector<store::record> axfr_sequence(const store::zone_snapshot& zone) {
 
 /// IXFR (RFC 1995 4), one condensed difference from `old` to `now`: new
 /// SOA, old SOA, what went, new SOA, what came, new SOA.
-std::vector<store::record> ixfr_sequence(const store::zone_snapshot& old, const store::zone_snapshot& now) {
+std::vector<store::record> ixfr_sequence(const store::zone_snapshot& old,
+                                         const store::zone_snapshot& now) {
   store::record old_soa, new_soa;
   auto before = records_and_soa(old, old_soa);
   auto after = records_and_soa(now, new_soa);
@@ -183,9 +189,11 @@ std::vector<store::record> ixfr_sequence(const store::zone_snapshot& old, const 
   std::sort(before.begin(), before.end(), less);
   std::sort(after.begin(), after.end(), less);
   std::vector<store::record> seq{new_soa, old_soa};
-  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(seq), less);
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                      std::back_inserter(seq), less);
   seq.push_back(new_soa);
-  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(seq), less);
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(seq), less);
   seq.push_back(std::move(new_soa));
   return seq;
 }
@@ -194,8 +202,8 @@ std::vector<store::record> ixfr_sequence(const store::zone_snapshot& old, const 
 /// filled to a size, the question in the first, each signed when asked.
 class record_stream final : public message_stream {
  public:
-  record_stream(std::vector<store::record> records, const request_info& req, std::shared_ptr<reply_signer> sig,
-                std::size_t message_size, std::string zone_name)
+  record_stream(std::vector<store::record> records, const request_info& req,
+                std::shared_ptr<reply_signer> sig, std::size_t message_size, std::string zone_name)
       : req_(req),
         question_(req.question.begin(), req.question.end()),
         signer_(std::move(sig)),
@@ -209,8 +217,10 @@ class record_stream final : public message_stream {
     if (index_ >= records_.size()) return 0;
     out = out.first(std::min(out.size(), max_tcp_message));
     const std::size_t reserve = signer_ ? signer_->reserve() : 0;
-    if (out.size() <= reserve + dns::header_size) throw std::length_error("no room for a transfer message");
-    for (std::size_t limit : {std::min(message_size_, out.size() - reserve), out.size() - reserve}) {
+    if (out.size() <= reserve + dns::header_size)
+      throw std::length_error("no room for a transfer message");
+    for (std::size_t limit :
+         {std::min(message_size_, out.size() - reserve), out.size() - reserve}) {
       dns::writer w(out);
       w.set_limit(limit);
       if (!start_reply(w, req_, dns::flag::aa, dns::rcode::noerror, first_)) {
@@ -256,15 +266,17 @@ std::string peer_text(const query_context& ctx) {
 }
 
 std::vector<std::uint8_t> u48(std::uint64_t v) {
-  return {static_cast<std::uint8_t>(v >> 40), static_cast<std::uint8_t>(v >> 32), static_cast<std::uint8_t>(v >> 24),
-          static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),  static_cast<std::uint8_t>(v)};
+  return {static_cast<std::uint8_t>(v >> 40), static_cast<std::uint8_t>(v >> 32),
+          static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+          static_cast<std::uint8_t>(v >> 8),  static_cast<std::uint8_t>(v)};
 }
 
 }  // namespace
 
 transfer_processor::transfer_processor(std::shared_ptr<const store::zone_publisher> zones,
-                                       std::shared_ptr<const policy_publisher> policy, server_identity identity,
-                                       processor_options options, transfer_options transfer,
+                                       std::shared_ptr<const policy_publisher> policy,
+                                       server_identity identity, processor_options options,
+                                       transfer_options transfer,
                                        std::shared_ptr<update_executor> updates,
                                        std::shared_ptr<const zone_history> history)
     : query_processor_impl(zones, std::move(identity), options),
@@ -303,14 +315,14 @@ std::size_t answer_update(std::span<const std::uint8_t> query, std::span<std::ui
     }
   }
   spdlog::info("UPDATE {} from {}{}: {}{}{}", u.zone.to_string(), peer_text(ctx),
-               key != nullptr ? " key " + key->to_string() : std::string(), dns::rcode_to_string(rcode),
-               message.empty() ? "" : ": ", message);
+               key != nullptr ? " key " + key->to_string() : std::string(),
+               dns::rcode_to_string(rcode), message.empty() ? "" : ": ", message);
   return short_reply(req, reply, rcode, sig);
 }
 }  // namespace
 
-std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
-                                        const query_context& ctx) {
+std::size_t transfer_processor::process(std::span<const std::uint8_t> query,
+                                        std::span<std::uint8_t> reply, const query_context& ctx) {
   stream_.reset();
   if (query.size() < dns::header_size || reply.size() < dns::header_size) return 0;
   request_info req;
@@ -319,12 +331,14 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
 
   tsig::record rec;
   const auto found = parsed ? tsig::find(query, rec) : tsig::find_status::absent;
-  if (found == tsig::find_status::malformed) return short_reply(req, reply, dns::rcode::formerr, nullptr);
+  if (found == tsig::find_status::malformed)
+    return short_reply(req, reply, dns::rcode::formerr, nullptr);
   const bool is_update = req.h.opcode() == dns::opcode::update;
   const bool is_notify = req.h.opcode() == dns::opcode::notify;
   const bool is_transfer_type =
       req.has_question && (req.qtype == dns::rr_type::axfr || req.qtype == dns::rr_type::ixfr);
-  if (!parsed || (found == tsig::find_status::absent && !is_update && !is_notify && !is_transfer_type)) {
+  if (!parsed ||
+      (found == tsig::find_status::absent && !is_update && !is_notify && !is_transfer_type)) {
     return query_processor_impl::process(query, reply, ctx);  // the plain authoritative path
   }
 
@@ -340,16 +354,19 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
       // RFC 8945 5.2.1: NOTAUTH, and a TSIG with BADKEY and no MAC.
       p.error = tsig::error::badkey;
       const auto n = short_reply(req, reply, dns::rcode::notauth, nullptr);
-      return n == 0 ? 0 : tsig::sign_unkeyed_in_place(reply, n, rec.key_name, rec.algorithm_name, p);
+      return n == 0 ? 0
+                    : tsig::sign_unkeyed_in_place(reply, n, rec.key_name, rec.algorithm_name, p);
     }
     const auto verdict = tsig::verify(query, rec, *key, now);
     if (verdict.formerr) return short_reply(req, reply, dns::rcode::formerr, nullptr);
     if (!verdict.ok && verdict.error == tsig::error::badsig) {
       p.error = tsig::error::badsig;  // 5.2.2: unsigned, no MAC
       const auto n = short_reply(req, reply, dns::rcode::notauth, nullptr);
-      return n == 0 ? 0 : tsig::sign_unkeyed_in_place(reply, n, rec.key_name, rec.algorithm_name, p);
+      return n == 0 ? 0
+                    : tsig::sign_unkeyed_in_place(reply, n, rec.key_name, rec.algorithm_name, p);
     }
-    sig = std::make_shared<reply_signer>(reply_signer{*key, rec.mac, transfer_.fudge, transfer_.now, true});
+    sig = std::make_shared<reply_signer>(
+        reply_signer{*key, rec.mac, transfer_.fudge, transfer_.now, true});
     if (!verdict.ok) {
       // 5.2.3: BADTIME is signed, carries the request's time and ours in Other.
       const auto n = short_reply(req, reply, dns::rcode::notauth, nullptr);
@@ -362,7 +379,8 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
     // signed with its transfer key: refresh now; anything else is refused.
     auto zone = req.has_question ? zones_->current()->find_exact(req.qname) : nullptr;
     const auto* zp = req.has_question ? policy->find_zone(req.qname) : nullptr;
-    const bool by_key = sig && zp != nullptr && zp->primary_key && *zp->primary_key == sig->key.name;
+    const bool by_key =
+        sig && zp != nullptr && zp->primary_key && *zp->primary_key == sig->key.name;
     std::uint16_t rcode = dns::rcode::noerror;
     if (!req.has_question || req.qtype != dns::rr_type::soa) {
       rcode = dns::rcode::formerr;
@@ -373,11 +391,13 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
     } else if (transfer_.on_notify) {
       transfer_.on_notify(req.qname);
     }
-    spdlog::info("NOTIFY {} from {}: {}", req.has_question ? req.qname.to_string() : std::string("?"),
-                 peer_text(ctx), dns::rcode_to_string(rcode));
+    spdlog::info("NOTIFY {} from {}: {}",
+                 req.has_question ? req.qname.to_string() : std::string("?"), peer_text(ctx),
+                 dns::rcode_to_string(rcode));
     return short_reply(req, reply, rcode, sig.get(), dns::flag::aa);
   }
-  if (is_update) return answer_update(query, reply, ctx, req, sig.get(), *policy, *zones_, updates_.get());
+  if (is_update)
+    return answer_update(query, reply, ctx, req, sig.get(), *policy, *zones_, updates_.get());
   const bool is_transfer = is_transfer_type && req.h.opcode() == dns::opcode::query;
   if (!is_transfer) {
     // An unsigned AXFR/IXFR question under another opcode: the usual path.
@@ -385,16 +405,19 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
     // Any other signed request: answered as usual, with room kept for the TSIG.
     std::size_t limit = std::min(reply.size(), max_tcp_message);
     if (ctx.proto == transport::udp) {
-      limit = std::min(limit, req.edns_size == 0 ? classic_udp_size
-                                                 : std::clamp<std::size_t>(req.edns_size, classic_udp_size,
-                                                                           options_.udp_payload_size));
+      limit = std::min(limit, req.edns_size == 0
+                                  ? classic_udp_size
+                                  : std::clamp<std::size_t>(req.edns_size, classic_udp_size,
+                                                            options_.udp_payload_size));
     }
     if (limit <= sig->reserve() + dns::header_size) return 0;
-    const std::size_t n = query_processor_impl::process(query, reply.first(limit - sig->reserve()), ctx);
+    const std::size_t n =
+        query_processor_impl::process(query, reply.first(limit - sig->reserve()), ctx);
     return n == 0 ? 0 : sig->sign(reply, n);
   }
 
-  if (req.qclass != dns::rr_class::in) return short_reply(req, reply, dns::rcode::refused, sig.get());
+  if (req.qclass != dns::rr_class::in)
+    return short_reply(req, reply, dns::rcode::refused, sig.get());
   if (req.qtype == dns::rr_type::axfr && ctx.proto == transport::udp) {
     return short_reply(req, reply, dns::rcode::notimp, sig.get());  // RFC 5936 4.2
   }
@@ -409,17 +432,19 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query, std
     const std::size_t udp_limit = req.edns_size == 0 ? classic_udp_size : req.edns_size;
     const std::size_t limit = ctx.proto == transport::udp ? udp_limit : max_tcp_message;
     // Up to date, or over UDP: the current SOA alone (RFC 1995 2: "use TCP").
-    if (ctx.proto == transport::udp || (req.ixfr_serial && !serial_lt(*req.ixfr_serial, zone->serial()))) {
+    if (ctx.proto == transport::udp ||
+        (req.ixfr_serial && !serial_lt(*req.ixfr_serial, zone->serial()))) {
       return soa_reply(req, reply, *zone, sig.get(), limit);
     }
     // The difference from the client's version when it is still kept, else
     // the whole zone in AXFR form, which RFC 1995 4 allows.
-    auto old = req.ixfr_serial && history_ ? history_->find(zone->apex(), *req.ixfr_serial) : nullptr;
+    auto old =
+        req.ixfr_serial && history_ ? history_->find(zone->apex(), *req.ixfr_serial) : nullptr;
     if (old) sequence = ixfr_sequence(*old, *zone);
   }
   if (sequence.empty()) sequence = axfr_sequence(*zone);
-  auto stream = std::make_unique<record_stream>(std::move(sequence), req, std::move(sig), transfer_.message_size,
-                                                zone->apex().to_string());
+  auto stream = std::make_unique<record_stream>(std::move(sequence), req, std::move(sig),
+                                                transfer_.message_size, zone->apex().to_string());
   const std::size_t n = stream->next(reply);
   stream_ = std::move(stream);
   return n;

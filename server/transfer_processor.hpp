@@ -33,8 +33,9 @@ struct transfer_options {
 
 class transfer_processor : public query_processor_impl {
  public:
-  transfer_processor(std::shared_ptr<const store::zone_publisher> zones, std::shared_ptr<const policy_publisher> policy,
-                     server_identity identity, processor_options options = {}, transfer_options transfer = {},
+  transfer_processor(std::shared_ptr<const store::zone_publisher> zones,
+                     std::shared_ptr<const policy_publisher> policy, server_identity identity,
+                     processor_options options = {}, transfer_options transfer = {},
                      std::shared_ptr<update_executor> updates = nullptr,
                      std::shared_ptr<const zone_history> history = nullptr);
 
@@ -47,7 +48,7 @@ class transfer_processor : public query_processor_impl {
   std::shared_ptr<const policy_publisher> policy_;
   processor_options options_;
   transfer_options transfer_;
-  std::shared_ptr<update_executor> updates_;  ///< null: UPDATE is NOTIMP
+  std::shared_ptr<update_executor> updates_;     ///< null: UPDATE is NOTIMP
   std::shared_ptr<const zone_history> history_;  ///< null: IXFR is always answered in full
   std::unique_ptr<message_stream> stream_;
 };

@@ -36,7 +36,8 @@ const algorithm_info& info(algorithm a) { return algorithms.at(static_cast<std::
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return dns::to_lower(static_cast<std::uint8_t>(x)) == dns::to_lower(static_cast<std::uint8_t>(y));
+           return dns::to_lower(static_cast<std::uint8_t>(x)) ==
+                  dns::to_lower(static_cast<std::uint8_t>(y));
          });
 }
 
@@ -44,7 +45,8 @@ bool iequals(std::string_view a, std::string_view b) {
 class hmac {
  public:
   hmac(const key& k) {
-    std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
+    std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+                                                          EVP_MAC_free);
     if (!mac) throw std::runtime_error("OpenSSL has no HMAC");
     ctx_ = EVP_MAC_CTX_new(mac.get());
     if (ctx_ == nullptr) throw std::runtime_error("EVP_MAC_CTX_new failed");
@@ -54,7 +56,8 @@ class hmac {
         OSSL_PARAM_construct_end()};
     // An empty secret is legal HMAC input but OpenSSL wants a non-null pointer.
     static const unsigned char no_secret = 0;
-    if (EVP_MAC_init(ctx_, k.secret.empty() ? &no_secret : k.secret.data(), k.secret.size(), params.data()) != 1) {
+    if (EVP_MAC_init(ctx_, k.secret.empty() ? &no_secret : k.secret.data(), k.secret.size(),
+                     params.data()) != 1) {
       EVP_MAC_CTX_free(ctx_);
       throw std::runtime_error(std::string("HMAC init failed for ") + i.text);
     }
@@ -67,7 +70,8 @@ class hmac {
     if (!data.empty()) EVP_MAC_update(ctx_, data.data(), data.size());
   }
   void u16(std::uint16_t v) {
-    const std::array<std::uint8_t, 2> b{static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+    const std::array<std::uint8_t, 2> b{static_cast<std::uint8_t>(v >> 8),
+                                        static_cast<std::uint8_t>(v)};
     update(b);
   }
   void u32(std::uint32_t v) {
@@ -83,7 +87,8 @@ class hmac {
   std::vector<std::uint8_t> finish() {
     std::vector<std::uint8_t> out(EVP_MAX_MD_SIZE);
     std::size_t len = 0;
-    if (EVP_MAC_final(ctx_, out.data(), &len, out.size()) != 1) throw std::runtime_error("HMAC final failed");
+    if (EVP_MAC_final(ctx_, out.data(), &len, out.size()) != 1)
+      throw std::runtime_error("HMAC final failed");
     out.resize(len);
     return out;
   }
@@ -95,8 +100,9 @@ class hmac {
 /// The MAC over prior MAC, message and TSIG variables (RFC 8945 4.3).
 std::vector<std::uint8_t> compute(const key& k, std::span<const std::uint8_t> prior_mac,
                                   std::span<const std::uint8_t> message, const dns::name& key_name,
-                                  const dns::name& alg_name, std::uint64_t time_signed, std::uint16_t fudge,
-                                  std::uint16_t err, std::span<const std::uint8_t> other, bool timers_only) {
+                                  const dns::name& alg_name, std::uint64_t time_signed,
+                                  std::uint16_t fudge, std::uint16_t err,
+                                  std::span<const std::uint8_t> other, bool timers_only) {
   hmac h(k);
   if (!prior_mac.empty()) {
     h.u16(static_cast<std::uint16_t>(prior_mac.size()));
@@ -121,15 +127,18 @@ std::vector<std::uint8_t> compute(const key& k, std::span<const std::uint8_t> pr
 }
 
 /// The TSIG RR, uncompressed, into `out`; returns its length or 0 if too big.
-std::size_t make_rr(std::span<std::uint8_t> out, const dns::name& key_name, const dns::name& alg_name,
-                    const sign_params& p, std::span<const std::uint8_t> mac, std::uint16_t original_id) {
+std::size_t make_rr(std::span<std::uint8_t> out, const dns::name& key_name,
+                    const dns::name& alg_name, const sign_params& p,
+                    std::span<const std::uint8_t> mac, std::uint16_t original_id) {
   dns::writer w(out);
-  bool ok = w.name(key_name, false) && w.u16(dns::rr_type::tsig) && w.u16(dns::rr_class::any) && w.u32(0);
+  bool ok =
+      w.name(key_name, false) && w.u16(dns::rr_type::tsig) && w.u16(dns::rr_class::any) && w.u32(0);
   const std::size_t rdlength_at = w.size();
-  ok = ok && w.u16(0) && w.name(alg_name, false) && w.u16(static_cast<std::uint16_t>(p.time_signed >> 32)) &&
+  ok = ok && w.u16(0) && w.name(alg_name, false) &&
+       w.u16(static_cast<std::uint16_t>(p.time_signed >> 32)) &&
        w.u32(static_cast<std::uint32_t>(p.time_signed)) && w.u16(p.fudge) &&
-       w.u16(static_cast<std::uint16_t>(mac.size())) && w.bytes(mac) && w.u16(original_id) && w.u16(p.error) &&
-       w.u16(static_cast<std::uint16_t>(p.other.size())) && w.bytes(p.other);
+       w.u16(static_cast<std::uint16_t>(mac.size())) && w.bytes(mac) && w.u16(original_id) &&
+       w.u16(p.error) && w.u16(static_cast<std::uint16_t>(p.other.size())) && w.bytes(p.other);
   if (!ok) return 0;
   w.patch_u16(rdlength_at, static_cast<std::uint16_t>(w.size() - rdlength_at - 2));
   return w.size();
@@ -140,8 +149,8 @@ std::uint16_t read_u16(std::span<const std::uint8_t> m, std::size_t at) {
 }
 
 /// Appends the RR to the message in `w` and counts it in ARCOUNT.
-bool append(dns::writer& w, const dns::name& key_name, const dns::name& alg_name, const sign_params& p,
-            std::span<const std::uint8_t> mac) {
+bool append(dns::writer& w, const dns::name& key_name, const dns::name& alg_name,
+            const sign_params& p, std::span<const std::uint8_t> mac) {
   std::array<std::uint8_t, 1024> rr{};  // two names, fixed fields, a MAC, a short Other
   const auto message = w.data();
   const std::size_t n = make_rr(rr, key_name, alg_name, p, mac, read_u16(message, 0));
@@ -181,21 +190,24 @@ const dns::name& algorithm_name(algorithm a) {
 
 std::size_t mac_length(algorithm a) { return info(a).length; }
 
-key make_key(std::string_view name, std::string_view algorithm_text, std::string_view secret_base64) {
+key make_key(std::string_view name, std::string_view algorithm_text,
+             std::string_view secret_base64) {
   key k;
   if (dns::name::from_text(name, k.name) != dns::name_status::ok || k.name.is_root()) {
-    throw std::invalid_argument("TSIG key name '" + std::string(name) + "' is not a valid domain name");
+    throw std::invalid_argument("TSIG key name '" + std::string(name) +
+                                "' is not a valid domain name");
   }
   auto alg = algorithm_from_text(algorithm_text);
   if (!alg) {
-    throw std::invalid_argument("TSIG key " + std::string(name) + ": unknown algorithm '" +
-                                std::string(algorithm_text) +
-                                "' (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512)");
+    throw std::invalid_argument(
+        "TSIG key " + std::string(name) + ": unknown algorithm '" + std::string(algorithm_text) +
+        "' (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512)");
   }
   k.alg = *alg;
   auto secret = base64_decode(secret_base64);
   if (!secret || secret->empty()) {
-    throw std::invalid_argument("TSIG key " + std::string(name) + ": the secret is not valid base64");
+    throw std::invalid_argument("TSIG key " + std::string(name) +
+                                ": the secret is not valid base64");
   }
   k.secret = std::move(*secret);
   return k;
@@ -207,7 +219,8 @@ find_status find(std::span<const std::uint8_t> message, record& out) {
   if (r.header(h) != dns::read_status::ok) return find_status::malformed;
   for (unsigned i = 0; i < h.qdcount; ++i) {
     dns::name q;
-    if (r.name(q) != dns::read_status::ok || r.skip(4) != dns::read_status::ok) return find_status::malformed;
+    if (r.name(q) != dns::read_status::ok || r.skip(4) != dns::read_status::ok)
+      return find_status::malformed;
   }
   const unsigned total = unsigned{h.ancount} + h.nscount + h.arcount;
   for (unsigned i = 0; i < total; ++i) {
@@ -219,14 +232,16 @@ find_status find(std::span<const std::uint8_t> message, record& out) {
     if (f.type != dns::rr_type::tsig) continue;
     // RFC 8945 5.1: exactly one, the last record of the additional section.
     const bool in_additional = i >= unsigned{h.ancount} + h.nscount;
-    if (!in_additional || i + 1 != total || r.remaining() != 0 || f.rrclass != dns::rr_class::any || f.ttl != 0) {
+    if (!in_additional || i + 1 != total || r.remaining() != 0 || f.rrclass != dns::rr_class::any ||
+        f.ttl != 0) {
       return find_status::malformed;
     }
     out.key_name = owner;
     out.offset = at;
     dns::reader rd(message);
     const std::size_t rdata_at = static_cast<std::size_t>(rdata.data() - message.data());
-    if (rd.skip(rdata_at) != dns::read_status::ok || rd.name(out.algorithm_name) != dns::read_status::ok) {
+    if (rd.skip(rdata_at) != dns::read_status::ok ||
+        rd.name(out.algorithm_name) != dns::read_status::ok) {
       return find_status::malformed;
     }
     std::uint16_t hi = 0, mac_size = 0, other_len = 0;
@@ -234,9 +249,11 @@ find_status find(std::span<const std::uint8_t> message, record& out) {
     std::span<const std::uint8_t> mac, other;
     if (rd.u16(hi) != dns::read_status::ok || rd.u32(lo) != dns::read_status::ok ||
         rd.u16(out.fudge) != dns::read_status::ok || rd.u16(mac_size) != dns::read_status::ok ||
-        rd.bytes(mac_size, mac) != dns::read_status::ok || rd.u16(out.original_id) != dns::read_status::ok ||
+        rd.bytes(mac_size, mac) != dns::read_status::ok ||
+        rd.u16(out.original_id) != dns::read_status::ok ||
         rd.u16(out.error) != dns::read_status::ok || rd.u16(other_len) != dns::read_status::ok ||
-        rd.bytes(other_len, other) != dns::read_status::ok || rd.position() != rdata_at + rdata.size()) {
+        rd.bytes(other_len, other) != dns::read_status::ok ||
+        rd.position() != rdata_at + rdata.size()) {
       return find_status::malformed;
     }
     out.time_signed = (std::uint64_t{hi} << 32) | lo;
@@ -248,7 +265,8 @@ find_status find(std::span<const std::uint8_t> message, record& out) {
 }
 
 std::vector<std::uint8_t> strip(std::span<const std::uint8_t> message, const record& rec) {
-  std::vector<std::uint8_t> out(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(rec.offset));
+  std::vector<std::uint8_t> out(message.begin(),
+                                message.begin() + static_cast<std::ptrdiff_t>(rec.offset));
   out[0] = static_cast<std::uint8_t>(rec.original_id >> 8);
   out[1] = static_cast<std::uint8_t>(rec.original_id);
   const auto arcount = static_cast<std::uint16_t>(((out[10] << 8) | out[11]) - 1);
@@ -257,8 +275,8 @@ std::vector<std::uint8_t> strip(std::span<const std::uint8_t> message, const rec
   return out;
 }
 
-verdict verify(std::span<const std::uint8_t> message, const record& rec, const key& k, std::uint64_t now,
-               std::span<const std::uint8_t> prior_mac, bool timers_only) {
+verdict verify(std::span<const std::uint8_t> message, const record& rec, const key& k,
+               std::uint64_t now, std::span<const std::uint8_t> prior_mac, bool timers_only) {
   verdict v;
   const std::size_t full = mac_length(k.alg);
   // RFC 8945 5.2.2.1: longer than the hash, or shorter than both 10 octets
@@ -269,8 +287,8 @@ verdict verify(std::span<const std::uint8_t> message, const record& rec, const k
     return v;
   }
   const auto covered = strip(message, rec);
-  const auto expected = compute(k, prior_mac, covered, rec.key_name, rec.algorithm_name, rec.time_signed, rec.fudge,
-                                rec.error, rec.other, timers_only);
+  const auto expected = compute(k, prior_mac, covered, rec.key_name, rec.algorithm_name,
+                                rec.time_signed, rec.fudge, rec.error, rec.other, timers_only);
   if (CRYPTO_memcmp(expected.data(), rec.mac.data(), rec.mac.size()) != 0) {
     v.error = error::badsig;
     return v;
@@ -284,25 +302,27 @@ verdict verify(std::span<const std::uint8_t> message, const record& rec, const k
   return v;
 }
 
-bool sign(dns::writer& w, const key& k, const sign_params& params, std::span<const std::uint8_t> prior_mac,
-          std::vector<std::uint8_t>& mac_out) {
+bool sign(dns::writer& w, const key& k, const sign_params& params,
+          std::span<const std::uint8_t> prior_mac, std::vector<std::uint8_t>& mac_out) {
   const auto message = w.data();
   if (message.size() < dns::header_size) return false;
   const auto& alg = algorithm_name(k.alg);
   if (params.empty_mac) {
     mac_out.clear();
   } else {
-    mac_out = compute(k, prior_mac, message, k.name, alg, params.time_signed, params.fudge, params.error,
-                      params.other, params.timers_only);
+    mac_out = compute(k, prior_mac, message, k.name, alg, params.time_signed, params.fudge,
+                      params.error, params.other, params.timers_only);
   }
   return append(w, k.name, alg, params, mac_out);
 }
 
 namespace {
 /// Appends the RR after the `length` octets of the message in `buffer`.
-std::size_t append_in_place(std::span<std::uint8_t> buffer, std::size_t length, const dns::name& key_name,
-                            const dns::name& alg_name, const sign_params& params, std::span<const std::uint8_t> mac) {
-  const std::size_t n = make_rr(buffer.subspan(length), key_name, alg_name, params, mac, read_u16(buffer, 0));
+std::size_t append_in_place(std::span<std::uint8_t> buffer, std::size_t length,
+                            const dns::name& key_name, const dns::name& alg_name,
+                            const sign_params& params, std::span<const std::uint8_t> mac) {
+  const std::size_t n =
+      make_rr(buffer.subspan(length), key_name, alg_name, params, mac, read_u16(buffer, 0));
   if (n == 0) return 0;
   const auto arcount = static_cast<std::uint16_t>(read_u16(buffer, 10) + 1);
   buffer[10] = static_cast<std::uint8_t>(arcount >> 8);
@@ -319,19 +339,21 @@ std::size_t sign_in_place(std::span<std::uint8_t> buffer, std::size_t length, co
   if (params.empty_mac) {
     mac_out.clear();
   } else {
-    mac_out = compute(k, prior_mac, buffer.first(length), k.name, alg, params.time_signed, params.fudge,
-                      params.error, params.other, params.timers_only);
+    mac_out = compute(k, prior_mac, buffer.first(length), k.name, alg, params.time_signed,
+                      params.fudge, params.error, params.other, params.timers_only);
   }
   return append_in_place(buffer, length, k.name, alg, params, mac_out);
 }
 
-std::size_t sign_unkeyed_in_place(std::span<std::uint8_t> buffer, std::size_t length, const dns::name& key_name,
-                                  const dns::name& algorithm_name, const sign_params& params) {
+std::size_t sign_unkeyed_in_place(std::span<std::uint8_t> buffer, std::size_t length,
+                                  const dns::name& key_name, const dns::name& algorithm_name,
+                                  const sign_params& params) {
   if (length < dns::header_size || length > buffer.size()) return 0;
   return append_in_place(buffer, length, key_name, algorithm_name, params, {});
 }
 
-bool sign_unkeyed(dns::writer& w, const dns::name& key_name, const dns::name& alg_name, const sign_params& params) {
+bool sign_unkeyed(dns::writer& w, const dns::name& key_name, const dns::name& alg_name,
+                  const sign_params& params) {
   if (w.size() < dns::header_size) return false;
   return append(w, key_name, alg_name, params, {});
 }
@@ -340,7 +362,8 @@ std::size_t rr_size(const dns::name& key_name, const dns::name& alg_name, std::s
                     std::size_t other_size) {
   // owner, type, class, TTL, RDLENGTH; algorithm, time, fudge, MAC size, MAC,
   // original ID, error, other length, other.
-  return key_name.wire_length() + 10 + alg_name.wire_length() + 6 + 2 + 2 + mac_size + 2 + 2 + 2 + other_size;
+  return key_name.wire_length() + 10 + alg_name.wire_length() + 6 + 2 + 2 + mac_size + 2 + 2 + 2 +
+         other_size;
 }
 
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
@@ -372,13 +395,15 @@ std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
       out.push_back(static_cast<std::uint8_t>(acc >> bits));
     }
   }
-  if (padding > 2 || (padding > 0 && (symbols + padding) % 4 != 0) || symbols % 4 == 1) return std::nullopt;
+  if (padding > 2 || (padding > 0 && (symbols + padding) % 4 != 0) || symbols % 4 == 1)
+    return std::nullopt;
   if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-zero trailing bits
   return out;
 }
 
 std::string base64_encode(std::span<const std::uint8_t> data) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4);
   for (std::size_t i = 0; i < data.size(); i += 3) {

@@ -16,7 +16,14 @@
 
 namespace zonemesh::server::tsig {
 
-enum class algorithm : std::uint8_t { hmac_md5, hmac_sha1, hmac_sha224, hmac_sha256, hmac_sha384, hmac_sha512 };
+enum class algorithm : std::uint8_t {
+  hmac_md5,
+  hmac_sha1,
+  hmac_sha224,
+  hmac_sha256,
+  hmac_sha384,
+  hmac_sha512
+};
 
 /// The algorithm named by `text` ("hmac-sha256", "hmac-sha256." or the
 /// HMAC-MD5.SIG-ALG.REG.INT. name), case-insensitively; nullopt if unknown.
@@ -45,7 +52,8 @@ struct key {
 
 /// Makes a key from table text (name, algorithm name, base64 secret); throws
 /// std::invalid_argument with a readable message when any part is invalid.
-key make_key(std::string_view name, std::string_view algorithm_text, std::string_view secret_base64);
+key make_key(std::string_view name, std::string_view algorithm_text,
+             std::string_view secret_base64);
 
 /// A parsed TSIG RR and where it sits in its message.
 struct record {
@@ -80,25 +88,26 @@ struct verdict {
 /// the caller has matched against the record. `prior_mac` is empty for a
 /// request, the request's MAC for its first reply, the previous signed
 /// message's MAC for later messages of a stream (then `timers_only`).
-verdict verify(std::span<const std::uint8_t> message, const record& rec, const key& k, std::uint64_t now,
-               std::span<const std::uint8_t> prior_mac = {}, bool timers_only = false);
+verdict verify(std::span<const std::uint8_t> message, const record& rec, const key& k,
+               std::uint64_t now, std::span<const std::uint8_t> prior_mac = {},
+               bool timers_only = false);
 
 /// What a signature says besides the MAC.
 struct sign_params {
   std::uint64_t time_signed = 0;
   std::uint16_t fudge = 300;
   std::uint16_t error = error::none;
-  std::vector<std::uint8_t> other;   ///< BADTIME carries the server's time here
-  bool timers_only = false;          ///< later messages of a stream (RFC 8945 5.3.1)
-  bool empty_mac = false;            ///< BADKEY/BADSIG replies carry no MAC
+  std::vector<std::uint8_t> other;  ///< BADTIME carries the server's time here
+  bool timers_only = false;         ///< later messages of a stream (RFC 8945 5.3.1)
+  bool empty_mac = false;           ///< BADKEY/BADSIG replies carry no MAC
 };
 
 /// Appends a TSIG RR to the complete message in `w` (whose header must be at
 /// offset 0) and increments ARCOUNT; the MAC covers `prior_mac` (when not
 /// empty), the message and the TSIG variables. Writes the MAC to `mac_out`.
 /// Returns false when the RR does not fit (the message is left unchanged).
-bool sign(dns::writer& w, const key& k, const sign_params& params, std::span<const std::uint8_t> prior_mac,
-          std::vector<std::uint8_t>& mac_out);
+bool sign(dns::writer& w, const key& k, const sign_params& params,
+          std::span<const std::uint8_t> prior_mac, std::vector<std::uint8_t>& mac_out);
 
 /// Same as sign() for a key we do not have (BADKEY): no MAC, the key name
 /// and algorithm as the request gave them.
@@ -110,11 +119,12 @@ bool sign_unkeyed(dns::writer& w, const dns::name& key_name, const dns::name& al
 std::size_t sign_in_place(std::span<std::uint8_t> buffer, std::size_t length, const key& k,
                           const sign_params& params, std::span<const std::uint8_t> prior_mac,
                           std::vector<std::uint8_t>& mac_out);
-std::size_t sign_unkeyed_in_place(std::span<std::uint8_t> buffer, std::size_t length, const dns::name& key_name,
-                                  const dns::name& algorithm_name, const sign_params& params);
+std::size_t sign_unkeyed_in_place(std::span<std::uint8_t> buffer, std::size_t length,
+                                  const dns::name& key_name, const dns::name& algorithm_name,
+                                  const sign_params& params);
 /// Octets a TSIG RR with this key, MAC length and Other length takes.
-std::size_t rr_size(const dns::name& key_name, const dns::name& algorithm_name, std::size_t mac_size,
-                    std::size_t other_size);
+std::size_t rr_size(const dns::name& key_name, const dns::name& algorithm_name,
+                    std::size_t mac_size, std::size_t other_size);
 
 /// The message without its TSIG RR and with ARCOUNT one less and the ID set
 /// to `original_id`: what the MAC covers.

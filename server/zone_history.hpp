@@ -24,7 +24,8 @@ class zone_history {
   /// Records the zones of `set` that changed since the last set observed.
   void observe(const std::shared_ptr<const store::zone_set>& set);
   /// The version of the zone at `apex` that served `serial`, or null.
-  [[nodiscard]] std::shared_ptr<const store::zone_snapshot> find(const dns::name& apex, std::uint32_t serial) const;
+  [[nodiscard]] std::shared_ptr<const store::zone_snapshot> find(const dns::name& apex,
+                                                                 std::uint32_t serial) const;
 
  private:
   std::size_t max_versions_;

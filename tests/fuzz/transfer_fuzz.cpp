@@ -57,7 +57,8 @@ std::unique_ptr<server::transfer_processor> make_processor() {
   opts.now = [] { return std::uint64_t{1700000000}; };
   opts.message_size = 1024;  // several messages even for this small zone
   return std::make_unique<server::transfer_processor>(zones, policy, server::server_identity{},
-                                                      server::processor_options{}, opts, nullptr, history);
+                                                      server::processor_options{}, opts, nullptr,
+                                                      history);
 }
 
 void check_message(std::span<const std::uint8_t> reply) {

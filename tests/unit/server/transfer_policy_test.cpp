@@ -43,8 +43,8 @@ TEST(TransferPolicy, NetworksMatchByPrefix) {
 }
 
 TEST(TransferPolicy, BadNetworksAreRejected) {
-  for (const char* bad : {"", "192.0.2.0/33", "192.0.2.0/", "192.0.2.0/x", "2001:db8::/129", "example.com",
-                          "192.0.2.0/24/1", "300.1.1.1"}) {
+  for (const char* bad : {"", "192.0.2.0/33", "192.0.2.0/", "192.0.2.0/x", "2001:db8::/129",
+                          "example.com", "192.0.2.0/24/1", "300.1.1.1"}) {
     EXPECT_FALSE(network::parse(bad).has_value()) << bad;
   }
 }
@@ -62,7 +62,8 @@ TEST(TransferPolicy, NotifyTargets) {
   EXPECT_EQ(v6->address, "2001:db8::1");
   EXPECT_EQ(v6->port, 5353);
   EXPECT_EQ(notify_target::parse("2001:db8::1")->port, 53);
-  for (const char* bad : {"ns1.example.com", "192.0.2.1:0", "192.0.2.1:70000", "[2001:db8::1", "[::1]x"}) {
+  for (const char* bad :
+       {"ns1.example.com", "192.0.2.1:0", "192.0.2.1:70000", "[2001:db8::1", "[::1]x"}) {
     EXPECT_FALSE(notify_target::parse(bad).has_value()) << bad;
   }
 }

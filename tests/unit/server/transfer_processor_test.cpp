@@ -26,9 +26,11 @@ struct fixture {
 
   fixture() {
     store::zone_builder b(name("example.com"));
-    std::vector<zonefile::text_record> recs = {{"example.com", "SOA", 3600, "ns1.example.com h.example.com 1 2 3 4 300"},
-                                               {"example.com", "NS", 3600, "ns1.example.com"}};
-    for (int i = 0; i < 300; ++i) recs.push_back({"h" + std::to_string(i) + ".example.com", "A", 60, "192.0.2.1"});
+    std::vector<zonefile::text_record> recs = {
+        {"example.com", "SOA", 3600, "ns1.example.com h.example.com 1 2 3 4 300"},
+        {"example.com", "NS", 3600, "ns1.example.com"}};
+    for (int i = 0; i < 300; ++i)
+      recs.push_back({"h" + std::to_string(i) + ".example.com", "A", 60, "192.0.2.1"});
     for (const auto& r : recs) {
       store::record rec;
       EXPECT_EQ(zonefile::to_wire(r, rec), "");
@@ -40,7 +42,8 @@ struct fixture {
     policy->publish(p);
     transfer_options opts;
     opts.message_size = 1024;
-    processor = std::make_unique<transfer_processor>(zones, policy, server_identity{}, processor_options{}, opts);
+    processor = std::make_unique<transfer_processor>(zones, policy, server_identity{},
+                                                     processor_options{}, opts);
   }
 };
 
@@ -51,7 +54,8 @@ std::vector<std::uint8_t> query(std::uint16_t type, std::uint8_t opcode = 0) {
   h.id = 42;
   h.set_opcode(opcode);
   h.qdcount = 1;
-  EXPECT_TRUE(w.header(h) && w.name(name("example.com")) && w.u16(type) && w.u16(dns::rr_class::in));
+  EXPECT_TRUE(w.header(h) && w.name(name("example.com")) && w.u16(type) &&
+              w.u16(dns::rr_class::in));
   buf.resize(w.size());
   return buf;
 }
@@ -86,10 +90,12 @@ TEST(TransferProcessor, AxfrStreamsSoaFirstAndLastOverTcpOnly) {
 
   ctx.proto = transport::tcp;
   n = f.processor->process(query(dns::rr_type::axfr), reply, ctx);
-  std::vector<std::vector<std::uint8_t>> messages{{reply.begin(), reply.begin() + static_cast<std::ptrdiff_t>(n)}};
+  std::vector<std::vector<std::uint8_t>> messages{
+      {reply.begin(), reply.begin() + static_cast<std::ptrdiff_t>(n)}};
   auto stream = f.processor->take_stream();
   ASSERT_NE(stream, nullptr);
-  while (std::size_t m = stream->next(reply)) messages.emplace_back(reply.begin(), reply.begin() + static_cast<std::ptrdiff_t>(m));
+  while (std::size_t m = stream->next(reply))
+    messages.emplace_back(reply.begin(), reply.begin() + static_cast<std::ptrdiff_t>(m));
   EXPECT_GT(messages.size(), 3u) << "1 KiB messages for 302 records";
   std::vector<std::uint16_t> types;
   for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -100,7 +106,8 @@ TEST(TransferProcessor, AxfrStreamsSoaFirstAndLastOverTcpOnly) {
     EXPECT_TRUE(h.has(dns::flag::aa));
     EXPECT_LE(messages[i].size(), 1024u);
     dns::name q;
-    for (unsigned k = 0; k < h.qdcount; ++k) ASSERT_TRUE(r.name(q) == dns::read_status::ok && r.skip(4) == dns::read_status::ok);
+    for (unsigned k = 0; k < h.qdcount; ++k)
+      ASSERT_TRUE(r.name(q) == dns::read_status::ok && r.skip(4) == dns::read_status::ok);
     for (unsigned k = 0; k < h.ancount; ++k) {
       dns::name owner;
       dns::rr_header fields;

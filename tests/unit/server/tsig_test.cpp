@@ -30,22 +30,31 @@ constexpr std::string_view secret_b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxw
 constexpr std::uint64_t signed_at = 1795371574;
 
 constexpr std::string_view query_sha256 =
-    "123401000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000003d0b686d61632d7368"
-    "613235360000006b033236012c00206c05c0cbef368f0b2dad400f8f360412b5abc1a1d1fc486f936d2e3923c33254123400000000";
+    "123401000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000003d0b68"
+    "6d61632d7368"
+    "613235360000006b033236012c00206c05c0cbef368f0b2dad400f8f360412b5abc1a1d1fc486f936d2e3923c33254"
+    "123400000000";
 constexpr std::string_view query_sha512 =
-    "123401000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000005d0b686d61632d7368"
-    "613531320000006b033236012c0040f0e0738514a39e4802323aa7bddd65f16ce27ccd62b9987555490a7a1a27cbc57bb7412d9dd5"
+    "123401000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000005d0b68"
+    "6d61632d7368"
+    "613531320000006b033236012c0040f0e0738514a39e4802323aa7bddd65f16ce27ccd62b9987555490a7a1a27cbc5"
+    "7bb7412d9dd5"
     "03ca7a3ec91275de3fcbf8ece47d90d24aef29a90e95ec17a1ee123400000000";
 constexpr std::string_view query_sha1 =
-    "123401000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000002f09686d61632d7368"
+    "123401000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000002f0968"
+    "6d61632d7368"
     "61310000006b033236012c0014498155c05de64aba063816537a7f3238e4b641c7123400000000";
 // id 7, and dnspython's signed response to it.
 constexpr std::string_view request7 =
-    "000701000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000003d0b686d61632d7368"
-    "613235360000006b033236012c00206de3eebb6e1db50c94cf421a92b0fc46ca3807fbad93cd719fd31a5e134bc81a000700000000";
+    "000701000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000003d0b68"
+    "6d61632d7368"
+    "613235360000006b033236012c00206de3eebb6e1db50c94cf421a92b0fc46ca3807fbad93cd719fd31a5e134bc81a"
+    "000700000000";
 constexpr std::string_view response7 =
-    "000781000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000003d0b686d61632d7368"
-    "613235360000006b033236012c002062585557f17b98b2cdfef966c71534f5043e48dfb79c070a4392cacf967be902000700000000";
+    "000781000001000000000001076578616d706c65000006000108746573742d6b65790000fa00ff00000000003d0b68"
+    "6d61632d7368"
+    "613235360000006b033236012c002062585557f17b98b2cdfef966c71534f5043e48dfb79c070a4392cacf967be902"
+    "000700000000";
 
 record found(const std::vector<std::uint8_t>& wire) {
   record rec;
@@ -54,8 +63,9 @@ record found(const std::vector<std::uint8_t>& wire) {
 }
 
 TEST(Tsig, VerifiesDnspythonQueriesForEachAlgorithm) {
-  for (auto [hex, alg] : {std::pair{query_sha256, "hmac-sha256"}, std::pair{query_sha512, "hmac-sha512"},
-                          std::pair{query_sha1, "hmac-sha1"}}) {
+  for (auto [hex, alg] :
+       {std::pair{query_sha256, "hmac-sha256"}, std::pair{query_sha512, "hmac-sha512"},
+        std::pair{query_sha1, "hmac-sha1"}}) {
     const auto wire = from_hex(hex);
     const auto rec = found(wire);
     EXPECT_EQ(rec.key_name.to_string(), "test-key.");
@@ -78,7 +88,8 @@ TEST(Tsig, RejectsATamperedMessageOrAnotherSecret) {
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.error, error::badsig);
 
-  const auto other = make_key("test-key.", "hmac-sha256", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh4=");
+  const auto other =
+      make_key("test-key.", "hmac-sha256", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh4=");
   v = verify(wire, found(wire), other, signed_at);
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.error, error::badsig);
@@ -118,7 +129,8 @@ TEST(Tsig, OurResponseEqualsDnspythonsForTheSameRequest) {
   // And verifying it as a client does, with the request's MAC first.
   const std::vector<std::uint8_t> ours(w.data().begin(), w.data().end());
   EXPECT_TRUE(verify(ours, found(ours), k, signed_at, req.mac).ok);
-  EXPECT_FALSE(verify(ours, found(ours), k, signed_at).ok) << "the request MAC is part of the response MAC";
+  EXPECT_FALSE(verify(ours, found(ours), k, signed_at).ok)
+      << "the request MAC is part of the response MAC";
 }
 
 TEST(Tsig, StreamsChainMacsWithTimersOnly) {
