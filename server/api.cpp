@@ -317,6 +317,7 @@ struct api::impl {
   json server_json() const;
   http_response statistics(const http_request& req);
   http_response cluster();
+  http_response search(const http_request& req);
   // zones
   http_response list_zones(const http_request& req);
   http_response create_zone(const http_request& req);
@@ -414,6 +415,10 @@ http_response api::impl::route(const http_request& req) {
   if (what == "statistics" && s.size() == 5) {
     if (!get) return not_allowed();
     return statistics(req);
+  }
+  if (what == "search-data" && s.size() == 5) {
+    if (!get) return not_allowed();
+    return search(req);
   }
   if (what == "tsigkeys") {
     if (s.size() == 5) {
@@ -520,18 +525,21 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
   if (!with_rrsets) return z;
   std::string sql =
       "SELECT name, type, ttl, content, disabled FROM records WHERE zone = $1 "
-      "AND ($2 = '' OR name = $2) AND ($3 = '' OR type = $3) ORDER BY name, type, content";
+      "AND ($2 = '' OR name = $2) AND ($3 = '' OR type = $3) AND ($4 OR NOT disabled) "
+      "ORDER BY name, type, content";
   std::string name_filter;
   std::string type_filter;
+  bool include_disabled = true;
   if (filters != nullptr) {
     if (auto n = filters->query_param("rrset_name")) name_filter = stored_name(*n);
     if (auto t = filters->query_param("rrset_type")) type_filter = upper(*t);
+    if (auto d = filters->query_param("include_disabled")) include_disabled = *d != "false" && *d != "0";
   }
   json rrsets = json::array();
   json* current = nullptr;
   std::string cur_name;
   std::string cur_type;
-  for (const auto& row : tx.exec_params(sql, zone, name_filter, type_filter)) {
+  for (const auto& row : tx.exec_params(sql, zone, name_filter, type_filter, include_disabled)) {
     const std::string name = row[0].c_str();
     const std::string type = row[1].c_str();
     if (current == nullptr || name != cur_name || type != cur_type) {
@@ -776,7 +784,12 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
         })) {
       throw api_error(422, "metadata kind \"" + k + "\" must be letters, digits and \"-\"");
     }
-    return upper(k);
+    const std::string u = upper(k);
+    // As PowerDNS: kinds the server manages itself are not set through the API.
+    for (const char* p : {"NSEC3NARROW", "NSEC3PARAM", "PRESIGNED", "LUA-AXFR-SCRIPT", "API-RECTIFY-SOA"}) {
+      if (u == p) throw api_error(422, "Cannot modify protected metadata kind '" + u + "'");
+    }
+    return u;
   };
   const auto string_list = [](const json& body) {
     const auto it = body.find("metadata");
@@ -970,6 +983,69 @@ http_response api::impl::statistics(const http_request& req) {
     return json_response(200, filtered);
   }
   return json_response(200, items);
+}
+
+http_response api::impl::search(const http_request& req) {
+  const auto q = req.query_param("q");
+  if (!q || q->empty()) throw api_error(422, "Query q can't be blank");
+  long long max = 100;
+  if (auto m = req.query_param("max")) {
+    try {
+      max = std::stoll(*m);
+    } catch (const std::exception&) {
+      throw api_error(422, "max must be a number");
+    }
+    if (max < 1) throw api_error(422, "max must be a positive number");
+  }
+  const std::string object_type = req.query_param("object_type").value_or("all");
+  if (object_type != "all" && object_type != "zone" && object_type != "record" && object_type != "comment") {
+    throw api_error(422, "object_type must be one of all, zone, record, comment");
+  }
+  // '*' and '?' are the wildcards; everything else matches itself.
+  const auto like_pattern = [](const std::string& text) {
+    std::string out;
+    for (char c : text) {
+      if (c == '*') {
+        out += '%';
+      } else if (c == '?') {
+        out += '_';
+      } else {
+        if (c == '%' || c == '_' || c == '\\') out += '\\';
+        out += c;
+      }
+    }
+    return out;
+  };
+  const std::string pattern = like_pattern(stored_name(*q));
+  const std::string raw_pattern = like_pattern(*q);
+  pqxx::read_transaction tx(db());
+  json out = json::array();
+  if (object_type == "all" || object_type == "zone") {
+    for (const auto& row : tx.exec_params("SELECT name FROM zones WHERE name ILIKE $1 ORDER BY name LIMIT $2",
+                                          pattern, max)) {
+      const std::string z = row[0].c_str();
+      out.push_back({{"object_type", "zone"}, {"name", af::absolute(z)}, {"zone_id", af::zone_id(z)}});
+    }
+  }
+  if (object_type == "all" || object_type == "record") {
+    for (const auto& row : tx.exec_params(
+             "SELECT zone, name, type, ttl, content, disabled FROM records "
+             "WHERE name ILIKE $1 OR content ILIKE $2 ORDER BY zone, name, type, content LIMIT $3",
+             pattern, raw_pattern, max)) {
+      const std::string z = row[0].c_str();
+      const std::string type = row[2].c_str();
+      out.push_back({{"object_type", "record"},
+                     {"name", af::absolute(row[1].c_str())},
+                     {"type", type},
+                     {"ttl", row[3].as<long long>()},
+                     {"content", af::content_to_api(type, row[4].c_str())},
+                     {"disabled", row[5].as<bool>()},
+                     {"zone", af::absolute(z)},
+                     {"zone_id", af::zone_id(z)}});
+    }
+  }
+  if (static_cast<long long>(out.size()) > max) out.erase(out.begin() + max, out.end());
+  return json_response(200, out);
 }
 
 http_response api::impl::cluster() {

@@ -224,6 +224,10 @@ TEST_F(Api, PatchReplaceAndDeleteAsTheDocumentationShows) {
   ASSERT_EQ(filtered["rrsets"].size(), 1u);
   EXPECT_EQ(filtered["rrsets"][0]["records"].size(), 2u);
   EXPECT_EQ(filtered["rrsets"][0]["records"][1]["disabled"], true);
+  json enabled_only = call_json(
+      "GET", zones_url + "/patch.test.?rrset_name=test.patch.test.&include_disabled=false", 200);
+  ASSERT_EQ(enabled_only["rrsets"].size(), 1u);
+  EXPECT_EQ(enabled_only["rrsets"][0]["records"].size(), 1u);
   json no_rrsets = call_json("GET", zones_url + "/patch.test.?rrsets=false", 200);
   EXPECT_FALSE(no_rrsets.contains("rrsets"));
 
@@ -441,6 +445,11 @@ TEST_F(Api, Metadata) {
   EXPECT_EQ(call("DELETE", url + "/ALLOW-AXFR-FROM").status, 204);
   EXPECT_EQ(call_json("GET", url, 200), json::array());
   EXPECT_EQ(call("POST", url, R"({"kind": "BAD KIND", "metadata": ["x"]})").status, 422);
+  // Kinds PowerDNS manages itself are refused, as PowerDNS refuses them.
+  EXPECT_EQ(call("PUT", url + "/PRESIGNED", R"({"metadata": ["1"]})").status, 422);
+  // The zone id without its trailing dot works too, as in PowerDNS's own tests.
+  EXPECT_EQ(call("PUT", zones_url + "/meta.test/metadata/X-MYMETA", R"({"metadata": ["a", "b"]})").status, 200);
+  EXPECT_EQ(call_json("GET", url + "/X-MYMETA", 200)["metadata"], json::parse(R"(["a", "b"])"));
 }
 
 TEST_F(Api, TsigKeys) {
@@ -467,6 +476,22 @@ TEST_F(Api, TsigKeys) {
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(call("DELETE", url + "/xfr-key.").status, 204);
   EXPECT_EQ(call("GET", url + "/xfr-key.").status, 404);
+}
+
+TEST_F(Api, SearchData) {
+  call_json("POST", zones_url, 201, R"({"name":"search.test.", "kind": "Native", "nameservers": ["ns1.search.test."]})");
+  call("PATCH", zones_url + "/search.test.", R"({"rrsets": [{"name": "findme.search.test.", "type": "A",
+      "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.99", "disabled": false}]}]})");
+  json found = call_json("GET", "/api/v1/servers/localhost/search-data?q=*findme*&max=10", 200);
+  ASSERT_EQ(found.size(), 1u) << found.dump();
+  EXPECT_EQ(found[0]["object_type"], "record");
+  EXPECT_EQ(found[0]["name"], "findme.search.test.");
+  EXPECT_EQ(found[0]["content"], "192.0.2.99");
+  EXPECT_EQ(found[0]["zone_id"], "search.test.");
+  json zones = call_json("GET", "/api/v1/servers/localhost/search-data?q=search.test&object_type=zone", 200);
+  ASSERT_EQ(zones.size(), 1u) << zones.dump();
+  EXPECT_EQ(zones[0], json::parse(R"({"object_type": "zone", "name": "search.test.", "zone_id": "search.test."})"));
+  EXPECT_EQ(call("GET", "/api/v1/servers/localhost/search-data?q=").status, 422);
 }
 
 TEST_F(Api, Statistics) {
@@ -535,6 +560,24 @@ TEST_F(Api, TheWebUiIsServedWithoutTheKeyAndLocksScriptsDown) {
   EXPECT_EQ(page.body.find(key()), std::string::npos);
   EXPECT_EQ(http_get(s1().http_port, "/ui/app.js").status, 200);
   EXPECT_EQ(http_get(s1().http_port, "/ui/nonexistent.js").status, 404);
+}
+
+// Last: it stops site1's database.
+TEST_F(Api, ADatabaseOutageIs503AndTheApiRecoversAfterIt) {
+  stop_postgres(s1());
+  auto r = call("GET", zones_url);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_TRUE(json::parse(r.body, nullptr, false).contains("error")) << r.body;
+  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": []})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(http_get(s1().http_port, "/").status, 200) << "the UI's page is still served";
+  start_postgres(s1());
+  r = call("GET", zones_url);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "after.patch.test.", "type": "A",
+      "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.77", "disabled": false}]}]})");
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_EQ(dig_until(s2(), "+short after.patch.test A", "192.0.2.77", 30000), "192.0.2.77");
 }
 
 }  // namespace
