@@ -231,6 +231,17 @@ TEST_F(Api, PatchReplaceAndDeleteAsTheDocumentationShows) {
   json no_rrsets = call_json("GET", zones_url + "/patch.test.?rrsets=false", 200);
   EXPECT_FALSE(no_rrsets.contains("rrsets"));
 
+  // The SOA is replaced in place (its row is the zone's one SOA row).
+  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "patch.test.", "type": "SOA",
+      "ttl": 3600, "changetype": "REPLACE", "records": [{"content":
+      "ns9.patch.test. admin.patch.test. 1 7200 3600 1209600 300", "disabled": false}]}]})");
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_EQ(dig_until(s2(), "+short patch.test SOA | cut -d' ' -f1,2,4-", "ns9.patch.test. admin.patch.test. 7200 3600 1209600 300", 20000),
+            "ns9.patch.test. admin.patch.test. 7200 3600 1209600 300");
+  json listed = call_json("GET", zones_url + "?zone=patch.test.", 200);
+  json got = call_json("GET", zones_url + "/patch.test.?rrsets=false", 200);
+  EXPECT_EQ(listed[0]["serial"], got["serial"]) << "the list's serial is the zone's serial";
+
   r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
       "changetype": "DELETE"}]})");
   EXPECT_EQ(r.status, 204) << r.body;
