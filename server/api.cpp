@@ -39,6 +39,11 @@ namespace af = api_format;
 constexpr std::string_view pdns_compatible_version = "4.7.3";
 constexpr std::string_view server_url = "/api/v1/servers/localhost";
 constexpr std::string_view default_soa_mname = "a.misconfigured.dns.server.invalid";
+/// RRset comments live in zone_metadata under this kind, one row per comment
+/// ({"name", "type", "content", "account", "modified_at"} as JSON), so they
+/// replicate and go with their zone like any metadata. The metadata endpoints
+/// neither show nor accept it.
+constexpr std::string_view comment_kind = "X-ZONEMESH-RRSET-COMMENT";
 
 /// A refusal inside a handler: becomes {"error": message} with `status`.
 struct api_error : std::runtime_error {
@@ -195,6 +200,37 @@ std::vector<wanted_record> wanted_records(pqxx::work& tx, const json& rrset, con
     out.push_back(std::move(w));
   }
   return out;
+}
+
+/// Replaces the comments of (owner, type) with the rrset's "comments", when
+/// the request has that key (PowerDNS: absent means "leave them").
+void write_comments(pqxx::work& tx, const std::string& zone, const std::string& owner,
+                    const std::string& type, const json& rrset, bool remove_only = false) {
+  if (!remove_only && !rrset.contains("comments")) return;
+  tx.exec_params(
+      "DELETE FROM zone_metadata WHERE zone = $1 AND kind = $2 "
+      "AND content::jsonb ->> 'name' = $3 AND content::jsonb ->> 'type' = $4",
+      zone, std::string(comment_kind), owner, type);
+  if (remove_only) return;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const json& comments = rrset.at("comments");
+  if (!comments.is_array()) throw api_error(422, "Key 'comments' is not an Array");
+  for (const auto& c : comments) {
+    if (!c.is_object()) throw api_error(422, "each entry of 'comments' must be an object");
+    json row = {{"name", owner},
+                {"type", type},
+                {"content", string_field(c, "content", true)},
+                {"account", string_field(c, "account", false)},
+                {"modified_at", now}};
+    if (const auto m = c.find("modified_at"); m != c.end() && m->is_number_integer()) {
+      row["modified_at"] = m->get<long long>();
+    }
+    tx.exec_params(
+        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", zone,
+        std::string(comment_kind), row.dump());
+  }
 }
 
 std::vector<stored_record> stored_rrset(pqxx::work& tx, const std::string& zone,
@@ -561,6 +597,33 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
                                         type == "SOA" ? std::optional<long long>(serial) : std::nullopt)},
          {"disabled", row[4].as<bool>()}});
   }
+  // Comments, onto their rrsets; an rrset with comments and no records is
+  // shown with no records, as PowerDNS shows it.
+  for (const auto& row : tx.exec_params(
+           "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2 ORDER BY content", zone,
+           std::string(comment_kind))) {
+    const json c = json::parse(row[0].c_str(), nullptr, false);
+    if (!c.is_object() || !c.contains("name") || !c.contains("type")) continue;
+    const std::string name = c.value("name", "");
+    const std::string type = c.value("type", "");
+    if ((!name_filter.empty() && name != name_filter) || (!type_filter.empty() && type != type_filter)) {
+      continue;
+    }
+    auto it = std::find_if(rrsets.begin(), rrsets.end(), [&](const json& r) {
+      return r["name"] == af::absolute(name) && r["type"] == type;
+    });
+    if (it == rrsets.end()) {
+      rrsets.push_back({{"name", af::absolute(name)},
+                        {"type", type},
+                        {"ttl", 0},
+                        {"records", json::array()},
+                        {"comments", json::array()}});
+      it = rrsets.end() - 1;
+    }
+    (*it)["comments"].push_back({{"content", c.value("content", "")},
+                                 {"account", c.value("account", "")},
+                                 {"modified_at", c.value("modified_at", 0LL)}});
+  }
   z["rrsets"] = std::move(rrsets);
   return z;
 }
@@ -675,6 +738,10 @@ http_response api::impl::create_zone(const http_request& req) {
       if (!ns.is_string()) throw api_error(422, "nameservers must be strings");
       insert_record(tx, canonical, canonical, "NS", 3600, {ns.get<std::string>(), false});
     }
+    for (const auto& rrset : rrsets) {
+      write_comments(tx, canonical, stored_name(string_field(rrset, "name", true)), record_type(rrset),
+                     rrset);
+    }
     for (const auto& p : todo) {
       if (p.type == "SOA") {
         if (p.records.size() != 1) throw api_error(422, "a zone has exactly one SOA record");
@@ -726,8 +793,10 @@ http_response api::impl::patch_zone(const http_request& req, const std::string& 
     if (changetype == "DELETE") {
       tx.exec_params("DELETE FROM records WHERE zone = $1 AND name = $2 AND type = $3", name, owner,
                      type);
+      write_comments(tx, name, owner, type, rrset, true);
     } else if (changetype == "REPLACE") {
-      if (!rrset.contains("records")) continue;  // comments only: zonemesh keeps none
+      write_comments(tx, name, owner, type, rrset);
+      if (!rrset.contains("records")) continue;  // comments only
       replace_rrset(tx, name, owner, type, ttl, wanted_records(tx, rrset, owner, type));
     } else if (changetype == "EXTEND") {
       const auto want = wanted_records(tx, rrset, owner, type);
@@ -794,6 +863,7 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
     }
     const std::string u = upper(k);
     // As PowerDNS: kinds the server manages itself are not set through the API.
+    if (u == comment_kind) throw api_error(422, "Metadata kind '" + u + "' is reserved for rrset comments");
     for (const char* p : {"NSEC3NARROW", "NSEC3PARAM", "PRESIGNED", "LUA-AXFR-SCRIPT", "API-RECTIFY-SOA"}) {
       if (u == p) throw api_error(422, "Cannot modify protected metadata kind '" + u + "'");
     }
@@ -819,7 +889,9 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
       const auto [name, zkind] = find_zone(tx, zone);
       std::map<std::string, json> grouped;
       for (const auto& row : tx.exec_params(
-               "SELECT kind, content FROM zone_metadata WHERE zone = $1 ORDER BY kind, content", name)) {
+               "SELECT kind, content FROM zone_metadata WHERE zone = $1 AND kind <> $2 "
+               "ORDER BY kind, content",
+               name, std::string(comment_kind))) {
         auto& v = grouped[row[0].c_str()];
         if (v.is_null()) v = json::array();
         v.push_back(row[1].c_str());

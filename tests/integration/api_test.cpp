@@ -351,6 +351,44 @@ TEST_F(Api, ExternalDnsRequestsWorkUnchanged) {
   EXPECT_EQ(sql_value(s1().pg, "SELECT zonemesh.zone_serial('k8s.test')"), serial);
 }
 
+TEST_F(Api, RrsetCommentsAreKeptAndReplaced) {
+  call_json("POST", zones_url, 201, R"({"name":"comment.test.", "kind": "Native", "nameservers": ["ns1.comment.test."]})");
+  // As PowerDNS-Admin sends them: records and comments together.
+  auto r = call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
+      "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.1", "disabled": false}],
+      "comments": [{"content": "web <b>front</b>", "account": "alice", "modified_at": 1700000000}]}]})");
+  ASSERT_EQ(r.status, 204) << r.body;
+  json zone = call_json("GET", zones_url + "/comment.test.", 200);
+  const json* www = find_rrset(zone, "www.comment.test.", "A");
+  ASSERT_NE(www, nullptr);
+  EXPECT_EQ((*www)["comments"],
+            json::parse(R"([{"content": "web <b>front</b>", "account": "alice", "modified_at": 1700000000}])"));
+  // A REPLACE without "comments" leaves them; one with only comments leaves the records.
+  call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
+      "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.2", "disabled": false}]}]})");
+  r = call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
+      "changetype": "REPLACE", "comments": [{"content": "moved", "account": ""}]}]})");
+  ASSERT_EQ(r.status, 204) << r.body;
+  zone = call_json("GET", zones_url + "/comment.test.?rrset_name=www.comment.test.", 200);
+  ASSERT_EQ(zone["rrsets"].size(), 1u) << zone.dump();
+  EXPECT_EQ(zone["rrsets"][0]["records"][0]["content"], "192.0.2.2");
+  ASSERT_EQ(zone["rrsets"][0]["comments"].size(), 1u);
+  EXPECT_EQ(zone["rrsets"][0]["comments"][0]["content"], "moved");
+  EXPECT_GT(zone["rrsets"][0]["comments"][0]["modified_at"].get<long long>(), 1700000000);
+  // They replicate like the records, and are not metadata to the metadata API.
+  for (int i = 0; i < 200; ++i) {
+    if (sql_value(s2().pg, "SELECT count(*) FROM zone_metadata WHERE zone = 'comment.test'") == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(sql_value(s2().pg, "SELECT count(*) FROM zone_metadata WHERE zone = 'comment.test'"), "1");
+  EXPECT_EQ(call_json("GET", zones_url + "/comment.test./metadata", 200), json::array());
+  EXPECT_EQ(call("PUT", zones_url + "/comment.test./metadata/X-ZONEMESH-RRSET-COMMENT", R"({"metadata": []})").status,
+            422);
+  // DELETE takes the comments with the rrset.
+  call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A", "changetype": "DELETE"}]})");
+  EXPECT_EQ(find_rrset(call_json("GET", zones_url + "/comment.test.", 200), "www.comment.test.", "A"), nullptr);
+}
+
 TEST_F(Api, OctoDnsRequestsWorkUnchanged) {
   // populate(): 404 for a zone that does not exist yet (PowerDNS >= 4.2).
   EXPECT_EQ(call("GET", "/api/v1/servers/localhost/zones/octo.test.").status, 404);
