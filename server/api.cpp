@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "common/metrics.hpp"
 #include "http_server.hpp"
 #include "zone_import.hpp"
+#include "zonefile/zonefile.hpp"
 
 namespace zonemesh::server {
 
@@ -44,6 +46,10 @@ constexpr std::string_view default_soa_mname = "a.misconfigured.dns.server.inval
 /// replicate and go with their zone like any metadata. The metadata endpoints
 /// neither show nor accept it.
 constexpr std::string_view comment_kind = "X-ZONEMESH-RRSET-COMMENT";
+/// A zone's "masters" (its primaries' addresses), kept the same way.
+constexpr std::string_view masters_kind = "X-ZONEMESH-MASTERS";
+
+bool reserved_kind(std::string_view kind) { return kind == comment_kind || kind == masters_kind; }
 
 /// A refusal inside a handler: becomes {"error": message} with `status`.
 struct api_error : std::runtime_error {
@@ -233,6 +239,24 @@ void write_comments(pqxx::work& tx, const std::string& zone, const std::string& 
   }
 }
 
+/// Sets a zone's masters from the request's "masters", when it has that key.
+void write_masters(pqxx::work& tx, const std::string& zone, const json& body) {
+  const auto it = body.find("masters");
+  if (it == body.end() || it->is_null()) return;
+  if (!it->is_array()) throw api_error(422, "Key 'masters' is not an Array");
+  tx.exec_params("DELETE FROM zone_metadata WHERE zone = $1 AND kind = $2", zone,
+                 std::string(masters_kind));
+  for (const auto& m : *it) {
+    if (!m.is_string() || m.get<std::string>().empty() ||
+        m.get<std::string>().find_first_of(" \t") != std::string::npos) {
+      throw api_error(422, "masters must be addresses, e.g. \"192.0.2.1\" or \"192.0.2.1:5300\"");
+    }
+    tx.exec_params(
+        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", zone,
+        std::string(masters_kind), m.get<std::string>());
+  }
+}
+
 std::vector<stored_record> stored_rrset(pqxx::work& tx, const std::string& zone,
                                         const std::string& name, const std::string& type) {
   std::vector<stored_record> out;
@@ -371,7 +395,8 @@ struct api::impl {
   /// The zone as PowerDNS shows it; `serial` is read when not given.
   json zone_json(pqxx::transaction_base& tx, const std::string& zone, const std::string& kind,
                  bool with_rrsets, const http_request* filters,
-                 std::optional<long long> known_serial = std::nullopt);
+                 std::optional<long long> known_serial = std::nullopt,
+                 std::optional<json> known_masters = std::nullopt);
   /// The zone's stored name and kind; 404 when it does not exist.
   std::pair<std::string, std::string> find_zone(pqxx::transaction_base& tx, const std::string& zone);
 };
@@ -537,11 +562,21 @@ std::pair<std::string, std::string> api::impl::find_zone(pqxx::transaction_base&
 
 json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, const std::string& kind,
                           bool with_rrsets, const http_request* filters,
-                          std::optional<long long> known_serial) {
+                          std::optional<long long> known_serial, std::optional<json> known_masters) {
   const long long serial =
       known_serial ? *known_serial
                    : tx.exec_params1("SELECT zonemesh.zone_serial($1)", zone)[0].as<long long>();
   const std::string id = af::zone_id(zone);
+  json masters = json::array();
+  if (known_masters) {
+    masters = std::move(*known_masters);
+  } else {
+    for (const auto& row : tx.exec_params(
+             "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2 ORDER BY content", zone,
+             std::string(masters_kind))) {
+      masters.push_back(row[0].c_str());
+    }
+  }
   json z = {{"account", ""},
             {"api_rectify", false},
             {"catalog", ""},
@@ -551,7 +586,7 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
             {"kind", af::kind_to_api(kind)},
             {"last_check", 0},
             {"master_tsig_key_ids", json::array()},
-            {"masters", json::array()},
+            {"masters", std::move(masters)},
             {"name", af::absolute(zone)},
             {"notified_serial", 0},
             {"nsec3narrow", false},
@@ -634,12 +669,15 @@ http_response api::impl::list_zones(const http_request& req) {
   if (auto z = req.query_param("zone")) only = stored_name(*z);
   json out = json::array();
   for (const auto& row : tx.exec_params(
-           "SELECT z.name, z.kind, coalesce(((s.max_hlc >> 16) / 1000 + s.changes) % 4294967296, 0) "
+           "SELECT z.name, z.kind, coalesce(((s.max_hlc >> 16) / 1000 + s.changes) % 4294967296, 0), "
+           "  (SELECT coalesce(json_agg(m.content ORDER BY m.content), '[]')::text FROM zone_metadata m "
+           "    WHERE m.zone = z.name AND m.kind = $2) "
            "FROM zones z LEFT JOIN zonemesh.zone_state s ON s.zone = z.name "
            "WHERE $1 = '' OR z.name = $1 ORDER BY z.name",
-           only)) {
+           only, std::string(masters_kind))) {
     // The serial as zonemesh.zone_serial computes it, for every zone in one query.
-    json z = zone_json(tx, row[0].c_str(), row[1].c_str(), false, nullptr, row[2].as<long long>());
+    json z = zone_json(tx, row[0].c_str(), row[1].c_str(), false, nullptr, row[2].as<long long>(),
+                       json::parse(row[3].c_str()));
     // PowerDNS lists zones with these fields only.
     json brief;
     for (const char* k : {"account", "catalog", "dnssec", "edited_serial", "id", "kind", "last_check",
@@ -685,13 +723,34 @@ http_response api::impl::create_zone(const http_request& req) {
     admin::import_request ir;
     ir.zone = zone;
     ir.text = zone_text;
+    // A zone transfer's dump (dig axfr), which PowerDNS takes here, repeats
+    // the SOA at its end: exact repeats are dropped before the import.
+    auto parsed = zonefile::parse_zone_file(zone_text, zone);
+    if (parsed.error.empty()) {
+      std::set<std::tuple<std::string, std::string, std::string>> seen_records;
+      std::vector<zonefile::text_record> unique;
+      for (auto& r : parsed.records) {
+        if (seen_records.emplace(r.name, r.type, r.content).second) unique.push_back(std::move(r));
+      }
+      if (unique.size() != parsed.records.size()) {
+        std::string format_error;
+        std::string text = zonefile::format_zone_file(unique, format_error);
+        if (format_error.empty()) ir.text = std::move(text);
+      }
+    }
     ir.source = "zone";
     ir.kind = kind;
     const auto result = admin::import_zone(db(), ir);
+    if (body.contains("masters")) {
+      pqxx::work tx(db());
+      write_masters(tx, result.zone, body);
+      tx.commit();
+    }
     spdlog::info("API: zone {} created from zone text ({} records)", result.zone, result.records);
   } else {
     pqxx::work tx(db());
     tx.exec_params("INSERT INTO zones (name, kind) VALUES ($1, $2)", zone, kind);
+    write_masters(tx, zone, body);
     const std::string canonical =
         tx.exec_params1("SELECT name FROM zones WHERE name = zonemesh.canonical_name($1, 'zone name')",
                         given)[0]
@@ -769,6 +828,7 @@ http_response api::impl::put_zone(const http_request& req, const std::string& zo
     if (!stored) throw api_error(422, "Zone kind '" + k + "' is not one of Native, Master, Slave");
     if (*stored != kind) tx.exec_params("UPDATE zones SET kind = $2 WHERE name = $1", name, *stored);
   }
+  write_masters(tx, name, body);
   tx.commit();
   return no_content();
 }
@@ -863,7 +923,7 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
     }
     const std::string u = upper(k);
     // As PowerDNS: kinds the server manages itself are not set through the API.
-    if (u == comment_kind) throw api_error(422, "Metadata kind '" + u + "' is reserved for rrset comments");
+    if (reserved_kind(u)) throw api_error(422, "Metadata kind '" + u + "' is reserved for zonemesh");
     for (const char* p : {"NSEC3NARROW", "NSEC3PARAM", "PRESIGNED", "LUA-AXFR-SCRIPT", "API-RECTIFY-SOA"}) {
       if (u == p) throw api_error(422, "Cannot modify protected metadata kind '" + u + "'");
     }
@@ -889,9 +949,9 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
       const auto [name, zkind] = find_zone(tx, zone);
       std::map<std::string, json> grouped;
       for (const auto& row : tx.exec_params(
-               "SELECT kind, content FROM zone_metadata WHERE zone = $1 AND kind <> $2 "
+               "SELECT kind, content FROM zone_metadata WHERE zone = $1 AND kind <> $2 AND kind <> $3 "
                "ORDER BY kind, content",
-               name, std::string(comment_kind))) {
+               name, std::string(comment_kind), std::string(masters_kind))) {
         auto& v = grouped[row[0].c_str()];
         if (v.is_null()) v = json::array();
         v.push_back(row[1].c_str());

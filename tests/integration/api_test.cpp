@@ -446,6 +446,20 @@ TEST_F(Api, PutChangesTheKindAndDeleteRemovesTheZoneEverywhere) {
   auto r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Master"})");
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(call_json("GET", zones_url + "/gone.test.", 200)["kind"], "Master");
+  // A secondary's primaries are kept as given (Terraform compares them).
+  r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Slave", "masters": ["192.0.2.1", "192.0.2.2:5300"]})");
+  EXPECT_EQ(r.status, 204) << r.body;
+  json z = call_json("GET", zones_url + "/gone.test.", 200);
+  EXPECT_EQ(z["kind"], "Slave");
+  EXPECT_EQ(z["masters"], json::parse(R"(["192.0.2.1", "192.0.2.2:5300"])"));
+  EXPECT_EQ(call_json("GET", zones_url + "?zone=gone.test.", 200)[0]["masters"], z["masters"]);
+  EXPECT_EQ(call_json("GET", zones_url + "/gone.test./metadata", 200), json::array());
+  EXPECT_EQ(call("PUT", zones_url + "/gone.test.", R"({"masters": ["a b"]})").status, 422);
+  r = call("POST", zones_url, R"({"name": "secondary.test.", "kind": "Slave", "masters": ["192.0.2.9"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body)["masters"], json::parse(R"(["192.0.2.9"])"));
+  r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Master", "masters": []})");
+  EXPECT_EQ(call_json("GET", zones_url + "/gone.test.", 200)["masters"], json::array());
   EXPECT_EQ(sql_value(s1().pg, "SELECT kind FROM zones WHERE name = 'gone.test'"), "primary");
   r = call("DELETE", zones_url + "/gone.test.");
   EXPECT_EQ(r.status, 204);
@@ -467,6 +481,16 @@ TEST_F(Api, ZoneFromBindTextAndExport) {
   EXPECT_EQ(exported.status, 200);
   EXPECT_NE(exported.body.find("www.text.test.\t300\tIN\tCNAME\tns1.text.test."), std::string::npos)
       << exported.body;
+  // A zone transfer's dump, as PowerDNS's own tests send it: the SOA twice.
+  r = call("POST", zones_url, json{{"name", "axfr.test."}, {"kind", "Master"}, {"nameservers", json::array()},
+                                   {"zone", ";; ANSWER SECTION:\n"
+                                            "axfr.test.  86400 IN SOA ns1.axfr.test. admin.axfr.test. 7 10800 3600 604800 10800\n"
+                                            "axfr.test.  3600  IN NS  ns1.axfr.test.\n"
+                                            "axfr.test.  3600  IN MX  0 mail.axfr.test.\n"
+                                            "axfr.test.  86400 IN SOA ns1.axfr.test. admin.axfr.test. 7 10800 3600 604800 10800\n"}}
+                                  .dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(dig_until(s1(), "+short axfr.test MX", "0 mail.axfr.test."), "0 mail.axfr.test.");
   // A record the database refuses fails the import, with its message.
   r = call("POST", zones_url,
            json{{"name", "badtext.test."},
