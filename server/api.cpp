@@ -363,9 +363,19 @@ struct api::impl {
   pqxx::connection& db() {
     if (conn && !conn->is_open()) conn.reset();
     if (!conn) {
-      conn = std::make_unique<pqxx::connection>(options.conninfo);
+      // The API runs on the HTTP thread, which also answers /health: an
+      // unreachable database must fail a request soon, not hold the thread.
+      std::string conninfo = options.conninfo;
+      if (conninfo.find("connect_timeout") == std::string::npos) {
+        if (conninfo.find("://") == std::string::npos) {
+          conninfo += " connect_timeout=5";
+        } else {
+          conninfo += conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5";
+        }
+      }
+      conn = std::make_unique<pqxx::connection>(conninfo);
       pqxx::nontransaction setup(*conn);
-      setup.exec("SET application_name = 'zonemesh-api'; SET statement_timeout = '120s'");
+      setup.exec("SET application_name = 'zonemesh-api'; SET statement_timeout = '60s'");
     }
     return *conn;
   }
