@@ -358,13 +358,13 @@ struct api::impl {
   api_options options;
   const common::metrics::registry& metrics;
   std::chrono::steady_clock::time_point started;
-  std::unique_ptr<pqxx::connection> conn;  // used on the HTTP thread only
+  std::unique_ptr<pqxx::connection> conn;  // used on the HTTP background thread only
 
   pqxx::connection& db() {
     if (conn && !conn->is_open()) conn.reset();
     if (!conn) {
-      // The API runs on the HTTP thread, which also answers /health: an
-      // unreachable database must fail a request soon, not hold the thread.
+      // An unreachable database must fail a request soon, not hold every
+      // API request queued behind it.
       std::string conninfo = options.conninfo;
       if (conninfo.find("connect_timeout") == std::string::npos) {
         if (conninfo.find("://") == std::string::npos) {
@@ -1237,7 +1237,8 @@ api::~api() = default;
 
 void api::add_routes(http_router& router) {
   for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
-    router.add_prefix(method, "/api", [this](const http_request& req) { return impl_->handle(req); });
+    router.add_prefix_background(method, "/api",
+                                 [this](const http_request& req) { return impl_->handle(req); });
   }
 }
 

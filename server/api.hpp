@@ -20,8 +20,9 @@ struct api_options {
   std::string node;      ///< this site's node id, for /api/v1/cluster
 };
 
-/// Serves /api with its own database connection, used on the HTTP thread
-/// only. Every request without the right X-API-Key gets 401.
+/// Serves /api with its own database connection, used on the HTTP server's
+/// background thread only (so /health and /metrics never wait for the
+/// database). Every request without the right X-API-Key gets 401.
 class api {
  public:
   api(api_options options, const common::metrics::registry& metrics);
