@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "api_format.hpp"
 #include "common/metrics.hpp"
@@ -124,10 +124,12 @@ json parse_body(const http_request& req) {
   }
 }
 
-std::string string_field(const json& obj, const char* key, bool required, const std::string& def = {}) {
+std::string string_field(const json& obj, const char* key, bool required,
+                         const std::string& def = {}) {
   const auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) {
-    if (required) throw api_error(422, std::string("Key '") + key + "' not present or not a String");
+    if (required)
+      throw api_error(422, std::string("Key '") + key + "' not present or not a String");
     return def;
   }
   if (!it->is_string()) throw api_error(422, std::string("Key '") + key + "' is not a String");
@@ -163,8 +165,7 @@ const json& array_field(const json& obj, const char* key) {
 /// A record type as the API gives it, checked for shape ("A", "aaaa").
 std::string record_type(const json& rrset) {
   std::string type = upper(string_field(rrset, "type", true));
-  if (type.empty() || type.size() > 16 ||
-      !std::all_of(type.begin(), type.end(), [](char c) {
+  if (type.empty() || type.size() > 16 || !std::all_of(type.begin(), type.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
       })) {
     throw api_error(422, "RRset type \"" + type + "\" is not a record type");
@@ -187,8 +188,8 @@ struct stored_record {
 
 /// The records of an rrset in the request, each content normalized by the
 /// same SQL function the trigger uses (so its error is the trigger's).
-std::vector<wanted_record> wanted_records(pqxx::work& tx, const json& rrset, const std::string& name,
-                                          const std::string& type) {
+std::vector<wanted_record> wanted_records(pqxx::work& tx, const json& rrset,
+                                          const std::string& name, const std::string& type) {
   std::vector<wanted_record> out;
   for (const auto& r : array_field(rrset, "records")) {
     if (!r.is_object()) throw api_error(422, "each entry of 'records' must be an object");
@@ -234,8 +235,9 @@ void write_comments(pqxx::work& tx, const std::string& zone, const std::string& 
       row["modified_at"] = m->get<long long>();
     }
     tx.exec_params(
-        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", zone,
-        std::string(comment_kind), row.dump());
+        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO "
+        "NOTHING",
+        zone, std::string(comment_kind), row.dump());
   }
 }
 
@@ -252,19 +254,21 @@ void write_masters(pqxx::work& tx, const std::string& zone, const json& body) {
       throw api_error(422, "masters must be addresses, e.g. \"192.0.2.1\" or \"192.0.2.1:5300\"");
     }
     tx.exec_params(
-        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", zone,
-        std::string(masters_kind), m.get<std::string>());
+        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO "
+        "NOTHING",
+        zone, std::string(masters_kind), m.get<std::string>());
   }
 }
 
 std::vector<stored_record> stored_rrset(pqxx::work& tx, const std::string& zone,
                                         const std::string& name, const std::string& type) {
   std::vector<stored_record> out;
-  for (const auto& row : tx.exec_params(
-           "SELECT id::text, content, ttl, disabled FROM records "
-           "WHERE zone = $1 AND name = $2 AND type = $3 ORDER BY content, id",
-           zone, name, type)) {
-    out.push_back({row[0].c_str(), row[1].c_str(), row[2].as<long long>(), row[3].as<bool>(), false});
+  for (const auto& row :
+       tx.exec_params("SELECT id::text, content, ttl, disabled FROM records "
+                      "WHERE zone = $1 AND name = $2 AND type = $3 ORDER BY content, id",
+                      zone, name, type)) {
+    out.push_back(
+        {row[0].c_str(), row[1].c_str(), row[2].as<long long>(), row[3].as<bool>(), false});
   }
   return out;
 }
@@ -272,7 +276,8 @@ std::vector<stored_record> stored_rrset(pqxx::work& tx, const std::string& zone,
 void insert_record(pqxx::work& tx, const std::string& zone, const std::string& name,
                    const std::string& type, long long ttl, const wanted_record& w) {
   tx.exec_params(
-      "INSERT INTO records (zone, name, type, ttl, content, disabled) VALUES ($1, $2, $3, $4, $5, $6)",
+      "INSERT INTO records (zone, name, type, ttl, content, disabled) VALUES ($1, $2, $3, $4, $5, "
+      "$6)",
       zone, name, type, ttl, w.content, w.disabled);
 }
 
@@ -286,16 +291,17 @@ void replace_rrset(pqxx::work& tx, const std::string& zone, const std::string& n
   const long long new_ttl = ttl ? *ttl : (have.empty() ? 3600 : have.front().ttl);
   std::vector<const wanted_record*> unmatched;
   for (const auto& w : want) {
-    auto it = std::find_if(have.begin(), have.end(),
-                           [&](const stored_record& h) { return !h.used && h.content == w.content; });
+    auto it = std::find_if(have.begin(), have.end(), [&](const stored_record& h) {
+      return !h.used && h.content == w.content;
+    });
     if (it == have.end()) {
       unmatched.push_back(&w);
       continue;
     }
     it->used = true;
     if (it->ttl != new_ttl || it->disabled != w.disabled) {
-      tx.exec_params("UPDATE records SET ttl = $2, disabled = $3 WHERE id = $1::uuid", it->id, new_ttl,
-                     w.disabled);
+      tx.exec_params("UPDATE records SET ttl = $2, disabled = $3 WHERE id = $1::uuid", it->id,
+                     new_ttl, w.disabled);
     }
   }
   std::vector<stored_record*> spare;
@@ -370,7 +376,8 @@ struct api::impl {
         if (conninfo.find("://") == std::string::npos) {
           conninfo += " connect_timeout=5";
         } else {
-          conninfo += conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5";
+          conninfo +=
+              conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5";
         }
       }
       conn = std::make_unique<pqxx::connection>(conninfo);
@@ -408,7 +415,8 @@ struct api::impl {
                  std::optional<long long> known_serial = std::nullopt,
                  std::optional<json> known_masters = std::nullopt);
   /// The zone's stored name and kind; 404 when it does not exist.
-  std::pair<std::string, std::string> find_zone(pqxx::transaction_base& tx, const std::string& zone);
+  std::pair<std::string, std::string> find_zone(pqxx::transaction_base& tx,
+                                                const std::string& zone);
 };
 
 http_response api::impl::handle(const http_request& req) {
@@ -479,11 +487,12 @@ http_response api::impl::route(const http_request& req) {
   const std::string& what = s[4];
   if (what == "config" && s.size() == 5) {
     if (!get) return not_allowed();
-    return json_response(200, json::array({
-                                  {{"type", "ConfigSetting"}, {"name", "api"}, {"value", "yes"}},
-                                  {{"type", "ConfigSetting"}, {"name", "launch"}, {"value", "zonemesh"}},
-                                  {{"type", "ConfigSetting"}, {"name", "server-id"}, {"value", options.node}},
-                              }));
+    return json_response(
+        200, json::array({
+                 {{"type", "ConfigSetting"}, {"name", "api"}, {"value", "yes"}},
+                 {{"type", "ConfigSetting"}, {"name", "launch"}, {"value", "zonemesh"}},
+                 {{"type", "ConfigSetting"}, {"name", "server-id"}, {"value", options.node}},
+             }));
   }
   if (what == "statistics" && s.size() == 5) {
     if (!get) return not_allowed();
@@ -541,7 +550,8 @@ http_response api::impl::route(const http_request& req) {
     pqxx::read_transaction tx(db());
     find_zone(tx, zone);
     // Every site serves the change at once; there is nothing to rectify or notify.
-    return json_response(200, json{{"result", sub == "notify" ? "Notification queued" : "Rectified"}});
+    return json_response(200,
+                         json{{"result", sub == "notify" ? "Notification queued" : "Rectified"}});
   }
   if (sub == "cryptokeys" && s.size() == 7) {
     if (!get) return not_allowed();
@@ -570,9 +580,10 @@ std::pair<std::string, std::string> api::impl::find_zone(pqxx::transaction_base&
   return {r[0][0].c_str(), r[0][1].c_str()};
 }
 
-json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, const std::string& kind,
-                          bool with_rrsets, const http_request* filters,
-                          std::optional<long long> known_serial, std::optional<json> known_masters) {
+json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone,
+                          const std::string& kind, bool with_rrsets, const http_request* filters,
+                          std::optional<long long> known_serial,
+                          std::optional<json> known_masters) {
   const long long serial =
       known_serial ? *known_serial
                    : tx.exec_params1("SELECT zonemesh.zone_serial($1)", zone)[0].as<long long>();
@@ -582,8 +593,8 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
     masters = std::move(*known_masters);
   } else {
     for (const auto& row : tx.exec_params(
-             "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2 ORDER BY content", zone,
-             std::string(masters_kind))) {
+             "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2 ORDER BY content",
+             zone, std::string(masters_kind))) {
       masters.push_back(row[0].c_str());
     }
   }
@@ -618,7 +629,8 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
   if (filters != nullptr) {
     if (auto n = filters->query_param("rrset_name")) name_filter = stored_name(*n);
     if (auto t = filters->query_param("rrset_type")) type_filter = upper(*t);
-    if (auto d = filters->query_param("include_disabled")) include_disabled = *d != "false" && *d != "0";
+    if (auto d = filters->query_param("include_disabled"))
+      include_disabled = *d != "false" && *d != "0";
   }
   json rrsets = json::array();
   json* current = nullptr;
@@ -638,8 +650,9 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
       cur_type = type;
     }
     (*current)["records"].push_back(
-        {{"content", af::content_to_api(type, row[3].c_str(),
-                                        type == "SOA" ? std::optional<long long>(serial) : std::nullopt)},
+        {{"content",
+          af::content_to_api(type, row[3].c_str(),
+                             type == "SOA" ? std::optional<long long>(serial) : std::nullopt)},
          {"disabled", row[4].as<bool>()}});
   }
   // Comments, onto their rrsets; an rrset with comments and no records is
@@ -651,7 +664,8 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone, c
     if (!c.is_object() || !c.contains("name") || !c.contains("type")) continue;
     const std::string name = c.value("name", "");
     const std::string type = c.value("type", "");
-    if ((!name_filter.empty() && name != name_filter) || (!type_filter.empty() && type != type_filter)) {
+    if ((!name_filter.empty() && name != name_filter) ||
+        (!type_filter.empty() && type != type_filter)) {
       continue;
     }
     auto it = std::find_if(rrsets.begin(), rrsets.end(), [&](const json& r) {
@@ -678,20 +692,22 @@ http_response api::impl::list_zones(const http_request& req) {
   std::string only;
   if (auto z = req.query_param("zone")) only = stored_name(*z);
   json out = json::array();
-  for (const auto& row : tx.exec_params(
-           "SELECT z.name, z.kind, coalesce(((s.max_hlc >> 16) / 1000 + s.changes) % 4294967296, 0), "
-           "  (SELECT coalesce(json_agg(m.content ORDER BY m.content), '[]')::text FROM zone_metadata m "
-           "    WHERE m.zone = z.name AND m.kind = $2) "
-           "FROM zones z LEFT JOIN zonemesh.zone_state s ON s.zone = z.name "
-           "WHERE $1 = '' OR z.name = $1 ORDER BY z.name",
-           only, std::string(masters_kind))) {
+  for (const auto& row :
+       tx.exec_params("SELECT z.name, z.kind, coalesce(((s.max_hlc >> 16) / 1000 + s.changes) % "
+                      "4294967296, 0), "
+                      "  (SELECT coalesce(json_agg(m.content ORDER BY m.content), '[]')::text FROM "
+                      "zone_metadata m "
+                      "    WHERE m.zone = z.name AND m.kind = $2) "
+                      "FROM zones z LEFT JOIN zonemesh.zone_state s ON s.zone = z.name "
+                      "WHERE $1 = '' OR z.name = $1 ORDER BY z.name",
+                      only, std::string(masters_kind))) {
     // The serial as zonemesh.zone_serial computes it, for every zone in one query.
     json z = zone_json(tx, row[0].c_str(), row[1].c_str(), false, nullptr, row[2].as<long long>(),
                        json::parse(row[3].c_str()));
     // PowerDNS lists zones with these fields only.
     json brief;
-    for (const char* k : {"account", "catalog", "dnssec", "edited_serial", "id", "kind", "last_check",
-                          "masters", "name", "notified_serial", "serial", "url"}) {
+    for (const char* k : {"account", "catalog", "dnssec", "edited_serial", "id", "kind",
+                          "last_check", "masters", "name", "notified_serial", "serial", "url"}) {
       brief[k] = z[k];
     }
     out.push_back(std::move(brief));
@@ -762,8 +778,9 @@ http_response api::impl::create_zone(const http_request& req) {
     tx.exec_params("INSERT INTO zones (name, kind) VALUES ($1, $2)", zone, kind);
     write_masters(tx, zone, body);
     const std::string canonical =
-        tx.exec_params1("SELECT name FROM zones WHERE name = zonemesh.canonical_name($1, 'zone name')",
-                        given)[0]
+        tx.exec_params1(
+              "SELECT name FROM zones WHERE name = zonemesh.canonical_name($1, 'zone name')",
+              given)[0]
             .c_str();
     bool has_soa = false;
     bool has_apex_ns = false;
@@ -779,14 +796,16 @@ http_response api::impl::create_zone(const http_request& req) {
       const std::string name = stored_name(string_field(rrset, "name", true));
       const std::string type = record_type(rrset);
       if (!inside_zone(name, canonical)) {
-        throw api_error(422, "RRset " + af::absolute(name) + " IN " + type + ": Name is out of zone");
+        throw api_error(422,
+                        "RRset " + af::absolute(name) + " IN " + type + ": Name is out of zone");
       }
       if (!seen.emplace(name, type).second) {
         throw api_error(422, "RRset " + af::absolute(name) + " IN " + type + " is given twice");
       }
       has_soa = has_soa || type == "SOA";
       has_apex_ns = has_apex_ns || (type == "NS" && name == canonical);
-      todo.push_back({name, type, ttl_field(rrset).value_or(3600), wanted_records(tx, rrset, name, type)});
+      todo.push_back(
+          {name, type, ttl_field(rrset).value_or(3600), wanted_records(tx, rrset, name, type)});
     }
     if (has_apex_ns && !nameservers.empty()) {
       throw api_error(422, "Nameservers list MUST NOT be mixed with zone-level NS in rrsets");
@@ -808,8 +827,8 @@ http_response api::impl::create_zone(const http_request& req) {
       insert_record(tx, canonical, canonical, "NS", 3600, {ns.get<std::string>(), false});
     }
     for (const auto& rrset : rrsets) {
-      write_comments(tx, canonical, stored_name(string_field(rrset, "name", true)), record_type(rrset),
-                     rrset);
+      write_comments(tx, canonical, stored_name(string_field(rrset, "name", true)),
+                     record_type(rrset), rrset);
     }
     for (const auto& p : todo) {
       if (p.type == "SOA") {
@@ -836,7 +855,8 @@ http_response api::impl::put_zone(const http_request& req, const std::string& zo
   if (auto k = string_field(body, "kind", false); !k.empty()) {
     auto stored = af::kind_from_api(k);
     if (!stored) throw api_error(422, "Zone kind '" + k + "' is not one of Native, Master, Slave");
-    if (*stored != kind) tx.exec_params("UPDATE zones SET kind = $2 WHERE name = $1", name, *stored);
+    if (*stored != kind)
+      tx.exec_params("UPDATE zones SET kind = $2 WHERE name = $1", name, *stored);
   }
   write_masters(tx, name, body);
   tx.commit();
@@ -881,12 +901,12 @@ http_response api::impl::patch_zone(const http_request& req, const std::string& 
     } else if (changetype == "PRUNE") {
       for (const auto& w : wanted_records(tx, rrset, owner, type)) {
         tx.exec_params(
-            "DELETE FROM records WHERE zone = $1 AND name = $2 AND type = $3 AND content = $4", name,
-            owner, type, w.content);
+            "DELETE FROM records WHERE zone = $1 AND name = $2 AND type = $3 AND content = $4",
+            name, owner, type, w.content);
       }
     } else {
-      throw api_error(422, "Changetype '" + changetype +
-                               "' not understood (REPLACE, DELETE, EXTEND or PRUNE)");
+      throw api_error(
+          422, "Changetype '" + changetype + "' not understood (REPLACE, DELETE, EXTEND or PRUNE)");
     }
   }
   tx.commit();
@@ -917,24 +937,29 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
   const auto object = [](const std::string& kind, json values) {
     return json{{"type", "Metadata"}, {"kind", kind}, {"metadata", std::move(values)}};
   };
-  const auto values_of = [](pqxx::transaction_base& tx, const std::string& z, const std::string& k) {
+  const auto values_of = [](pqxx::transaction_base& tx, const std::string& z,
+                            const std::string& k) {
     json values = json::array();
     for (const auto& row : tx.exec_params(
-             "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2 ORDER BY content", z, k)) {
+             "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2 ORDER BY content", z,
+             k)) {
       values.push_back(row[0].c_str());
     }
     return values;
   };
   const auto check_kind = [](const std::string& k) {
     if (k.empty() || k.size() > 64 || !std::all_of(k.begin(), k.end(), [](char c) {
-          return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+          return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '-';
         })) {
       throw api_error(422, "metadata kind \"" + k + "\" must be letters, digits and \"-\"");
     }
     const std::string u = upper(k);
     // As PowerDNS: kinds the server manages itself are not set through the API.
-    if (reserved_kind(u)) throw api_error(422, "Metadata kind '" + u + "' is reserved for zonemesh");
-    for (const char* p : {"NSEC3NARROW", "NSEC3PARAM", "PRESIGNED", "LUA-AXFR-SCRIPT", "API-RECTIFY-SOA"}) {
+    if (reserved_kind(u))
+      throw api_error(422, "Metadata kind '" + u + "' is reserved for zonemesh");
+    for (const char* p :
+         {"NSEC3NARROW", "NSEC3PARAM", "PRESIGNED", "LUA-AXFR-SCRIPT", "API-RECTIFY-SOA"}) {
       if (u == p) throw api_error(422, "Cannot modify protected metadata kind '" + u + "'");
     }
     return u;
@@ -958,10 +983,11 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
       pqxx::read_transaction tx(db());
       const auto [name, zkind] = find_zone(tx, zone);
       std::map<std::string, json> grouped;
-      for (const auto& row : tx.exec_params(
-               "SELECT kind, content FROM zone_metadata WHERE zone = $1 AND kind <> $2 AND kind <> $3 "
-               "ORDER BY kind, content",
-               name, std::string(comment_kind), std::string(masters_kind))) {
+      for (const auto& row :
+           tx.exec_params("SELECT kind, content FROM zone_metadata WHERE zone = $1 AND kind <> $2 "
+                          "AND kind <> $3 "
+                          "ORDER BY kind, content",
+                          name, std::string(comment_kind), std::string(masters_kind))) {
         auto& v = grouped[row[0].c_str()];
         if (v.is_null()) v = json::array();
         v.push_back(row[1].c_str());
@@ -978,7 +1004,8 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
     const auto [name, zkind] = find_zone(tx, zone);
     for (const auto& v : values) {
       tx.exec_params(
-          "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+          "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO "
+          "NOTHING",
           name, kind, v);
     }
     json out = object(kind, values_of(tx, name, kind));
@@ -1005,13 +1032,14 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
   for (const auto& row : tx.exec_params(
            "SELECT content FROM zone_metadata WHERE zone = $1 AND kind = $2", name, kind)) {
     if (!keep.contains(row[0].c_str())) {
-      tx.exec_params("DELETE FROM zone_metadata WHERE zone = $1 AND kind = $2 AND content = $3", name,
-                     kind, row[0].c_str());
+      tx.exec_params("DELETE FROM zone_metadata WHERE zone = $1 AND kind = $2 AND content = $3",
+                     name, kind, row[0].c_str());
     }
   }
   for (const auto& v : keep) {
     tx.exec_params(
-        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO zone_metadata (zone, kind, content) VALUES ($1, $2, $3) ON CONFLICT DO "
+        "NOTHING",
         name, kind, v);
   }
   json out = object(kind, values_of(tx, name, kind));
@@ -1020,7 +1048,8 @@ http_response api::impl::metadata(const http_request& req, const std::string& zo
 }
 
 http_response api::impl::tsigkeys(const http_request& req, const std::optional<std::string>& id) {
-  const auto object = [](const std::string& name, const std::string& algorithm, const std::string& key) {
+  const auto object = [](const std::string& name, const std::string& algorithm,
+                         const std::string& key) {
     return json{{"type", "TSIGKey"},
                 {"id", af::zone_id(name)},
                 {"name", name},
@@ -1028,7 +1057,8 @@ http_response api::impl::tsigkeys(const http_request& req, const std::optional<s
                 {"key", key}};
   };
   const auto find_key = [](pqxx::transaction_base& tx, const std::string& name) {
-    const auto r = tx.exec_params("SELECT name, algorithm, secret FROM tsig_keys WHERE name = $1", name);
+    const auto r =
+        tx.exec_params("SELECT name, algorithm, secret FROM tsig_keys WHERE name = $1", name);
     if (r.empty()) throw api_error(404, "TSIG key with name '" + name + "' not found");
     return std::make_tuple(std::string(r[0][0].c_str()), std::string(r[0][1].c_str()),
                            std::string(r[0][2].c_str()));
@@ -1085,7 +1115,8 @@ http_response api::impl::tsigkeys(const http_request& req, const std::optional<s
     tx.exec_params("INSERT INTO tsig_keys (name, algorithm, secret) VALUES ($1, $2, $3)", new_name,
                    algorithm, key);
   } else if (algorithm != a || key != k) {
-    tx.exec_params("UPDATE tsig_keys SET algorithm = $2, secret = $3 WHERE name = $1", n, algorithm, key);
+    tx.exec_params("UPDATE tsig_keys SET algorithm = $2, secret = $3 WHERE name = $1", n, algorithm,
+                   key);
   }
   const auto [n2, a2, k2] = find_key(tx, new_name);
   tx.commit();
@@ -1097,9 +1128,9 @@ http_response api::impl::statistics(const http_request& req) {
   const auto add = [&](const std::string& name, const std::string& value) {
     items.push_back({{"type", "StatisticItem"}, {"name", name}, {"value", value}});
   };
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+          .count();
   add("uptime", std::to_string(uptime));
   {
     pqxx::read_transaction tx(db());
@@ -1148,7 +1179,8 @@ http_response api::impl::search(const http_request& req) {
     if (max < 1) throw api_error(422, "max must be a positive number");
   }
   const std::string object_type = req.query_param("object_type").value_or("all");
-  if (object_type != "all" && object_type != "zone" && object_type != "record" && object_type != "comment") {
+  if (object_type != "all" && object_type != "zone" && object_type != "record" &&
+      object_type != "comment") {
     throw api_error(422, "object_type must be one of all, zone, record, comment");
   }
   // '*' and '?' are the wildcards; everything else matches itself.
@@ -1171,10 +1203,11 @@ http_response api::impl::search(const http_request& req) {
   pqxx::read_transaction tx(db());
   json out = json::array();
   if (object_type == "all" || object_type == "zone") {
-    for (const auto& row : tx.exec_params("SELECT name FROM zones WHERE name ILIKE $1 ORDER BY name LIMIT $2",
-                                          pattern, max)) {
+    for (const auto& row : tx.exec_params(
+             "SELECT name FROM zones WHERE name ILIKE $1 ORDER BY name LIMIT $2", pattern, max)) {
       const std::string z = row[0].c_str();
-      out.push_back({{"object_type", "zone"}, {"name", af::absolute(z)}, {"zone_id", af::zone_id(z)}});
+      out.push_back(
+          {{"object_type", "zone"}, {"name", af::absolute(z)}, {"zone_id", af::zone_id(z)}});
     }
   }
   if (object_type == "all" || object_type == "record") {
@@ -1205,9 +1238,11 @@ http_response api::impl::cluster() {
       " (SELECT count(*) FROM zonemesh.apply_errors), (SELECT count(*) FROM zonemesh.conflicts),"
       " (SELECT coalesce(json_agg(json_build_object("
       "     'node', p.peer, 'address', p.address, 'port', p.port, 'connected', p.connected,"
-      "     'last_contact', to_char(p.last_contact AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+      "     'last_contact', to_char(p.last_contact AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
       "     'last_error', p.last_error, 'clock_offset_ms', p.clock_offset_ms,"
-      "     'changes_behind', p.changes_behind, 'seconds_behind', p.seconds_behind) ORDER BY p.peer),"
+      "     'changes_behind', p.changes_behind, 'seconds_behind', p.seconds_behind) ORDER BY "
+      "p.peer),"
       "   '[]')::text FROM zonemesh.peer_status p),"
       " (SELECT last_pos FROM zonemesh.node)");
   const std::string me = row[0].c_str();

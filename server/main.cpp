@@ -10,9 +10,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
-#include "api.hpp"
 #include "common/metrics.hpp"
 #include "dns_listener.hpp"
 #include "http_server.hpp"

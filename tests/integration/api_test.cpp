@@ -44,7 +44,8 @@ class Api : public ::testing::Test {
     if (r.body.empty()) return json();
     return json::parse(r.body, nullptr, false);
   }
-  static const json* find_rrset(const json& zone, const std::string& name, const std::string& type) {
+  static const json* find_rrset(const json& zone, const std::string& name,
+                                const std::string& type) {
     for (const auto& r : zone.at("rrsets")) {
       if (r.at("name") == name && r.at("type") == type) return &r;
     }
@@ -115,7 +116,8 @@ TEST_F(Api, EveryRouteRefusesARequestWithoutTheKey) {
       {"GET", "/api/v1/cluster"},
       {"GET", "/api/v1/nonexistent"},
   };
-  const std::string body = R"({"name": "example.org.", "kind": "Native", "nameservers": ["ns1.example.org."]})";
+  const std::string body =
+      R"({"name": "example.org.", "kind": "Native", "nameservers": ["ns1.example.org."]})";
   for (const auto& [method, path] : routes) {
     for (const auto& headers : std::vector<std::vector<std::string>>{
              {}, {"X-API-Key: wrong"}, {"X-API-Key: " + key() + "x"}, {"X-API-Key: "}}) {
@@ -127,7 +129,8 @@ TEST_F(Api, EveryRouteRefusesARequestWithoutTheKey) {
       EXPECT_EQ(error.value("error", ""), "Unauthorized") << r.body;
     }
     // The key in the URL is not a key.
-    auto r = http_call(s1().http_port, method, path + "?api-key=" + key() + "&X-API-Key=" + key(), body);
+    auto r =
+        http_call(s1().http_port, method, path + "?api-key=" + key() + "&X-API-Key=" + key(), body);
     EXPECT_EQ(r.status, 401) << method << " " << path;
   }
   EXPECT_EQ(http_call(s1().http_port, "GET", zones_url + "/example.org.").status, 401);
@@ -167,7 +170,8 @@ TEST_F(Api, CreateZoneAsTheDocumentationShowsAndServeItAtBothSites) {
   EXPECT_EQ(dig_until(s2(), "+short example.org NS", "ns1.example.org.\nns2.example.org.", 20000),
             "ns1.example.org.\nns2.example.org.");
 
-  auto again = call("POST", zones_url, R"({"name":"example.org.", "kind": "Native", "nameservers": []})");
+  auto again =
+      call("POST", zones_url, R"({"name":"example.org.", "kind": "Native", "nameservers": []})");
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(json::parse(again.body)["error"], "Domain 'example.org.' already exists");
 
@@ -198,9 +202,11 @@ TEST_F(Api, UnknownZoneIs404) {
 }
 
 TEST_F(Api, PatchReplaceAndDeleteAsTheDocumentationShows) {
-  call_json("POST", zones_url, 201, R"({"name":"patch.test.", "kind": "Native", "nameservers": ["ns1.patch.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"patch.test.", "kind": "Native", "nameservers": ["ns1.patch.test."]})");
   // The documentation's PATCH body.
-  auto r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
+  auto r = call("PATCH", zones_url + "/patch.test.",
+                R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
       "ttl": 86400, "changetype": "REPLACE",
       "records": [{"content": "192.0.5.4", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 204) << r.body;
@@ -214,21 +220,27 @@ TEST_F(Api, PatchReplaceAndDeleteAsTheDocumentationShows) {
   EXPECT_EQ((*a)["records"], json::parse(R"([{"content": "192.0.5.4", "disabled": false}])"));
 
   // Replace with two addresses, one disabled; the kept row keeps its id.
-  const std::string id_before =
-      sql_value(s1().pg, "SELECT id FROM records WHERE name = 'test.patch.test' AND content = '192.0.5.4'");
-  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
+  const std::string id_before = sql_value(
+      s1().pg, "SELECT id FROM records WHERE name = 'test.patch.test' AND content = '192.0.5.4'");
+  r = call("PATCH", zones_url + "/patch.test.",
+           R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.5.4", "disabled": false},
       {"content": "192.0.5.5", "disabled": true}]}]})");
   EXPECT_EQ(r.status, 204) << r.body;
-  EXPECT_EQ(sql_value(s1().pg, "SELECT id FROM records WHERE name = 'test.patch.test' AND content = '192.0.5.4'"),
-            id_before);
-  EXPECT_EQ(sql_value(s1().pg, "SELECT string_agg(content || ' ' || ttl || ' ' || disabled, ',' ORDER BY content) "
-                               "FROM records WHERE name = 'test.patch.test'"),
-            "192.0.5.4 300 false,192.0.5.5 300 true");
+  EXPECT_EQ(
+      sql_value(s1().pg,
+                "SELECT id FROM records WHERE name = 'test.patch.test' AND content = '192.0.5.4'"),
+      id_before);
+  EXPECT_EQ(
+      sql_value(s1().pg,
+                "SELECT string_agg(content || ' ' || ttl || ' ' || disabled, ',' ORDER BY content) "
+                "FROM records WHERE name = 'test.patch.test'"),
+      "192.0.5.4 300 false,192.0.5.5 300 true");
   EXPECT_EQ(dig_until(s1(), "+short test.patch.test A", "192.0.5.4"), "192.0.5.4");
 
   // rrset_name / rrset_type filters.
-  json filtered = call_json("GET", zones_url + "/patch.test.?rrset_name=test.patch.test.&rrset_type=A", 200);
+  json filtered =
+      call_json("GET", zones_url + "/patch.test.?rrset_name=test.patch.test.&rrset_type=A", 200);
   ASSERT_EQ(filtered["rrsets"].size(), 1u);
   EXPECT_EQ(filtered["rrsets"][0]["records"].size(), 2u);
   EXPECT_EQ(filtered["rrsets"][0]["records"][1]["disabled"], true);
@@ -240,17 +252,20 @@ TEST_F(Api, PatchReplaceAndDeleteAsTheDocumentationShows) {
   EXPECT_FALSE(no_rrsets.contains("rrsets"));
 
   // The SOA is replaced in place (its row is the zone's one SOA row).
-  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "patch.test.", "type": "SOA",
+  r = call("PATCH", zones_url + "/patch.test.",
+           R"({"rrsets": [{"name": "patch.test.", "type": "SOA",
       "ttl": 3600, "changetype": "REPLACE", "records": [{"content":
       "ns9.patch.test. admin.patch.test. 1 7200 3600 1209600 300", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 204) << r.body;
-  EXPECT_EQ(dig_until(s2(), "+short patch.test SOA | cut -d' ' -f1,2,4-", "ns9.patch.test. admin.patch.test. 7200 3600 1209600 300", 20000),
+  EXPECT_EQ(dig_until(s2(), "+short patch.test SOA | cut -d' ' -f1,2,4-",
+                      "ns9.patch.test. admin.patch.test. 7200 3600 1209600 300", 20000),
             "ns9.patch.test. admin.patch.test. 7200 3600 1209600 300");
   json listed = call_json("GET", zones_url + "?zone=patch.test.", 200);
   json got = call_json("GET", zones_url + "/patch.test.?rrsets=false", 200);
   EXPECT_EQ(listed[0]["serial"], got["serial"]) << "the list's serial is the zone's serial";
 
-  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
+  r = call("PATCH", zones_url + "/patch.test.",
+           R"({"rrsets": [{"name": "test.patch.test.", "type": "A",
       "changetype": "DELETE"}]})");
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(dig_until(s1(), "+short test.patch.test A", ""), "");
@@ -258,26 +273,33 @@ TEST_F(Api, PatchReplaceAndDeleteAsTheDocumentationShows) {
 }
 
 TEST_F(Api, ExtendAndPrune) {
-  call_json("POST", zones_url, 201, R"({"name":"extend.test.", "kind": "Native", "nameservers": ["ns1.extend.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"extend.test.", "kind": "Native", "nameservers": ["ns1.extend.test."]})");
   auto patch = [&](const std::string& changetype, const std::string& content) {
-    return call("PATCH", zones_url + "/extend.test.",
-                R"({"rrsets": [{"name": "mx.extend.test.", "type": "MX", "ttl": 600, "changetype": ")" +
-                    changetype + R"(", "records": [{"content": ")" + content + R"(", "disabled": false}]}]})");
+    return call(
+        "PATCH", zones_url + "/extend.test.",
+        R"({"rrsets": [{"name": "mx.extend.test.", "type": "MX", "ttl": 600, "changetype": ")" +
+            changetype + R"(", "records": [{"content": ")" + content +
+            R"(", "disabled": false}]}]})");
   };
   EXPECT_EQ(patch("EXTEND", "10 mail1.extend.test.").status, 204);
   EXPECT_EQ(patch("EXTEND", "20 mail2.extend.test.").status, 204);
   EXPECT_EQ(patch("EXTEND", "20 mail2.extend.test.").status, 204) << "present already: no change";
-  EXPECT_EQ(dig_until(s1(), "+short mx.extend.test MX", "10 mail1.extend.test.\n20 mail2.extend.test."),
-            "10 mail1.extend.test.\n20 mail2.extend.test.");
-  json zone = call_json("GET", zones_url + "/extend.test.?rrset_name=mx.extend.test.&rrset_type=MX", 200);
+  EXPECT_EQ(
+      dig_until(s1(), "+short mx.extend.test MX", "10 mail1.extend.test.\n20 mail2.extend.test."),
+      "10 mail1.extend.test.\n20 mail2.extend.test.");
+  json zone =
+      call_json("GET", zones_url + "/extend.test.?rrset_name=mx.extend.test.&rrset_type=MX", 200);
   EXPECT_EQ(zone["rrsets"][0]["records"][0]["content"], "10 mail1.extend.test.");
   EXPECT_EQ(patch("PRUNE", "10 mail1.extend.test.").status, 204);
-  EXPECT_EQ(dig_until(s1(), "+short mx.extend.test MX", "20 mail2.extend.test."), "20 mail2.extend.test.");
+  EXPECT_EQ(dig_until(s1(), "+short mx.extend.test MX", "20 mail2.extend.test."),
+            "20 mail2.extend.test.");
   EXPECT_EQ(patch("SOMETHING", "10 x.extend.test.").status, 422);
 }
 
 TEST_F(Api, InvalidDataIs422WithTheDatabaseMessageAndChangesNothing) {
-  call_json("POST", zones_url, 201, R"({"name":"invalid.test.", "kind": "Native", "nameservers": ["ns1.invalid.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"invalid.test.", "kind": "Native", "nameservers": ["ns1.invalid.test."]})");
   const std::string before = dump_replicated_state(s1().pg, false);
   // A valid rrset and an invalid one in one PATCH: neither is written.
   auto r = call("PATCH", zones_url + "/invalid.test.", R"({"rrsets": [
@@ -286,26 +308,32 @@ TEST_F(Api, InvalidDataIs422WithTheDatabaseMessageAndChangesNothing) {
       {"name": "bad.invalid.test.", "type": "A", "ttl": 300, "changetype": "REPLACE",
        "records": [{"content": "192.0.2", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 422);
-  EXPECT_EQ(json::parse(r.body)["error"], "A content of bad.invalid.test \"192.0.2\" is not an IPv4 address");
+  EXPECT_EQ(json::parse(r.body)["error"],
+            "A content of bad.invalid.test \"192.0.2\" is not an IPv4 address");
   EXPECT_EQ(dump_replicated_state(s1().pg, false), before);
   EXPECT_EQ(dig(s1(), "+short ok.invalid.test A"), "");
 
   // A CNAME beside other data: the trigger's message.
-  call("PATCH", zones_url + "/invalid.test.", R"({"rrsets": [{"name": "www.invalid.test.", "type": "A",
+  call("PATCH", zones_url + "/invalid.test.",
+       R"({"rrsets": [{"name": "www.invalid.test.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.7", "disabled": false}]}]})");
-  r = call("PATCH", zones_url + "/invalid.test.", R"({"rrsets": [{"name": "www.invalid.test.", "type": "CNAME",
+  r = call("PATCH", zones_url + "/invalid.test.",
+           R"({"rrsets": [{"name": "www.invalid.test.", "type": "CNAME",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "other.example.", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 422);
-  EXPECT_EQ(json::parse(r.body)["error"],
-            "record www.invalid.test CNAME: a CNAME cannot coexist with other data at the same name "
-            "(there is A \"192.0.2.7\")");
+  EXPECT_EQ(
+      json::parse(r.body)["error"],
+      "record www.invalid.test CNAME: a CNAME cannot coexist with other data at the same name "
+      "(there is A \"192.0.2.7\")");
 
-  r = call("PATCH", zones_url + "/invalid.test.", R"({"rrsets": [{"name": "www.elsewhere.example.", "type": "A",
+  r = call("PATCH", zones_url + "/invalid.test.",
+           R"({"rrsets": [{"name": "www.elsewhere.example.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.1", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 422);
   EXPECT_NE(json::parse(r.body)["error"].get<std::string>().find("out of zone"), std::string::npos);
 
-  r = call("PATCH", zones_url + "/invalid.test.", R"({"rrsets": [{"name": "x.invalid.test.", "type": "A",
+  r = call("PATCH", zones_url + "/invalid.test.",
+           R"({"rrsets": [{"name": "x.invalid.test.", "type": "A",
       "ttl": -1, "changetype": "REPLACE", "records": [{"content": "192.0.2.1", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 422);
   r = call("PATCH", zones_url + "/invalid.test.", "{not json");
@@ -324,7 +352,8 @@ TEST_F(Api, InvalidDataIs422WithTheDatabaseMessageAndChangesNothing) {
 }
 
 TEST_F(Api, ExternalDnsRequestsWorkUnchanged) {
-  call_json("POST", zones_url, 201, R"({"name":"k8s.test.", "kind": "Native", "nameservers": ["ns1.k8s.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"k8s.test.", "kind": "Native", "nameservers": ["ns1.k8s.test."]})");
   // external-dns lists zones, then reads and patches each by its id.
   json zones = call_json("GET", "/api/v1/servers/localhost/zones", 200);
   std::string id;
@@ -347,7 +376,8 @@ TEST_F(Api, ExternalDnsRequestsWorkUnchanged) {
   EXPECT_EQ((*cname)["records"][0]["content"], "app.k8s.test.") << "names come back absolute";
   const json* txt = find_rrset(zone, "app.k8s.test.", "TXT");
   ASSERT_NE(txt, nullptr);
-  EXPECT_EQ((*txt)["records"][0]["content"], "\"heritage=external-dns,external-dns/owner=default\"");
+  EXPECT_EQ((*txt)["records"][0]["content"],
+            "\"heritage=external-dns,external-dns/owner=default\"");
   EXPECT_EQ(dig_until(s2(), "+short alias.k8s.test A", "app.k8s.test.\n10.0.0.1", 20000),
             "app.k8s.test.\n10.0.0.1");
   // Re-sending the same change is a no-op (external-dns repeats itself).
@@ -360,21 +390,27 @@ TEST_F(Api, ExternalDnsRequestsWorkUnchanged) {
 }
 
 TEST_F(Api, RrsetCommentsAreKeptAndReplaced) {
-  call_json("POST", zones_url, 201, R"({"name":"comment.test.", "kind": "Native", "nameservers": ["ns1.comment.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"comment.test.", "kind": "Native", "nameservers": ["ns1.comment.test."]})");
   // As PowerDNS-Admin sends them: records and comments together.
-  auto r = call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
+  auto r = call("PATCH", zones_url + "/comment.test.",
+                R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.1", "disabled": false}],
       "comments": [{"content": "web <b>front</b>", "account": "alice", "modified_at": 1700000000}]}]})");
   ASSERT_EQ(r.status, 204) << r.body;
   json zone = call_json("GET", zones_url + "/comment.test.", 200);
   const json* www = find_rrset(zone, "www.comment.test.", "A");
   ASSERT_NE(www, nullptr);
-  EXPECT_EQ((*www)["comments"],
-            json::parse(R"([{"content": "web <b>front</b>", "account": "alice", "modified_at": 1700000000}])"));
+  EXPECT_EQ(
+      (*www)["comments"],
+      json::parse(
+          R"([{"content": "web <b>front</b>", "account": "alice", "modified_at": 1700000000}])"));
   // A REPLACE without "comments" leaves them; one with only comments leaves the records.
-  call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
+  call("PATCH", zones_url + "/comment.test.",
+       R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.2", "disabled": false}]}]})");
-  r = call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
+  r = call("PATCH", zones_url + "/comment.test.",
+           R"({"rrsets": [{"name": "www.comment.test.", "type": "A",
       "changetype": "REPLACE", "comments": [{"content": "moved", "account": ""}]}]})");
   ASSERT_EQ(r.status, 204) << r.body;
   zone = call_json("GET", zones_url + "/comment.test.?rrset_name=www.comment.test.", 200);
@@ -385,24 +421,33 @@ TEST_F(Api, RrsetCommentsAreKeptAndReplaced) {
   EXPECT_GT(zone["rrsets"][0]["comments"][0]["modified_at"].get<long long>(), 1700000000);
   // They replicate like the records, and are not metadata to the metadata API.
   for (int i = 0; i < 200; ++i) {
-    if (sql_value(s2().pg, "SELECT count(*) FROM zone_metadata WHERE zone = 'comment.test'") == "1") break;
+    if (sql_value(s2().pg, "SELECT count(*) FROM zone_metadata WHERE zone = 'comment.test'") == "1")
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_EQ(sql_value(s2().pg, "SELECT count(*) FROM zone_metadata WHERE zone = 'comment.test'"), "1");
+  EXPECT_EQ(sql_value(s2().pg, "SELECT count(*) FROM zone_metadata WHERE zone = 'comment.test'"),
+            "1");
   EXPECT_EQ(call_json("GET", zones_url + "/comment.test./metadata", 200), json::array());
-  EXPECT_EQ(call("PUT", zones_url + "/comment.test./metadata/X-ZONEMESH-RRSET-COMMENT", R"({"metadata": []})").status,
+  EXPECT_EQ(call("PUT", zones_url + "/comment.test./metadata/X-ZONEMESH-RRSET-COMMENT",
+                 R"({"metadata": []})")
+                .status,
             422);
   // DELETE takes the comments with the rrset.
-  call("PATCH", zones_url + "/comment.test.", R"({"rrsets": [{"name": "www.comment.test.", "type": "A", "changetype": "DELETE"}]})");
-  EXPECT_EQ(find_rrset(call_json("GET", zones_url + "/comment.test.", 200), "www.comment.test.", "A"), nullptr);
+  call("PATCH", zones_url + "/comment.test.",
+       R"({"rrsets": [{"name": "www.comment.test.", "type": "A", "changetype": "DELETE"}]})");
+  EXPECT_EQ(
+      find_rrset(call_json("GET", zones_url + "/comment.test.", 200), "www.comment.test.", "A"),
+      nullptr);
 }
 
 TEST_F(Api, OctoDnsRequestsWorkUnchanged) {
   // populate(): 404 for a zone that does not exist yet (PowerDNS >= 4.2).
   EXPECT_EQ(call("GET", "/api/v1/servers/localhost/zones/octo.test.").status, 404);
   // _apply(): PATCH fails with 404, so octoDNS creates the zone with its rrsets.
-  EXPECT_EQ(call("PATCH", "/api/v1/servers/localhost/zones/octo.test.", R"({"rrsets": []})").status, 404);
-  auto r = call("POST", "/api/v1/servers/localhost/zones", R"({"name": "octo.test.", "kind": "Master",
+  EXPECT_EQ(call("PATCH", "/api/v1/servers/localhost/zones/octo.test.", R"({"rrsets": []})").status,
+            404);
+  auto r =
+      call("POST", "/api/v1/servers/localhost/zones", R"({"name": "octo.test.", "kind": "Master",
       "masters": [], "nameservers": [], "rrsets": [
         {"name": "octo.test.", "type": "NS", "ttl": 3600, "changetype": "REPLACE",
          "records": [{"content": "ns1.octo.test.", "disabled": false}, {"content": "ns2.octo.test.", "disabled": false}]},
@@ -441,7 +486,8 @@ TEST_F(Api, ZoneIdsAreEscapedAsPowerDnsDoes) {
   EXPECT_EQ(z["url"], "/api/v1/servers/localhost/zones/0=2F26.2.0.192.in-addr.arpa.");
   EXPECT_EQ(call_json("GET", zones_url + "/0=2F26.2.0.192.in-addr.arpa.", 200)["name"],
             "0/26.2.0.192.in-addr.arpa.");
-  r = call("POST", zones_url, R"({"name": "_under.test.", "kind": "Native", "nameservers": ["ns1.example.net."]})");
+  r = call("POST", zones_url,
+           R"({"name": "_under.test.", "kind": "Native", "nameservers": ["ns1.example.net."]})");
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(json::parse(r.body)["id"], "=5Funder.test.");
   EXPECT_EQ(call("GET", zones_url + "/=5Funder.test.").status, 200);
@@ -449,13 +495,15 @@ TEST_F(Api, ZoneIdsAreEscapedAsPowerDnsDoes) {
 }
 
 TEST_F(Api, PutChangesTheKindAndDeleteRemovesTheZoneEverywhere) {
-  call_json("POST", zones_url, 201, R"({"name":"gone.test.", "kind": "Native", "nameservers": ["ns1.gone.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"gone.test.", "kind": "Native", "nameservers": ["ns1.gone.test."]})");
   EXPECT_EQ(dig_until(s2(), "+short gone.test NS", "ns1.gone.test.", 20000), "ns1.gone.test.");
   auto r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Master"})");
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(call_json("GET", zones_url + "/gone.test.", 200)["kind"], "Master");
   // A secondary's primaries are kept as given (Terraform compares them).
-  r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Slave", "masters": ["192.0.2.1", "192.0.2.2:5300"]})");
+  r = call("PUT", zones_url + "/gone.test.",
+           R"({"kind": "Slave", "masters": ["192.0.2.1", "192.0.2.2:5300"]})");
   EXPECT_EQ(r.status, 204) << r.body;
   json z = call_json("GET", zones_url + "/gone.test.", 200);
   EXPECT_EQ(z["kind"], "Slave");
@@ -463,7 +511,8 @@ TEST_F(Api, PutChangesTheKindAndDeleteRemovesTheZoneEverywhere) {
   EXPECT_EQ(call_json("GET", zones_url + "?zone=gone.test.", 200)[0]["masters"], z["masters"]);
   EXPECT_EQ(call_json("GET", zones_url + "/gone.test./metadata", 200), json::array());
   EXPECT_EQ(call("PUT", zones_url + "/gone.test.", R"({"masters": ["a b"]})").status, 422);
-  r = call("POST", zones_url, R"({"name": "secondary.test.", "kind": "Slave", "masters": ["192.0.2.9"]})");
+  r = call("POST", zones_url,
+           R"({"name": "secondary.test.", "kind": "Slave", "masters": ["192.0.2.9"]})");
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(json::parse(r.body)["masters"], json::parse(R"(["192.0.2.9"])"));
   r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Master", "masters": []})");
@@ -482,54 +531,74 @@ TEST_F(Api, ZoneFromBindTextAndExport) {
       "$ORIGIN text.test.\n$TTL 300\n"
       "@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
       "@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN CNAME ns1\n";
-  auto r = call("POST", zones_url, json{{"name", "text.test."}, {"kind", "Native"}, {"zone", text}}.dump());
+  auto r = call("POST", zones_url,
+                json{{"name", "text.test."}, {"kind", "Native"}, {"zone", text}}.dump());
   ASSERT_EQ(r.status, 201) << r.body;
-  EXPECT_EQ(dig_until(s1(), "+short www.text.test A", "ns1.text.test.\n192.0.2.53"), "ns1.text.test.\n192.0.2.53");
+  EXPECT_EQ(dig_until(s1(), "+short www.text.test A", "ns1.text.test.\n192.0.2.53"),
+            "ns1.text.test.\n192.0.2.53");
   auto exported = call("GET", zones_url + "/text.test./export");
   EXPECT_EQ(exported.status, 200);
   EXPECT_NE(exported.body.find("www.text.test.\t300\tIN\tCNAME\tns1.text.test."), std::string::npos)
       << exported.body;
   // A zone transfer's dump, as PowerDNS's own tests send it: the SOA twice.
-  r = call("POST", zones_url, json{{"name", "axfr.test."}, {"kind", "Master"}, {"nameservers", json::array()},
-                                   {"zone", ";; ANSWER SECTION:\n"
-                                            "axfr.test.  86400 IN SOA ns1.axfr.test. admin.axfr.test. 7 10800 3600 604800 10800\n"
-                                            "axfr.test.  3600  IN NS  ns1.axfr.test.\n"
-                                            "axfr.test.  3600  IN MX  0 mail.axfr.test.\n"
-                                            "axfr.test.  86400 IN SOA ns1.axfr.test. admin.axfr.test. 7 10800 3600 604800 10800\n"}}
-                                  .dump());
+  r = call(
+      "POST", zones_url,
+      json{{"name", "axfr.test."},
+           {"kind", "Master"},
+           {"nameservers", json::array()},
+           {"zone",
+            ";; ANSWER SECTION:\n"
+            "axfr.test.  86400 IN SOA ns1.axfr.test. admin.axfr.test. 7 10800 3600 604800 10800\n"
+            "axfr.test.  3600  IN NS  ns1.axfr.test.\n"
+            "axfr.test.  3600  IN MX  0 mail.axfr.test.\n"
+            "axfr.test.  86400 IN SOA ns1.axfr.test. admin.axfr.test. 7 10800 3600 604800 10800\n"}}
+          .dump());
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(dig_until(s1(), "+short axfr.test MX", "0 mail.axfr.test."), "0 mail.axfr.test.");
   // A record the database refuses fails the import, with its message.
   r = call("POST", zones_url,
            json{{"name", "badtext.test."},
-                {"zone", "$ORIGIN badtext.test.\n@ 300 IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
-                         "a 300 IN CNAME x.example.\na 300 IN A 192.0.2.1\n"}}
+                {"zone",
+                 "$ORIGIN badtext.test.\n@ 300 IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
+                 "a 300 IN CNAME x.example.\na 300 IN A 192.0.2.1\n"}}
                .dump());
   EXPECT_EQ(r.status, 422);
-  EXPECT_NE(json::parse(r.body)["error"].get<std::string>().find("CNAME"), std::string::npos) << r.body;
+  EXPECT_NE(json::parse(r.body)["error"].get<std::string>().find("CNAME"), std::string::npos)
+      << r.body;
   EXPECT_EQ(call("GET", zones_url + "/badtext.test.").status, 404);
 }
 
 TEST_F(Api, Metadata) {
-  call_json("POST", zones_url, 201, R"({"name":"meta.test.", "kind": "Native", "nameservers": ["ns1.meta.test."]})");
+  call_json("POST", zones_url, 201,
+            R"({"name":"meta.test.", "kind": "Native", "nameservers": ["ns1.meta.test."]})");
   const std::string url = zones_url + "/meta.test./metadata";
-  json m = call_json("POST", url, 201, R"({"kind": "ALLOW-AXFR-FROM", "metadata": ["192.0.2.0/24", "AUTO-NS"]})");
-  EXPECT_EQ(m, json::parse(R"({"type": "Metadata", "kind": "ALLOW-AXFR-FROM", "metadata": ["192.0.2.0/24", "AUTO-NS"]})"));
+  json m = call_json("POST", url, 201,
+                     R"({"kind": "ALLOW-AXFR-FROM", "metadata": ["192.0.2.0/24", "AUTO-NS"]})");
+  EXPECT_EQ(
+      m,
+      json::parse(
+          R"({"type": "Metadata", "kind": "ALLOW-AXFR-FROM", "metadata": ["192.0.2.0/24", "AUTO-NS"]})"));
   json all = call_json("GET", url, 200);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0]["kind"], "ALLOW-AXFR-FROM");
-  m = call_json("PUT", url + "/ALLOW-AXFR-FROM", 200, R"({"kind": "ALLOW-AXFR-FROM", "metadata": ["198.51.100.1"]})");
+  m = call_json("PUT", url + "/ALLOW-AXFR-FROM", 200,
+                R"({"kind": "ALLOW-AXFR-FROM", "metadata": ["198.51.100.1"]})");
   EXPECT_EQ(m["metadata"], json::parse(R"(["198.51.100.1"])"));
-  EXPECT_EQ(call_json("GET", url + "/ALLOW-AXFR-FROM", 200)["metadata"], json::parse(R"(["198.51.100.1"])"));
-  EXPECT_EQ(sql_value(s1().pg, "SELECT string_agg(content, ',') FROM zone_metadata WHERE zone = 'meta.test'"),
-            "198.51.100.1");
+  EXPECT_EQ(call_json("GET", url + "/ALLOW-AXFR-FROM", 200)["metadata"],
+            json::parse(R"(["198.51.100.1"])"));
+  EXPECT_EQ(
+      sql_value(s1().pg,
+                "SELECT string_agg(content, ',') FROM zone_metadata WHERE zone = 'meta.test'"),
+      "198.51.100.1");
   EXPECT_EQ(call("DELETE", url + "/ALLOW-AXFR-FROM").status, 204);
   EXPECT_EQ(call_json("GET", url, 200), json::array());
   EXPECT_EQ(call("POST", url, R"({"kind": "BAD KIND", "metadata": ["x"]})").status, 422);
   // Kinds PowerDNS manages itself are refused, as PowerDNS refuses them.
   EXPECT_EQ(call("PUT", url + "/PRESIGNED", R"({"metadata": ["1"]})").status, 422);
   // The zone id without its trailing dot works too, as in PowerDNS's own tests.
-  EXPECT_EQ(call("PUT", zones_url + "/meta.test/metadata/X-MYMETA", R"({"metadata": ["a", "b"]})").status, 200);
+  EXPECT_EQ(
+      call("PUT", zones_url + "/meta.test/metadata/X-MYMETA", R"({"metadata": ["a", "b"]})").status,
+      200);
   EXPECT_EQ(call_json("GET", url + "/X-MYMETA", 200)["metadata"], json::parse(R"(["a", "b"])"));
 }
 
@@ -552,7 +621,8 @@ TEST_F(Api, TsigKeys) {
   EXPECT_EQ(k["key"], secret);
   auto r = call("POST", url, R"({"name": "weak", "algorithm": "hmac-sha256", "key": "c2hvcnQ="})");
   EXPECT_EQ(r.status, 422);
-  EXPECT_EQ(json::parse(r.body)["error"], "TSIG key weak: the secret is 5 bytes; use at least 16 random bytes");
+  EXPECT_EQ(json::parse(r.body)["error"],
+            "TSIG key weak: the secret is 5 bytes; use at least 16 random bytes");
   r = call("POST", url, R"({"name": "algo", "algorithm": "hmac-foo"})");
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(call("DELETE", url + "/xfr-key.").status, 204);
@@ -560,8 +630,10 @@ TEST_F(Api, TsigKeys) {
 }
 
 TEST_F(Api, SearchData) {
-  call_json("POST", zones_url, 201, R"({"name":"search.test.", "kind": "Native", "nameservers": ["ns1.search.test."]})");
-  call("PATCH", zones_url + "/search.test.", R"({"rrsets": [{"name": "findme.search.test.", "type": "A",
+  call_json("POST", zones_url, 201,
+            R"({"name":"search.test.", "kind": "Native", "nameservers": ["ns1.search.test."]})");
+  call("PATCH", zones_url + "/search.test.",
+       R"({"rrsets": [{"name": "findme.search.test.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.99", "disabled": false}]}]})");
   json found = call_json("GET", "/api/v1/servers/localhost/search-data?q=*findme*&max=10", 200);
   ASSERT_EQ(found.size(), 1u) << found.dump();
@@ -569,9 +641,12 @@ TEST_F(Api, SearchData) {
   EXPECT_EQ(found[0]["name"], "findme.search.test.");
   EXPECT_EQ(found[0]["content"], "192.0.2.99");
   EXPECT_EQ(found[0]["zone_id"], "search.test.");
-  json zones = call_json("GET", "/api/v1/servers/localhost/search-data?q=search.test&object_type=zone", 200);
+  json zones =
+      call_json("GET", "/api/v1/servers/localhost/search-data?q=search.test&object_type=zone", 200);
   ASSERT_EQ(zones.size(), 1u) << zones.dump();
-  EXPECT_EQ(zones[0], json::parse(R"({"object_type": "zone", "name": "search.test.", "zone_id": "search.test."})"));
+  EXPECT_EQ(
+      zones[0],
+      json::parse(R"({"object_type": "zone", "name": "search.test.", "zone_id": "search.test."})"));
   EXPECT_EQ(call("GET", "/api/v1/servers/localhost/search-data?q=").status, 422);
 }
 
@@ -655,7 +730,8 @@ TEST_F(Api, ADatabaseOutageIs503AndTheApiRecoversAfterIt) {
   start_postgres(s1());
   r = call("GET", zones_url);
   EXPECT_EQ(r.status, 200) << r.body;
-  r = call("PATCH", zones_url + "/patch.test.", R"({"rrsets": [{"name": "after.patch.test.", "type": "A",
+  r = call("PATCH", zones_url + "/patch.test.",
+           R"({"rrsets": [{"name": "after.patch.test.", "type": "A",
       "ttl": 300, "changetype": "REPLACE", "records": [{"content": "192.0.2.77", "disabled": false}]}]})");
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(dig_until(s2(), "+short after.patch.test A", "192.0.2.77", 30000), "192.0.2.77");

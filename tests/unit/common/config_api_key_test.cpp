@@ -46,7 +46,8 @@ TEST_F(ApiKeyFile, RefusesBothKeysAnEmptyFileAndAMissingFile) {
     (void)parse_config(config("api_key_file = " + path_ + "\n"), "server.conf");
     FAIL() << "an empty key file was accepted";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("server.conf:4: bad value"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("server.conf:4: bad value"), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("the file is empty"), std::string::npos) << e.what();
   }
   write("two\nlines\n");

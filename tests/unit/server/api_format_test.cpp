@@ -49,10 +49,12 @@ TEST(ApiFormat, ContentGetsAbsoluteNames) {
   EXPECT_EQ(content_to_api("MX", "10 mail.example.com"), "10 mail.example.com.");
   EXPECT_EQ(content_to_api("MX", "0 ."), "0 .");
   EXPECT_EQ(content_to_api("SRV", "10 20 5060 sip.example.com"), "10 20 5060 sip.example.com.");
-  EXPECT_EQ(content_to_api("SOA", "ns1.example.net hostmaster.example.com 0 10800 3600 604800 3600"),
-            "ns1.example.net. hostmaster.example.com. 0 10800 3600 604800 3600");
-  EXPECT_EQ(content_to_api("SOA", "ns1.example.net hostmaster.example.com 0 10800 3600 604800 3600", 42),
-            "ns1.example.net. hostmaster.example.com. 42 10800 3600 604800 3600");
+  EXPECT_EQ(
+      content_to_api("SOA", "ns1.example.net hostmaster.example.com 0 10800 3600 604800 3600"),
+      "ns1.example.net. hostmaster.example.com. 0 10800 3600 604800 3600");
+  EXPECT_EQ(
+      content_to_api("SOA", "ns1.example.net hostmaster.example.com 0 10800 3600 604800 3600", 42),
+      "ns1.example.net. hostmaster.example.com. 42 10800 3600 604800 3600");
   EXPECT_EQ(content_to_api("A", "192.0.2.1"), "192.0.2.1");
   EXPECT_EQ(content_to_api("TXT", "\"a b\""), "\"a b\"");
   EXPECT_EQ(content_to_api("MX", "garbage"), "garbage") << "unexpected shapes are left alone";

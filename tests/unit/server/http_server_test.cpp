@@ -414,7 +414,8 @@ TEST(HttpServerBackground, SlowBackgroundRouteDoesNotBlockOthers) {
     --running;
     return http_response::text(200, "slow " + req.path + "\n");
   });
-  router.add("GET", "/fast", [](const http_request&) { return http_response::text(200, "fast\n"); });
+  router.add("GET", "/fast",
+             [](const http_request&) { return http_response::text(200, "fast\n"); });
   http_server server("127.0.0.1", 0, router);
   server.start();
   asio::io_context io;
@@ -424,7 +425,8 @@ TEST(HttpServerBackground, SlowBackgroundRouteDoesNotBlockOthers) {
   // Two pipelined requests on one connection: answered in order.
   asio::write(slow, asio::buffer(std::string("GET /slow/1 HTTP/1.1\r\nHost: x\r\n\r\n"
                                              "GET /slow/2 HTTP/1.1\r\nHost: x\r\n\r\n")));
-  for (int i = 0; i < 100 && running == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 100 && running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(running, 1);
   tcp::socket fast(io);
   fast.connect(at);
@@ -440,11 +442,14 @@ TEST(HttpServerBackground, SlowBackgroundRouteDoesNotBlockOthers) {
   EXPECT_EQ(s1.body, "slow /slow/1\n");
   EXPECT_EQ(s2.body, "slow /slow/2\n");
   EXPECT_FALSE(router.runs_in_background(http_request{"GET", "/fast", "/fast", "", 1, {}, "", ""}));
-  EXPECT_TRUE(router.runs_in_background(http_request{"HEAD", "/slow/x", "/slow/x", "", 1, {}, "", ""}));
-  EXPECT_FALSE(router.runs_in_background(http_request{"POST", "/slow", "/slow", "", 1, {}, "", ""}));
+  EXPECT_TRUE(
+      router.runs_in_background(http_request{"HEAD", "/slow/x", "/slow/x", "", 1, {}, "", ""}));
+  EXPECT_FALSE(
+      router.runs_in_background(http_request{"POST", "/slow", "/slow", "", 1, {}, "", ""}));
   // Stopping while a background handler runs waits for it and closes the connection.
   asio::write(slow, asio::buffer(std::string("GET /slow/3 HTTP/1.1\r\nHost: x\r\n\r\n")));
-  for (int i = 0; i < 100 && running == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 100 && running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   server.stop();
   EXPECT_EQ(running, 0);
 }
