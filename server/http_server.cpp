@@ -365,7 +365,19 @@ void http_router::add_prefix(std::string method, std::string prefix, http_handle
   routes_.push_back({std::move(method), std::move(prefix), true, std::move(handler)});
 }
 
-http_response http_router::dispatch(const http_request& request) const {
+void http_router::add_prefix_background(std::string method, std::string prefix,
+                                        http_handler handler) {
+  routes_.push_back({std::move(method), std::move(prefix), true, std::move(handler), true});
+}
+
+bool http_router::runs_in_background(const http_request& request) const {
+  const route* best = nullptr;
+  const route* chosen = find(request, &best);
+  return chosen != nullptr && chosen->background;
+}
+
+const http_router::route* http_router::find(const http_request& request,
+                                            const route** best_path) const {
   const auto path_matches = [&](const route& r) {
     if (!r.prefix) return request.path == r.path;
     if (!request.path.starts_with(r.path)) return false;
@@ -381,20 +393,32 @@ http_response http_router::dispatch(const http_request& request) const {
       best = &r;
     }
   }
-  if (best == nullptr) return http_response::text(404, "not found\n");
-
+  *best_path = best;
+  if (best == nullptr) return nullptr;
   const route* chosen = nullptr;
   const route* get_route = nullptr;
-  std::string allow;
   for (const auto& r : routes_) {
     if (r.prefix != best->prefix || r.path != best->path) continue;
     if (r.method == request.method) chosen = &r;
     if (r.method == "GET") get_route = &r;
-    if (!allow.empty()) allow += ", ";
-    allow += r.method;
   }
   if (chosen == nullptr && request.method == "HEAD") chosen = get_route;
+  return chosen;
+}
+
+http_response http_router::dispatch(const http_request& request) const {
+  const route* best = nullptr;
+  const route* chosen = find(request, &best);
+  if (best == nullptr) return http_response::text(404, "not found\n");
   if (chosen == nullptr) {
+    std::string allow;
+    const route* get_route = nullptr;
+    for (const auto& r : routes_) {
+      if (r.prefix != best->prefix || r.path != best->path) continue;
+      if (r.method == "GET") get_route = &r;
+      if (!allow.empty()) allow += ", ";
+      allow += r.method;
+    }
     if (get_route != nullptr) allow += ", HEAD";
     auto res = http_response::text(405, "method not allowed\n");
     res.headers.emplace_back("Allow", allow);
@@ -433,6 +457,7 @@ struct http_server::impl {
   asio::steady_timer accept_retry{io};
   std::uint16_t bound_port = 0;
   std::thread thread;
+  asio::thread_pool background{1};  // handlers of background routes, one at a time
   bool started = false;
   bool stopping = false;
 };
@@ -480,7 +505,10 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
     timer_.expires_at(deadline_);
     timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
       if (ec == asio::error::operation_aborted || self->closed_) return;
-      if (clock_type::now() >= self->deadline_) {
+      if (self->busy_) {  // a background handler is working on our request
+        self->touch();
+        self->arm_timer();
+      } else if (clock_type::now() >= self->deadline_) {
         self->close();
       } else {
         self->arm_timer();
@@ -529,6 +557,23 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
     continue_sent_ = false;
     req.peer = peer_;
     const bool keep_alive = wants_keep_alive(req) && !server_.stopping;
+    if (server_.router.runs_in_background(req)) {
+      // Answered on the background thread; the response is written from
+      // this one. Nothing is read meanwhile, so requests stay in order.
+      busy_ = true;
+      asio::post(server_.background, [self = shared_from_this(), r = std::move(req), keep_alive] {
+        http_response res = self->server_.router.dispatch(r);
+        const bool head = r.method == "HEAD";
+        asio::post(self->server_.io, [self, res = std::move(res), head, keep_alive] {
+          self->busy_ = false;
+          if (self->closed_) return;
+          const bool keep = keep_alive && !self->server_.stopping;
+          self->touch();
+          self->write(serialize(res, head, keep), keep);
+        });
+      });
+      return;
+    }
     const http_response res = server_.router.dispatch(req);
     write(serialize(res, req.method == "HEAD", keep_alive), keep_alive);
   }
@@ -571,6 +616,7 @@ class http_server::impl::connection : public std::enable_shared_from_this<connec
   std::string peer_;
   bool closed_ = false;
   bool continue_sent_ = false;  // 100 Continue already sent for the request being read
+  bool busy_ = false;           // a background handler is answering a request of ours
 };
 
 void http_server::impl::accept() {
@@ -656,6 +702,9 @@ void http_server::stop() {
   asio::post(m.io, [&m] { m.close_all(); });
   m.guard.reset();
   if (m.thread.joinable()) m.thread.join();
+  // A background handler still running finishes; what it posts back is
+  // never run (the connections are closed) and goes with the io_context.
+  m.background.join();
 }
 
 std::uint16_t http_server::port() const { return impl_->bound_port; }

@@ -62,8 +62,14 @@ class http_router {
   /// Requests whose path is `prefix` or starts with it followed by '/' (or
   /// simply starts with it when it ends in '/').
   void add_prefix(std::string method, std::string prefix, http_handler handler);
+  /// Like add_prefix, but the server runs the handler on its background
+  /// thread (one, shared by every such route), so slow work such as database
+  /// writes never holds up the other routes (/health, /metrics).
+  void add_prefix_background(std::string method, std::string prefix, http_handler handler);
 
   [[nodiscard]] http_response dispatch(const http_request& request) const;
+  /// True when dispatch() would run a background route's handler.
+  [[nodiscard]] bool runs_in_background(const http_request& request) const;
 
  private:
   struct route {
@@ -71,7 +77,10 @@ class http_router {
     std::string path;
     bool prefix = false;
     http_handler handler;
+    bool background = false;
   };
+  /// The route that answers `request`, or nullptr (404 or 405 then).
+  [[nodiscard]] const route* find(const http_request& request, const route** best_path) const;
   std::vector<route> routes_;
 };
 
@@ -83,7 +92,8 @@ struct http_server_options {
 };
 
 /// Serves one address and port with one thread; handlers run on that thread,
-/// one request at a time (keep them short or hand work off).
+/// one request at a time (keep them short), except those of background
+/// routes, which run one at a time on a second thread.
 class http_server {
  public:
   /// `address` is an IP literal ("127.0.0.1", "::"); port 0 picks a free port.

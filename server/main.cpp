@@ -1,5 +1,5 @@
-// zonemesh-server: authoritative DNS from the site's PostgreSQL, with
-// /metrics and /health over HTTP.
+// zonemesh-server: authoritative DNS from the site's PostgreSQL, with the
+// HTTP API, the web UI, /metrics and /health over HTTP.
 
 #include <atomic>
 #include <cstdio>
@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -78,6 +79,10 @@ int serve(const zonemesh::common::config& cfg) {
     auto h = follower.health();
     return server::health_status{h.ok, h.reason};
   });
+  server::api api({cfg.database.conninfo, cfg.http.api_key, cfg.server.node}, metrics);
+  api.add_routes(router);
+  server::add_web_ui_routes(router);
+  if (cfg.http.api_key.empty()) spdlog::warn("no [http] api_key: every /api request gets 401");
   server::http_server http(cfg.http.listen.address, cfg.http.listen.port, router);
 
   dns.start();

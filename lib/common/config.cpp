@@ -80,9 +80,17 @@ conninfo = host=/run/postgresql dbname=zonemesh
 # Default 127.0.0.1:8081.
 listen = 127.0.0.1:8081
 
-# Key that API clients send in the X-API-Key header. Default: empty, which
-# disables the API (the web UI, /metrics and /health still work).
+# Key that API clients (and the web UI's sign-in) send in the X-API-Key
+# header of every /api request; compared in constant time, never logged.
+# Default: empty, which disables the API (every /api request gets 401; the
+# web UI's page, /metrics and /health still work). Use a long random value,
+# e.g. the output of: openssl rand -base64 32
 api_key =
+
+# A file holding the API key instead (its content, blanks and newlines at
+# either end removed), so the key stays out of this file; readable by the
+# server only. Give api_key or api_key_file, not both. Default: none.
+# api_key_file = /etc/zonemesh/api-key
 
 [log]
 # trace, debug, info (default), warn, error, critical or off.
@@ -287,6 +295,8 @@ config parse_config(std::string_view text, std::string_view source) {
   section current = section::none;
   std::vector<std::string> seen;  // "section.key" of keys already set
   bool node_set = false;
+  bool api_key_given = false;      // [http] api_key seen
+  bool api_key_from_file = false;  // [http] api_key_file seen
 
   std::size_t pos = 0;
   std::size_t line_no = 0;
@@ -422,9 +432,30 @@ config parse_config(std::string_view text, std::string_view source) {
           if (!addr) bad_value(why);
           cfg.http.listen = std::move(*addr);
         } else if (key == "api_key") {
-          cfg.http.api_key = std::string(value);
+          if (api_key_from_file && !value.empty()) {
+            err.fail("give api_key or api_key_file, not both");
+          }
+          if (!value.empty()) cfg.http.api_key = std::string(value);
+          api_key_given = !value.empty();
+        } else if (key == "api_key_file") {
+          if (api_key_given) err.fail("give api_key or api_key_file, not both");
+          std::ifstream key_in(std::string(value), std::ios::binary);
+          if (!key_in) bad_value(std::string("cannot open: ") + std::strerror(errno));
+          std::ostringstream key_text;
+          key_text << key_in.rdbuf();
+          std::string loaded = key_text.str();
+          loaded.erase(0, loaded.find_first_not_of(" \t\r\n"));
+          loaded.erase(loaded.find_last_not_of(" \t\r\n") + 1);
+          if (loaded.empty()) bad_value("the file is empty");
+          if (std::any_of(loaded.begin(), loaded.end(), [](char c) {
+                return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+              })) {
+            bad_value("the key in the file has control characters or line breaks");
+          }
+          cfg.http.api_key = loaded;
+          api_key_from_file = true;
         } else {
-          err.fail("unknown key '" + key + "' in [http] (known: listen, api_key)");
+          err.fail("unknown key '" + key + "' in [http] (known: listen, api_key, api_key_file)");
         }
         break;
       case section::log:

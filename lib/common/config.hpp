@@ -53,7 +53,7 @@ struct database_settings {
 
 struct http_settings {
   listen_address listen{"127.0.0.1", 8081, false};
-  std::string api_key;  ///< empty = the write API is disabled
+  std::string api_key;  ///< from api_key or api_key_file; empty = the API is disabled
 };
 
 struct log_settings {

@@ -56,7 +56,7 @@ cluster::cluster(int n, const std::vector<std::string>& extra_args) {
   for (const auto& s : json_.at("sites")) {
     sites_.push_back({s.at("node").get<std::string>(), s.at("pg").get<std::string>(),
                       s.at("pg_port").get<int>(), s.value("dns_port", 0), s.value("http_port", 0),
-                      s.at("dir").get<std::string>()});
+                      s.at("dir").get<std::string>(), s.value("api_key", "")});
   }
 }
 
@@ -97,7 +97,10 @@ std::string dig_until(const site& s, const std::string& args, const std::string&
   return out;
 }
 
-http_result http_get(int port, const std::string& path) {
+http_result http_get(int port, const std::string& path) { return http_call(port, "GET", path); }
+
+http_result http_call(int port, const std::string& method, const std::string& path,
+                      const std::string& body, const std::vector<std::string>& header_lines) {
   http_result result;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return result;
@@ -111,7 +114,13 @@ http_result http_get(int port, const std::string& path) {
     close(fd);
     return result;
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  for (const auto& h : header_lines) req += h + "\r\n";
+  if (!body.empty()) {
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n" + body;
   if (send(fd, req.data(), req.size(), 0) < 0) {
     close(fd);
     return result;
@@ -122,8 +131,11 @@ http_result http_get(int port, const std::string& path) {
   while ((n = recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<std::size_t>(n));
   close(fd);
   if (resp.size() > 12) result.status = std::atoi(resp.c_str() + 9);
-  auto body = resp.find("\r\n\r\n");
-  if (body != std::string::npos) result.body = resp.substr(body + 4);
+  auto head_end = resp.find("\r\n\r\n");
+  if (head_end != std::string::npos) {
+    result.body = resp.substr(head_end + 4);
+    result.headers = resp.substr(0, head_end);
+  }
   return result;
 }
 

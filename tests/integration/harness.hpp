@@ -16,6 +16,7 @@ struct site {
   int dns_port = 0;   ///< 0 when the cluster runs without servers
   int http_port = 0;
   std::string dir;    ///< the site's directory (pgdata/, server.log, ...)
+  std::string api_key = {};  ///< the cluster's API key (X-API-Key); "" without a server
 };
 
 /// N sites brought up with `scripts/cluster up --fast` in a fresh temporary
@@ -58,10 +59,17 @@ std::string dig_until(const site& s, const std::string& args, const std::string&
 struct http_result {
   int status = 0;  ///< 0 when nothing answered
   std::string body;
+  std::string headers;  ///< the response's header lines, as received
 };
 
 /// A plain HTTP/1.1 GET to 127.0.0.1:port.
 http_result http_get(int port, const std::string& path);
+
+/// Any HTTP/1.1 request to 127.0.0.1:port, with extra header lines
+/// ("X-API-Key: ...") and a body (sent with Content-Length when not empty).
+http_result http_call(int port, const std::string& method, const std::string& path,
+                      const std::string& body = "",
+                      const std::vector<std::string>& header_lines = {});
 
 /// Runs a shell command and captures its stdout, and its stderr too unless
 /// merge_stderr is false.

@@ -398,3 +398,61 @@ TEST(HttpRequest, ApiKeyCheck) {
 
 }  // namespace
 }  // namespace zonemesh::server
+
+namespace zonemesh::server {
+namespace {
+
+// Background routes: a slow handler never holds up the other routes, its
+// responses keep their order on a keep-alive connection, and stop() waits
+// for it.
+TEST(HttpServerBackground, SlowBackgroundRouteDoesNotBlockOthers) {
+  http_router router;
+  std::atomic<int> running{0};
+  router.add_prefix_background("GET", "/slow", [&](const http_request& req) {
+    ++running;
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    --running;
+    return http_response::text(200, "slow " + req.path + "\n");
+  });
+  router.add("GET", "/fast",
+             [](const http_request&) { return http_response::text(200, "fast\n"); });
+  http_server server("127.0.0.1", 0, router);
+  server.start();
+  asio::io_context io;
+  const tcp::endpoint at(asio::ip::make_address("127.0.0.1"), server.port());
+  tcp::socket slow(io);
+  slow.connect(at);
+  // Two pipelined requests on one connection: answered in order.
+  asio::write(slow, asio::buffer(std::string("GET /slow/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                             "GET /slow/2 HTTP/1.1\r\nHost: x\r\n\r\n")));
+  for (int i = 0; i < 100 && running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(running, 1);
+  tcp::socket fast(io);
+  fast.connect(at);
+  asio::write(fast, asio::buffer(std::string("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::string fast_buffer;
+  const auto f = read_response(fast, fast_buffer);
+  EXPECT_EQ(f.status, 200);
+  EXPECT_EQ(f.body, "fast\n");
+  EXPECT_EQ(running, 1) << "/fast was answered while /slow was still running";
+  std::string slow_buffer;
+  const auto s1 = read_response(slow, slow_buffer);
+  const auto s2 = read_response(slow, slow_buffer);
+  EXPECT_EQ(s1.body, "slow /slow/1\n");
+  EXPECT_EQ(s2.body, "slow /slow/2\n");
+  EXPECT_FALSE(router.runs_in_background(http_request{"GET", "/fast", "/fast", "", 1, {}, "", ""}));
+  EXPECT_TRUE(
+      router.runs_in_background(http_request{"HEAD", "/slow/x", "/slow/x", "", 1, {}, "", ""}));
+  EXPECT_FALSE(
+      router.runs_in_background(http_request{"POST", "/slow", "/slow", "", 1, {}, "", ""}));
+  // Stopping while a background handler runs waits for it and closes the connection.
+  asio::write(slow, asio::buffer(std::string("GET /slow/3 HTTP/1.1\r\nHost: x\r\n\r\n")));
+  for (int i = 0; i < 100 && running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.stop();
+  EXPECT_EQ(running, 0);
+}
+
+}  // namespace
+}  // namespace zonemesh::server
