@@ -5,13 +5,18 @@
 2. `ansible-playbook --syntax-check site.yml` with the example inventory;
 3. the BIRD configuration of every example site rendered from the role's
    template and checked with `bird -p -c FILE`;
-4. a real converge of site.yml against this machine (connection local, every
-   path under a temporary directory, binaries from the build directory, a
-   PostgreSQL data directory under it run as the postgres user on a free
-   port, services run by zonemesh-supervise instead of systemd, BIRD and the
-   dummy interface left alone): the site answers DNS (hostname.bind names it),
-   /health is 200, the health checker announced it; then the same run again
-   reports changed=0.
+4. a real converge of site.yml against this machine (connection local, each
+   site's paths under a temporary directory, binaries from the build
+   directory, each site's PostgreSQL data directory under it run as the
+   postgres user on a free port, services run by zonemesh-supervise instead
+   of systemd, BIRD and the dummy interface left alone):
+   - site1 alone: it answers DNS (hostname.bind names it), /health is 200,
+     its health checker announced it; the same run again reports changed=0;
+   - site2 added to the inventory: it bootstraps from site1 (answers a record
+     written at site1), site1 gets it as a peer through a drained restart;
+     again changed=0 for both;
+   - a configuration change: each site in turn is drained (withdrawn),
+     restarted, checked and announced again.
 
 Exit 77 (ctest SKIP) with the reason when ansible, ansible-lint, yamllint,
 bird or PostgreSQL are missing or when not root (PostgreSQL runs as postgres).
@@ -25,7 +30,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -133,15 +137,63 @@ def render_example_bird(tmp):
     log("ok: the example sites' BIRD configurations pass bird -p")
 
 
+SITE_PORTS = ("zonemesh_postgresql_port", "zonemesh_server_dns_port", "zonemesh_server_http_port",
+              "zonemesh_replicator_port", "zonemesh_replicator_http_port")
+
+
+def write_inventory(path, tmp, sites, group_vars):
+    """Every site on this machine (connection local) under tmp/<site>, its own ports."""
+    inventory = {"zonemesh_sites": {"hosts": {}, "vars": group_vars}}
+    for name, ports in sites.items():
+        host = {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3",
+                "zonemesh_root_dir": os.path.join(tmp, name)}
+        host.update(ports)
+        inventory["zonemesh_sites"]["hosts"][name] = host
+    with open(path, "w") as f:
+        json.dump(inventory, f, indent=2)  # JSON is YAML
+
+
+def site_run(tmp, cmd, env, expect_hosts, what):
+    out = run(cmd, env=env)
+    r = recap(out)
+    log(f"{what}: {r}")
+    for host in expect_hosts:
+        assert r.get(host, {}).get("failed", 1) == 0 and r[host].get("unreachable", 1) == 0, out[-6000:]
+    return out, r
+
+
+def dig(port, *args):
+    return subprocess.run(["dig", "+short", "+time=2", "+tries=2", "-p", str(port), "@127.0.0.1"] + list(args),
+                          stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def check_site(tmp, name, ports):
+    """The site answers DNS and names itself, /health is 200, its checker announced it."""
+    root = os.path.join(tmp, name)
+    assert dig(ports["zonemesh_server_dns_port"], "hostname.bind", "CH", "TXT") == f'"{name}"'
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['zonemesh_server_http_port']}/health", timeout=5) as r:
+        assert r.status == 200
+    with open(os.path.join(root, "etc/bird/zonemesh-anycast.conf")) as f:
+        assert "define ZONEMESH_ANYCAST_ANNOUNCE = 1;" in f.read()
+    for path in ("etc/zonemesh/server.conf", "etc/zonemesh/replicator.conf", "etc/zonemesh/healthcheck.conf",
+                 "etc/zonemesh/tls/" + name + ".key", "etc/bird/bird.conf", "usr/local/bin/zonemesh-server",
+                 "var/lib/zonemesh/postgresql/PG_VERSION"):
+        assert os.path.exists(os.path.join(root, path)), path
+    assert oct(os.stat(os.path.join(root, f"etc/zonemesh/tls/{name}.key")).st_mode & 0o777) == "0o640"
+    log(f"ok: {name} answers hostname.bind \"{name}\", /health 200, announced in its BIRD include")
+
+
+def assert_unchanged(out, r, hosts):
+    bad = [h for h in hosts if r.get(h, {}).get("changed") != 0]
+    if bad:
+        blocks = re.split(r"\n(?=TASK \[|RUNNING HANDLER \[)", out)
+        changed = [b.strip() for b in blocks if re.search(r"^changed: ", b, re.M)]
+        raise AssertionError(f"the run changed something on {bad}:\n" + "\n".join(changed))
+
+
 def converge(tmp):
-    root = os.path.join(tmp, "root")
-    ports = {name: free_port() for name in ("pg", "dns", "http", "repl", "repl_http")}
-    inventory = os.path.join(tmp, "hosts.yml")
-    with open(inventory, "w") as f:
-        f.write("---\nzonemesh_sites:\n  hosts:\n    site1:\n      ansible_connection: local\n"
-                "      ansible_python_interpreter: /usr/bin/python3\n")
-    test_vars = {
-        "zonemesh_root_dir": root,
+    sites = {name: {key: free_port() for key in SITE_PORTS} for name in ("site1", "site2")}
+    group_vars = {
         "zonemesh_service_manager": "supervise",
         "zonemesh_install_packages": False,
         "zonemesh_create_user": False,
@@ -153,12 +205,7 @@ def converge(tmp):
         "zonemesh_unicast_address": "127.0.0.1",
         "zonemesh_server_listen": ["127.0.0.1"],
         "zonemesh_server_extra_listen": [],  # no anycast addresses on this machine
-        "zonemesh_server_dns_port": ports["dns"],
-        "zonemesh_server_http_port": ports["http"],
         "zonemesh_server_workers": 1,
-        "zonemesh_replicator_port": ports["repl"],
-        "zonemesh_replicator_http_port": ports["repl_http"],
-        "zonemesh_postgresql_port": ports["pg"],
         "zonemesh_postgresql_fsync": "off",
         "zonemesh_postgresql_synchronous_commit": "off",
         "zonemesh_postgresql_shared_buffers": "32MB",
@@ -170,68 +217,72 @@ def converge(tmp):
         "zonemesh_anycast_check_interval_ms": 200,
         "zonemesh_anycast_check_timeout_ms": 150,
         "zonemesh_anycast_check_rise": 2,
+        "zonemesh_anycast_check_hold_down_ms": 1000,
         "zonemesh_drain_seconds": 1,
     }
-    vars_file = os.path.join(tmp, "test-vars.json")
-    with open(vars_file, "w") as f:
-        json.dump(test_vars, f)
-    cmd = ["ansible-playbook", "-i", inventory, "-e", "@" + vars_file, "site.yml"]
+    inventory = os.path.join(tmp, "hosts.yml")
+    cmd = ["ansible-playbook", "-i", inventory, "site.yml"]
     env = ansible_env(tmp)
 
-    first = run(cmd, env=env)
-    r1 = recap(first)
-    log(f"first run: {r1}")
-    assert r1.get("site1", {}).get("failed", 1) == 0, first[-5000:]
-    assert r1["site1"]["changed"] > 0, "the first run changed nothing?"
-
-    # The site works: DNS answers and names the site, /health is 200, the
-    # health checker announced it, every file is under the temporary root.
-    dig = subprocess.run(["dig", "+short", "+time=2", "+tries=2", "-p", str(ports["dns"]), "@127.0.0.1",
-                          "hostname.bind", "CH", "TXT"], stdout=subprocess.PIPE, text=True)
-    assert dig.stdout.strip() == '"site1"', dig.stdout
-    log("ok: hostname.bind answers \"site1\"")
-    with urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/health", timeout=5) as resp:
-        assert resp.status == 200
-    log("ok: /health 200")
-    include = os.path.join(root, "etc/bird/zonemesh-anycast.conf")
-    with open(include) as f:
-        assert "define ZONEMESH_ANYCAST_ANNOUNCE = 1;" in f.read()
-    log("ok: the health checker announced the site in its BIRD include")
-    for path in ("etc/zonemesh/server.conf", "etc/zonemesh/replicator.conf", "etc/zonemesh/healthcheck.conf",
-                 "etc/zonemesh/tls/site1.key", "etc/bird/bird.conf", "usr/local/bin/zonemesh-server",
-                 "var/lib/zonemesh/postgresql/PG_VERSION"):
-        assert os.path.exists(os.path.join(root, path)), path
-    assert oct(os.stat(os.path.join(root, "etc/zonemesh/tls/site1.key")).st_mode & 0o777) == "0o640"
-
-    second = run(cmd, env=env)
-    r2 = recap(second)
-    log(f"second run: {r2}")
-    if r2.get("site1", {}).get("changed") != 0 or r2["site1"].get("failed") != 0:
-        blocks = re.split(r"\n(?=TASK \[|RUNNING HANDLER \[)", second)
-        changed = [b.strip() for b in blocks if re.search(r"^changed: ", b, re.M)]
-        raise AssertionError("the second run changed something:\n" + "\n".join(changed))
+    # 1. One site, converged twice.
+    write_inventory(inventory, tmp, {"site1": sites["site1"]}, group_vars)
+    out, r = site_run(tmp, cmd, env, ["site1"], "first run (site1)")
+    assert r["site1"]["changed"] > 0, "the first run changed nothing?"
+    check_site(tmp, "site1", sites["site1"])
+    out, r = site_run(tmp, cmd, env, ["site1"], "second run (site1)")
+    assert_unchanged(out, r, ["site1"])
     log("ok: the second run reports changed=0")
 
-    # A change that needs a restart is drained: withdraw, restart, check, announce.
-    test_vars["zonemesh_log_level"] = "debug"
-    with open(vars_file, "w") as f:
-        json.dump(test_vars, f)
-    third = run(cmd, env=env)
-    for step in ("Drain the site (withdraw the service address)",
-                 "Wait until the health checker has withdrawn the address",
-                 "Restart zonemesh-server (supervise)", "Check that the restarted server is healthy",
-                 "Announce the site again (end of the drain)",
-                 "Wait until the health checker has announced the address again"):
-        m = re.search(r"RUNNING HANDLER \[zonemesh : " + re.escape(step) + r"\].*?\n(\w+):", third, re.S)
-        assert m and m.group(1) in ("ok", "changed"), f"handler {step!r} did not run:\n{third[-6000:]}"
-    with open(include) as f:
-        assert "= 1;" in f.read()
-    log("ok: a configuration change drained the site, restarted it and announced it again")
-    return root
+    # 2. Add a site: it bootstraps from site1 (the zone written at site1
+    # reaches it), site1 gets it as a peer (a drained replicator restart).
+    site1_pg = (f"host={tmp}/site1/run/zonemesh-postgresql port={sites['site1']['zonemesh_postgresql_port']} "
+                "dbname=zonemesh user=postgres")
+    run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", site1_pg, "-c",
+         "SELECT create_zone('example.com', ARRAY['ns1.example.com', 'ns2.example.com']);"
+         "INSERT INTO records (zone, name, type, ttl, content) "
+         "VALUES ('example.com', 'www.example.com', 'A', 300, '192.0.2.80');"])
+    write_inventory(inventory, tmp, sites, group_vars)
+    out, r = site_run(tmp, cmd, env, ["site1", "site2"], "run with site2 added")
+    with open(os.path.join(tmp, "site1/etc/zonemesh/replicator.conf")) as f:
+        text = f.read()
+    assert f"peer = site2@127.0.0.1:{sites['site2']['zonemesh_replicator_port']}" in text, text
+    with open(os.path.join(tmp, "site2/etc/zonemesh/healthcheck.conf")) as f:
+        text = f.read()
+    assert (f"peer = site1 127.0.0.1:{sites['site1']['zonemesh_server_dns_port']} "
+            f"http://127.0.0.1:{sites['site1']['zonemesh_server_http_port']}/health") in text, text
+    assert re.search(r"RUNNING HANDLER \[zonemesh : Drain the site \(withdraw the service address\)\]"
+                     r"[^\n]*\nchanged: \[site1\]", out), "site1 was not drained for its new peer"
+    log("ok: site1 got site2 as a peer, drained")
+    check_site(tmp, "site2", sites["site2"])
+    assert dig(sites["site2"]["zonemesh_server_dns_port"], "www.example.com", "A") == "192.0.2.80"
+    log("ok: site2 bootstrapped from site1: it answers www.example.com, written at site1")
+    out, r = site_run(tmp, cmd, env, ["site1", "site2"], "second run (two sites)")
+    assert_unchanged(out, r, ["site1", "site2"])
+    log("ok: the second run with two sites reports changed=0")
+
+    # 3. A change that needs a restart is drained, one site at a time:
+    # withdraw, restart, check, announce.
+    group_vars["zonemesh_log_level"] = "debug"
+    write_inventory(inventory, tmp, sites, group_vars)
+    out, r = site_run(tmp, cmd, env, ["site1", "site2"], "run with a new log level")
+    for site in ("site1", "site2"):
+        for step in ("Drain the site (withdraw the service address)",
+                     "Wait until the health checker has withdrawn the address",
+                     "Restart zonemesh-server (supervise)", "Check that the restarted server is healthy",
+                     "Announce the site again (end of the drain)",
+                     "Wait until the health checker has announced the address again"):
+            m = re.search(r"RUNNING HANDLER \[zonemesh : " + re.escape(step) + r"\][^\n]*\n(\w+): \[" + site + r"\]",
+                          out)
+            assert m and m.group(1) in ("ok", "changed"), f"{site}: handler {step!r} did not run:\n{out[-6000:]}"
+        check_site(tmp, site, sites[site])
+    order = [m.group(1) for m in re.finditer(r"RUNNING HANDLER \[zonemesh : Drain the site[^\n]*\nchanged: \[(\w+)\]",
+                                             out)]
+    assert order == ["site1", "site2"], order
+    log("ok: a configuration change drained, restarted and announced each site in turn")
 
 
 def teardown(root):
-    if not root:
+    if not root or not os.path.isdir(root):
         return
     supervise = os.path.join(root, "usr/local/bin/zonemesh-supervise")
     run_dir = os.path.join(root, "run/zonemesh")
@@ -263,16 +314,15 @@ def main():
             raise SystemExit(f"ansible_test: {BUILD}/{prog} missing: build first")
     tmp = tempfile.mkdtemp(prefix="zonemesh-ansible-")
     os.chmod(tmp, 0o755)  # the postgres user must reach its data directory
-    root = None
     ok = False
     try:
         lint(tmp)
         render_example_bird(tmp)
-        root = os.path.join(tmp, "root")
         converge(tmp)
         ok = True
     finally:
-        teardown(root)
+        for site in ("site1", "site2"):
+            teardown(os.path.join(tmp, site))
         if ok:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
