@@ -89,6 +89,11 @@ symbol = ZONEMESH_ANYCAST_ANNOUNCE
 birdc = birdc
 socket =
 
+[http]
+# /metrics (Prometheus: announced, checks by verdict, birdc failures) and
+# /health (503 while birdc configure fails). Empty (default): no HTTP.
+listen =
+
 [log]
 # trace, debug, info (default), warn, error, critical or off.
 level = info
@@ -342,6 +347,14 @@ settings parse_settings(std::string_view text, std::string_view source) {
       s.birdc = v;
     } else if (key == "bird.socket") {
       s.bird_socket = v;
+    } else if (key == "http.listen") {
+      if (v.empty()) {
+        s.http.reset();
+      } else {
+        auto addr = common::parse_listen_address(v, why);
+        if (!addr) fail("listen: " + why);
+        s.http = *addr;
+      }
     } else if (key == "log.level") {
       const auto level = common::parse_log_level(v);
       if (!level) fail("level: unknown log level \"" + v + "\"");

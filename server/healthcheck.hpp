@@ -56,6 +56,8 @@ struct settings {
   std::string symbol = "ZONEMESH_ANYCAST_ANNOUNCE";
   std::string birdc = "birdc";
   std::string bird_socket;  ///< empty = birdc's default
+  // [http]
+  std::optional<common::listen_address> http;  ///< /metrics and /health; nullopt = none
   // [log]
   common::log_level log_level = common::log_level::info;
 };

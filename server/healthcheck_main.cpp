@@ -13,6 +13,8 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +22,10 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.hpp"
+#include "common/metrics.hpp"
 #include "dns/types.hpp"
 #include "healthcheck.hpp"
+#include "http_server.hpp"
 
 namespace {
 
@@ -85,9 +89,32 @@ int sleep_or_signal(const sigset_t& set, std::chrono::milliseconds ms) {
   }
 }
 
+// What /metrics and /health report.
+struct checker_metrics {
+  explicit checker_metrics(common::metrics::registry& r)
+      : announced(r.add_gauge("zonemesh_healthcheck_announced",
+                              "1 while the include announces the service address, else 0")),
+        maintenance(
+            r.add_gauge("zonemesh_healthcheck_maintenance", "1 while the maintenance file exists")),
+        checks(r.add_counter_family("zonemesh_healthcheck_checks_total", "Checks by verdict",
+                                    {"verdict"})),
+        changes(r.add_counter_family("zonemesh_healthcheck_route_changes_total",
+                                     "Announcements and withdrawals written to the include",
+                                     {"to"})),
+        configure_failures(r.add_counter("zonemesh_healthcheck_bird_configure_failures_total",
+                                         "birdc configure runs that failed")) {}
+  common::metrics::gauge& announced;
+  common::metrics::gauge& maintenance;
+  common::metrics::counter_family& checks;
+  common::metrics::counter_family& changes;
+  common::metrics::counter& configure_failures;
+  std::mutex mutex;
+  std::string bird_error;  ///< the last birdc failure while it lasts
+};
+
 class bird_link {
  public:
-  explicit bird_link(const settings& s) : s_(s) {}
+  bird_link(const settings& s, checker_metrics& m) : s_(s), m_(m) {}
 
   // Makes the include say `announce` and has BIRD read it (retried by sync()).
   void want(bool announce) {
@@ -95,6 +122,8 @@ class bird_link {
     write_include(s_.include_file, s_.symbol, announce);
     written_ = announce;
     configured_ = false;
+    m_.announced.set(announce ? 1 : 0);
+    m_.changes.with({announce ? "announced" : "withdrawn"}).inc();
     spdlog::info("{} the service address ({} = {} in {})", announce ? "announcing" : "withdrawing",
                  s_.symbol, announce ? 1 : 0, s_.include_file.string());
     sync();
@@ -108,14 +137,20 @@ class bird_link {
       configured_ = true;
       if (failing_) spdlog::info("birdc configure works again");
       failing_ = false;
+      std::lock_guard lock(m_.mutex);
+      m_.bird_error.clear();
       return;
     }
+    m_.configure_failures.inc();
     if (!failing_) spdlog::error("birdc configure failed (retrying every check): {}", error);
     failing_ = true;
+    std::lock_guard lock(m_.mutex);
+    m_.bird_error = error;
   }
 
  private:
   const settings& s_;
+  checker_metrics& m_;
   std::optional<bool> written_;
   bool configured_ = false;
   bool failing_ = false;
@@ -124,7 +159,22 @@ class bird_link {
 int run(const settings& s) {
   const auto signals = stop_signal_set();
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  bird_link bird(s);
+  common::metrics::registry registry;
+  checker_metrics metrics(registry);
+  server::http_router router;
+  std::unique_ptr<server::http_server> http;
+  if (s.http) {
+    server::add_metrics_route(router, registry);
+    server::add_health_route(router, [&metrics] {
+      std::lock_guard lock(metrics.mutex);
+      if (metrics.bird_error.empty()) return server::health_status{true, ""};
+      return server::health_status{false, "birdc configure fails: " + metrics.bird_error};
+    });
+    http = std::make_unique<server::http_server>(s.http->address, s.http->port, router);
+    http->start();
+    spdlog::info("HTTP on {}:{} (/metrics, /health)", s.http->address, http->port());
+  }
+  bird_link bird(s, metrics);
   // The route starts withdrawn until the first healthy checks.
   bird.want(false);
   announce_state state(s.rise, s.fall, s.hold_down);
@@ -142,6 +192,7 @@ int run(const settings& s) {
       spdlog::info("maintenance file {} {}", s.maintenance_file.string(),
                    maintenance ? "present: withdrawing" : "gone");
       state.set_maintenance(maintenance);
+      metrics.maintenance.set(maintenance ? 1 : 0);
     }
     if (!maintenance) {
       const auto outcome = check_once(s);
@@ -156,6 +207,11 @@ int run(const settings& s) {
         last_reason = outcome.reason;
         last_verdict = outcome.result;
       }
+      metrics.checks
+          .with({outcome.result == verdict::pass          ? "pass"
+                 : outcome.result == verdict::pass_shared ? "pass_shared"
+                                                          : "fail"})
+          .inc();
       state.record(outcome.result, std::chrono::steady_clock::now());
     }
     try {
@@ -170,13 +226,15 @@ int run(const settings& s) {
                           spent < s.interval ? s.interval - spent : std::chrono::milliseconds(1));
   }
   spdlog::info("stopping ({}): withdrawing the service address", strsignal(sig));
+  int rc = 0;
   try {
     bird.want(false);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    return 1;
+    rc = 1;
   }
-  return 0;
+  if (http) http->stop();
+  return rc;
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ def render_example_bird(tmp):
 
 
 SITE_PORTS = ("zonemesh_postgresql_port", "zonemesh_server_dns_port", "zonemesh_server_http_port",
-              "zonemesh_replicator_port", "zonemesh_replicator_http_port")
+              "zonemesh_replicator_port", "zonemesh_replicator_http_port", "checker_http_port")
 
 
 def write_inventory(path, tmp, sites, group_vars):
@@ -147,7 +147,8 @@ def write_inventory(path, tmp, sites, group_vars):
     for name, ports in sites.items():
         host = {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3",
                 "zonemesh_root_dir": os.path.join(tmp, name)}
-        host.update(ports)
+        host.update({k: v for k, v in ports.items() if k != "checker_http_port"})
+        host["zonemesh_anycast_check_http_listen"] = f"127.0.0.1:{ports['checker_http_port']}"
         inventory["zonemesh_sites"]["hosts"][name] = host
     with open(path, "w") as f:
         json.dump(inventory, f, indent=2)  # JSON is YAML
@@ -180,6 +181,8 @@ def check_site(tmp, name, ports):
                  "var/lib/zonemesh/postgresql/PG_VERSION"):
         assert os.path.exists(os.path.join(root, path)), path
     assert oct(os.stat(os.path.join(root, f"etc/zonemesh/tls/{name}.key")).st_mode & 0o777) == "0o640"
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['checker_http_port']}/metrics", timeout=5) as r:
+        assert "zonemesh_healthcheck_announced 1" in r.read().decode()
     log(f"ok: {name} answers hostname.bind \"{name}\", /health 200, announced in its BIRD include")
 
 

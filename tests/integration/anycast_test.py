@@ -14,7 +14,10 @@ kernel lacks the dummy module). The client queries
 Checks: queries are answered; hostname.bind and NSID name the site; stopping
 that site's server withdraws its route (the router keeps 2 paths) and queries
 keep being answered by the others; restarting it announces it again; a write
-at another site is answered through the anycast address after replication.
+at another site is answered through the anycast address after replication;
+the maintenance file drains a site; with every site's PostgreSQL down every
+site keeps announcing (a shared failure), while one site's database down
+alone withdraws that site until it is back.
 
 Exit 77 (ctest SKIP) when not root, or when network namespaces, bird, dig or
 PostgreSQL are not available; it says why.
@@ -69,7 +72,7 @@ def pg_bindir():
 def preflight():
     if os.geteuid() != 0:
         skip("needs root for network namespaces")
-    for tool in ("ip", "dig", "psql", "runuser"):
+    for tool in ("ip", "dig", "psql", "runuser", "curl"):
         if not shutil.which(tool):
             skip(f"{tool} not installed")
     for path in ("/usr/sbin/bird", "/usr/sbin/birdc"):
@@ -247,7 +250,7 @@ class Lab:
                 if p is not s:
                     f.write(f"peer = {p['node']} {p['addr']}:53 http://{p['addr']}:8081/health\n")
             f.write(f"[bird]\ninclude = {include}\nbirdc = /usr/sbin/birdc\nsocket = {s['bird_sock']}\n"
-                    "[log]\nlevel = info\n")
+                    "[http]\nlisten = 127.0.0.1:8083\n[log]\nlevel = info\n")
         sh([os.path.join(BUILD, "server/zonemesh-healthcheck"), "--check-config",
             os.path.join(d, "healthcheck.conf")])
 
@@ -263,6 +266,11 @@ class Lab:
         }
         self.spawn(f"{s['node']}-{what}", cmds[what], s["ns"], os.path.join(d, f"{what}.log"))
 
+    def pg_ctl(self, s, action):
+        extra = ["-l", os.path.join(s["dir"], "postgres.log")] if action == "start" else ["-m", "fast"]
+        sh(["runuser", "-u", "postgres", "--", os.path.join(pg_bindir(), "pg_ctl"), action, "-w", "-t", "60",
+            "-D", os.path.join(s["dir"], "pgdata")] + extra, ns=s["ns"])
+
     def teardown(self):
         for name in list(self.procs):
             self.stop(name)
@@ -276,6 +284,9 @@ class Lab:
     def dig(self, *args):
         res = sh(["dig", "+time=1", "+tries=1", f"@{SERVICE}"] + list(args), ns=self.client_ns, check=False)
         return res.stdout
+
+    def checker_http(self, s, path):
+        return sh(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:8083{path}"], ns=s["ns"]).stdout
 
     def who_answers(self):
         """The site named by hostname.bind through the anycast address, or None."""
@@ -343,6 +354,12 @@ def run(lab):
     check(len(lab.service_paths()) == 2, f"the router keeps the 2 other paths: {lab.service_paths()}")
     with open(failed["include"]) as f:
         check("= 0;" in f.read(), f"{best}'s health checker wrote the withdrawn include")
+    metrics = lab.checker_http(failed, "/metrics")
+    check("zonemesh_healthcheck_announced 0" in metrics
+          and 'zonemesh_healthcheck_route_changes_total{to="withdrawn"} 2' in metrics
+          and re.search(r'zonemesh_healthcheck_checks_total\{verdict="fail"\} [1-9]', metrics),
+          f"{best}'s checker reports the withdrawal and the failed checks in /metrics")
+    check(lab.checker_http(failed, "/health").strip() == "ok", f"{best}'s checker /health: birdc works")
     answers = [lab.who_answers() for _ in range(10)]
     check(all(a is not None and a != best for a in answers), f"queries keep being answered by the others: {answers}")
     answer = lab.dig("www.example.com", "A")
@@ -373,6 +390,28 @@ def run(lab):
     os.unlink(os.path.join(failed["dir"], "maintenance"))
     wait_for(f"{best} back after maintenance", lambda: len(lab.service_paths()) == 3)
     log("ok: announced again after maintenance")
+
+    # A failure every site shares withdraws nobody: with every database down
+    # the servers answer from their last good data and all keep announcing.
+    for s in lab.sites:
+        lab.pg_ctl(s, "stop")
+    for s in lab.sites:
+        wait_for(f"{s['node']}'s checker to see its database down",
+                 lambda s=s: re.search(r'checks_total\{verdict="pass_shared"\} [1-9]', lab.checker_http(s, "/metrics")))
+    time.sleep(2)  # several fall counts' worth of checks
+    check(len(lab.service_paths()) == 3, f"every database down: every site still announces ({lab.service_paths()})")
+    answer = lab.dig("www.example.com", "A")
+    check("192.0.2.80" in answer, "and answers from its last good data")
+    # Back at two sites only: the third is now the odd one out and withdrawn.
+    for s in lab.sites[1:]:
+        lab.pg_ctl(s, "start")
+    lone = lab.sites[0]["node"]
+    wait_for(f"{lone}'s route to be withdrawn (its database alone down)",
+             lambda: lone not in lab.service_paths() and len(lab.service_paths()) == 2, timeout=90)
+    log(f"ok: with only {lone}'s database down, {lone} is withdrawn")
+    lab.pg_ctl(lab.sites[0], "start")
+    wait_for(f"{lone} back once its database is", lambda: len(lab.service_paths()) == 3, timeout=90)
+    log(f"ok: {lone} announced again once its database is back")
 
 
 def main():

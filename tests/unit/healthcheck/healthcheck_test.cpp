@@ -63,6 +63,11 @@ TEST(HealthcheckSettings, PeersAndValues) {
   EXPECT_EQ(s.peers[1].dns.to_string(), "[2001:db8::3]:53");
   EXPECT_FALSE(s.peers[1].health);
   EXPECT_EQ(s.bird_socket, "/tmp/bird.ctl");
+  EXPECT_FALSE(s.http);
+  const auto h = parse_settings(
+      "[check]\nname = a.example\n[bird]\ninclude = /x\n[http]\nlisten = 127.0.0.1:8083\n");
+  ASSERT_TRUE(h.http);
+  EXPECT_EQ(h.http->to_string(), "127.0.0.1:8083");
 }
 
 void expect_error(const std::string& text, const std::string& needle) {
@@ -90,6 +95,8 @@ TEST(HealthcheckSettings, BadInputIsRefusedWithTheLine) {
                "f.conf:3: [check] name given twice");
   expect_error("[check]\nname = a.example\n[bird]\ninclude = /x\nsymbol = 1abc\n",
                "not a BIRD symbol");
+  expect_error("[check]\nname = a.example\n[bird]\ninclude = /x\n[http]\nlisten = localhost:1\n",
+               "f.conf:6: listen:");
 }
 
 TEST(HealthcheckSettings, HttpUrls) {
