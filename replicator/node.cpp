@@ -55,6 +55,43 @@ constexpr std::size_t fetch_page = 16;  // source transactions read at a time
 // this site forwards after the delay, so any connected topology converges.
 constexpr long long forward_delay_ms = 30000;
 constexpr long long links_fresh_ms = 2 * ping_every_ms + 2000;
+// Source transactions read to send, as text, kept for the other links that
+// send them too (a transaction never changes once committed): in a mesh
+// each one is sent to every peer, and reading it is most of the sender's
+// database work. Bounded; the oldest go first.
+constexpr std::size_t sent_cache_bytes = 64 * 1024 * 1024;
+
+/// Shared by every link's worker thread.
+class sent_cache {
+ public:
+  using text = std::shared_ptr<const std::string>;
+  text find(const std::string& origin, long long seq) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find({origin, seq});
+    return it == entries_.end() ? nullptr : it->second;
+  }
+  void add(const std::string& origin, long long seq, text t) {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = entries_.emplace(std::make_pair(origin, seq), std::move(t));
+    if (!fresh) return;
+    bytes_ += it->second->size();
+    order_.emplace_back(origin, seq);
+    while (bytes_ > sent_cache_bytes && !order_.empty()) {
+      auto old = entries_.find(order_.front());
+      if (old != entries_.end()) {
+        bytes_ -= old->second->size();
+        entries_.erase(old);
+      }
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<std::string, long long>, text> entries_;
+  std::deque<std::pair<std::string, long long>> order_;
+  std::size_t bytes_ = 0;
+};
 
 long long steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -158,6 +195,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   common::metrics::gauge& conflicts;
   common::metrics::gauge& apply_errors;
   std::map<std::string, peer_metrics> per_peer;  // io thread only
+  sent_cache sent_txs;
 
   asio::io_context io;
   asio::ssl::context tls{asio::ssl::context::tls};
@@ -492,18 +530,32 @@ void session::pump() {
       }
       // Pages of a few transactions: each one is built as JSON by the query,
       // and a frame is full long before `limit` large transactions.
+      const bool held = held_back.count(origin) > 0;
       for (std::size_t got = fetch_page; got == fetch_page && n < limit && batch.size() < max_batch_bytes;) {
+        // What another link has read already (never for a held-back origin,
+        // whose read also checks how long a transaction has been here).
+        for (long long next = std::max(sent[origin], after) + 1;
+             !held && next <= have && n < limit && batch.size() < max_batch_bytes; ++next) {
+          auto cached = self->node_->sent_txs.find(origin, next);
+          if (!cached) break;
+          if (n++) batch += ',';
+          batch += *cached;
+          sent[origin] = next;
+        }
+        if (n >= limit || batch.size() >= max_batch_bytes || std::max(sent[origin], after) >= have) break;
         got = 0;
         auto page = std::min<std::size_t>(fetch_page, limit - n);
         for (const auto& ch : tx.exec_params(
                  "SELECT origin_seq, tx FROM zonemesh.origin_changes_text($1, $2, $3, $4, "
                  "make_interval(secs => $5))",
-                 origin, sent[origin] > after ? sent[origin] : after, have, static_cast<long long>(page),
-                 held_back.count(origin) ? static_cast<double>(forward_delay_ms) / 1000.0 : 0.0)) {
+                 origin, std::max(sent[origin], after), have, static_cast<long long>(page),
+                 held ? static_cast<double>(forward_delay_ms) / 1000.0 : 0.0)) {
           ++got;
           if (n++) batch += ',';
-          batch += ch[1].c_str();
+          auto text = std::make_shared<const std::string>(ch[1].c_str(), ch[1].size());
+          batch += *text;
           sent[origin] = ch[0].as<long long>();
+          self->node_->sent_txs.add(origin, sent[origin], std::move(text));
         }
         if (got < page) break;
       }

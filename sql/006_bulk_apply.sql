@@ -398,6 +398,7 @@ CREATE FUNCTION zonemesh.apply_batch(txs jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
   plain boolean[];
+  sizes integer[];
   n integer;
   i integer := 1;
   j integer;
@@ -410,10 +411,14 @@ BEGIN
   END IF;
   n := jsonb_array_length(txs);
   BEGIN
-    plain := ARRAY(SELECT coalesce(zonemesh.bulk_eligible(x.tx), false) FROM jsonb_array_elements(txs) WITH ORDINALITY x(tx, k)
-                    ORDER BY x.k);
+    SELECT array_agg(coalesce(zonemesh.bulk_eligible(x.tx), false) ORDER BY x.k),
+           array_agg(CASE WHEN jsonb_typeof(x.tx -> 'changes') = 'array'
+                          THEN jsonb_array_length(x.tx -> 'changes') ELSE 0 END ORDER BY x.k)
+      INTO plain, sizes
+      FROM jsonb_array_elements(txs) WITH ORDINALITY x(tx, k);
   EXCEPTION WHEN others THEN
     plain := array_fill(false, ARRAY[n]);
+    sizes := array_fill(0, ARRAY[n]);
   END;
   WHILE i <= n LOOP
     j := i;
@@ -421,7 +426,12 @@ BEGIN
       j := j + 1;
     END LOOP;
     part := NULL;
-    IF plain[i] THEN
+    -- A few changes (a single edit, as most are) go faster one at a time
+    -- than through the staging tables: fewer than zonemesh.bulk_min_changes
+    -- (a session setting, default 32; tests set 1 to take the set-based
+    -- path with small frames).
+    IF plain[i] AND (SELECT sum(z) FROM unnest(sizes[i:j]) z)
+                    >= coalesce(nullif(current_setting('zonemesh.bulk_min_changes', true), '')::integer, 32) THEN
       BEGIN
         part := zonemesh.apply_bulk(txs, i, j);
       EXCEPTION WHEN others THEN

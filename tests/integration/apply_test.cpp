@@ -47,6 +47,10 @@ class Apply : public ::testing::Test {
   static std::string apply(const std::string& db, const std::string& txs) {
     return sql_value(db, "SELECT zonemesh.apply_batch('" + txs + "'::jsonb)");
   }
+  /// apply(), with the set-based path taken however small the frame.
+  static std::string apply_set_based(const std::string& db, const std::string& txs) {
+    return sql_value(db, "SET zonemesh.bulk_min_changes = 1; SELECT zonemesh.apply_batch('" + txs + "'::jsonb)");
+  }
 
   static std::unique_ptr<cluster> cluster_;
   std::string a_, b_, c_;
@@ -306,7 +310,7 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
   std::string t1 = tx(1, record(1, 1, "\"192.0.2.1\"") + "," + record(1, 2, "\"192.0.2.2\""));
   std::string t2 = tx(2, record(2, 3, "\"192.0.2.3\"") + "," + record(2, 4, "null"));
   std::string t3 = tx(3, record(3, 5, "\"192.0.2.5\"") + "," + record(3, 1, "\"192.0.2.11\""));
-  auto counts = nlohmann::json::parse(apply(b_, "[" + t1 + "," + t2 + "," + t3 + "]"));
+  auto counts = nlohmann::json::parse(apply_set_based(b_, "[" + t1 + "," + t2 + "," + t3 + "]"));
   EXPECT_EQ(counts["applied"], 2);
   EXPECT_EQ(counts["failed"], 1);
   EXPECT_EQ(sql_value(b_, "SELECT string_agg(name || '=' || content, ',' ORDER BY name) FROM records "
@@ -326,7 +330,7 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
             "192.0.2.1");
 
   // The same frame again: what is here is a duplicate, the bad one fails again.
-  counts = nlohmann::json::parse(apply(b_, "[" + t1 + "," + t2 + "," + t3 + "," + t1 + "]"));
+  counts = nlohmann::json::parse(apply_set_based(b_, "[" + t1 + "," + t2 + "," + t3 + "," + t1 + "]"));
   EXPECT_EQ(counts["applied"], 0);
   EXPECT_EQ(counts["duplicate"], 3);
   EXPECT_EQ(counts["failed"], 1);
@@ -336,7 +340,7 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
   // A good copy of it (sent twice in one frame) closes the gap; nothing else moves.
   std::string before = dump_replicated_state(b_);
   std::string fixed = tx(2, record(2, 3, "\"192.0.2.3\"") + "," + record(2, 4, "\"192.0.2.4\""));
-  counts = nlohmann::json::parse(apply(b_, "[" + fixed + "," + t3 + "," + fixed + "]"));
+  counts = nlohmann::json::parse(apply_set_based(b_, "[" + fixed + "," + t3 + "," + fixed + "]"));
   EXPECT_EQ(counts["applied"], 1);
   EXPECT_EQ(counts["duplicate"], 2);
   EXPECT_EQ(sql_value(b_, "SELECT zonemesh.version_vector() ->> 'px'"), "3");
@@ -453,6 +457,10 @@ TEST_F(Apply, SetBasedApplyDoesWhatOneAtATimeDoes) {
   auto run = [&](const std::string& fn) {
     reset_site(b_);
     pqxx::connection conn(b_);
+    {
+      pqxx::nontransaction nt(conn);
+      nt.exec("SET zonemesh.bulk_min_changes = 1");
+    }
     long long applied = 0;
     for (const auto& f : frames) {
       pqxx::work w(conn);
