@@ -239,8 +239,14 @@ struct run_buffer {
 };
 
 void run_buffer::add_draft(draft_node& d, std::uint64_t prefix, apex_serving* apex) {
-  std::stable_sort(d.rrs.begin(), d.rrs.end(),
-                   [](const draft_rr& a, const draft_rr& b) { return a.type < b.type; });
+  // Stable insertion sort by type: few RRs per node, and no allocation
+  // (std::stable_sort takes a temporary buffer on every call).
+  for (std::size_t i = 1; i < d.rrs.size(); ++i) {
+    const draft_rr moving = d.rrs[i];
+    std::size_t j = i;
+    for (; j > 0 && d.rrs[j - 1].type > moving.type; --j) d.rrs[j] = d.rrs[j - 1];
+    d.rrs[j] = moving;
+  }
   std::size_t sets = 0;
   std::size_t data = 0;
   for (std::size_t i = 0; i < d.rrs.size(); ++i) {
@@ -547,17 +553,20 @@ std::string zone_builder::check(const record& rr) const {
 }
 
 std::string zone_builder::log_change(record_change::action what, const record& rr) {
-  const dns::name lower = rr.owner.lowercased();
-  const lookup_key key(lower);
+  const lookup_key key(rr.owner);  // lowercase
   const std::string_view k = key.full();
-  const auto owner = lower.wire();
+  const auto owner = rr.owner.wire();
   const std::size_t at = log_bytes_.size();
-  if (at + k.size() + owner.size() + rr.rdata.size() > std::numeric_limits<std::uint32_t>::max()) {
+  const std::size_t size = k.size() + owner.size() + rr.rdata.size();
+  if (at + size > std::numeric_limits<std::uint32_t>::max()) {
     return "zone " + apex_.to_string() + " is too large to load (more than 4 GiB of records)";
   }
-  log_bytes_.insert(log_bytes_.end(), k.begin(), k.end());
-  log_bytes_.insert(log_bytes_.end(), owner.begin(), owner.end());
-  log_bytes_.insert(log_bytes_.end(), rr.rdata.begin(), rr.rdata.end());
+  log_bytes_.resize(at + size);
+  std::uint8_t* out = log_bytes_.data() + at;
+  std::memcpy(out, k.data(), k.size());
+  out += k.size();
+  for (const std::uint8_t c : owner) *out++ = dns::to_lower(c);  // the owner as served: lowercase
+  if (!rr.rdata.empty()) std::memcpy(out, rr.rdata.data(), rr.rdata.size());
   logged_change c;
   c.prefix = zone_snapshot::key_prefix(k, apex_key_.size());
   c.at = static_cast<std::uint32_t>(at);
@@ -614,6 +623,33 @@ std::size_t key_label_ends(std::string_view key, std::array<std::uint16_t, dns::
 }
 
 }  // namespace
+
+void zone_builder::reserve(std::size_t records, std::size_t octets_per_record) {
+  if (base_ != nullptr) return;
+  log_.reserve(records);
+  // the key is about as long as the owner
+  log_bytes_.reserve(std::min<std::size_t>(records * (octets_per_record + apex_key_.size() + 8),
+                                           std::numeric_limits<std::uint32_t>::max()));
+}
+
+std::string zone_builder::absorb(zone_builder&& other) {
+  if (base_ != nullptr || other.base_ != nullptr || !other.apex_.equals(apex_)) {
+    return "only builders from records of the same zone can be joined";
+  }
+  const std::size_t shift = log_bytes_.size();
+  if (shift + other.log_bytes_.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return "zone " + apex_.to_string() + " is too large to load (more than 4 GiB of records)";
+  }
+  log_bytes_.insert(log_bytes_.end(), other.log_bytes_.begin(), other.log_bytes_.end());
+  log_.reserve(log_.size() + other.log_.size());
+  for (logged_change c : other.log_) {
+    c.at = static_cast<std::uint32_t>(c.at + shift);
+    log_.push_back(c);
+  }
+  other.log_ = {};
+  other.log_bytes_ = {};
+  return {};
+}
 
 build_result zone_builder::build(std::uint32_t serial) const {
   return base_ == nullptr ? build_from_log(serial) : build_from_base(serial);

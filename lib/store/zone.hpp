@@ -145,8 +145,9 @@ class lookup_key {
   std::string_view full() const { return prefix(labels_); }
 
  private:
-  std::array<std::uint8_t, 2 * dns::max_name_length> key_{};
-  std::array<std::uint16_t, dns::max_labels + 1> ends_{};
+  // Not zeroed: only the octets written are read (this runs per query).
+  std::array<std::uint8_t, 2 * dns::max_name_length> key_;
+  std::array<std::uint16_t, dns::max_labels + 1> ends_;
   std::size_t labels_ = 0;
 };
 
@@ -280,6 +281,15 @@ class zone_builder {
   /// Builds the snapshot, serving `serial` in the SOA. Fails without exactly
   /// one SOA at the apex.
   build_result build(std::uint32_t serial) const;
+
+  /// Makes room for about this many records of about this many octets of
+  /// owner and RDATA each (a builder from records; saves the copies of a
+  /// growing log on large loads).
+  void reserve(std::size_t records, std::size_t octets_per_record);
+  /// Takes over what `other` (a builder from records of the same zone)
+  /// collected, as if it had been added here after this builder's own: for
+  /// a load read in parallel parts. Returns an empty string or why not.
+  std::string absorb(zone_builder&& other);
 
  private:
   std::string check(const record& rr) const;
