@@ -17,6 +17,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
@@ -228,6 +229,23 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// key_prefix() of each run's last node, so that find() picks a run, and
   /// then a node by the run's own prefixes, in contiguous arrays.
   std::vector<std::uint64_t> run_last_prefixes_;
+  /// Per run, where its arrays and nodes are: the search goes there
+  /// directly, one cache miss fewer than through the run itself.
+  static constexpr std::size_t summary_size = 8;
+  struct run_index {
+    /// The last prefix of each block of summary_size nodes, in the entry
+    /// itself: the search reads this entry, then one block of prefixes.
+    std::array<std::uint64_t, summary_size> summary{};
+    const std::uint64_t* prefixes = nullptr;
+    const std::uint32_t* offsets = nullptr;
+    const std::byte* bytes = nullptr;
+    std::size_t size = 0;
+    const node& at(std::size_t i) const {
+      return *std::launder(reinterpret_cast<const node*>(bytes + offsets[i]));
+    }
+  };
+  std::vector<run_index> run_index_;
+  void pop_run();
   std::size_t node_count_ = 0;
   const node* apex_node_ = nullptr;
 };
