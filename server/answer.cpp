@@ -63,16 +63,16 @@ void assembler::count(section s, std::size_t n) {
 bool assembler::put(section s, std::span<const std::uint8_t> owner, const store::rrset& set,
                     std::uint32_t ttl) {
   const std::size_t start = st_.w.size();
-  for (const auto& rdata : set.rdatas) {
-    if (!st_.w.rr(owner, set.type, dns::rr_class::in, ttl, rdata)) {
+  for (const store::rr_ref rr : set) {
+    if (!st_.w.rr(owner, set.type, dns::rr_class::in, ttl, rr.rdata)) {
       st_.w.rollback(start);  // whole RRsets only (RFC 2181 9)
       if (s != section::additional) st_.truncated = true;
       return false;
     }
   }
-  count(s, set.rdatas.size());
+  count(s, set.size());
   if (s == section::answer) {
-    for (const auto& rdata : set.rdatas) remember_target(set.type, rdata);
+    for (const store::rr_ref rr : set) remember_target(set.type, rr.rdata);
   }
   return true;
 }
@@ -103,7 +103,7 @@ void assembler::add_address_records(const store::zone_snapshot& zone, const stor
   (void)zone;
   for (const std::uint16_t type : {t::a, t::aaaa}) {
     if (const auto* set = n.find(type); set != nullptr) {
-      (void)put(section::additional, n.owner.wire(), *set);
+      (void)put(section::additional, n.owner_wire(), *set);
     }
   }
 }
@@ -111,29 +111,30 @@ void assembler::add_address_records(const store::zone_snapshot& zone, const stor
 void assembler::referral(const store::zone_snapshot& zone, const store::node& cut, bool first_hop) {
   if (first_hop) st_.authoritative = false;
   const auto* ns = cut.find(t::ns);
-  if (!put(section::authority, cut.owner.wire(), *ns)) return;
+  if (!put(section::authority, cut.owner_wire(), *ns)) return;
   // DS goes with its RRSIG (RFC 4035 3.1.4), which only a signed zone has:
   // an unsigned zone refers with NS only, as Knot and NSD do. An explicit DS
   // query at the cut is still answered from the parent (see run()).
   if (options_.dnssec_ok && zone_is_signed(zone)) {
     if (const auto* ds = cut.find(t::ds); ds != nullptr) {
-      if (!put(section::authority, cut.owner.wire(), *ds)) return;
+      if (!put(section::authority, cut.owner_wire(), *ds)) return;
     }
   }
   // Glue: addresses of name servers inside this zone. Those below the cut
   // are required for the referral to work (RFC 9471): if they do not fit,
   // the reply is truncated; sibling glue is optional.
-  for (const auto& rdata : ns->rdatas) {
+  const dns::name cut_owner = cut.owner();
+  for (const store::rr_ref rr : *ns) {
     dns::name target;
-    if (dns::name::from_wire(rdata, target) != dns::name_status::ok) continue;
+    if (dns::name::from_wire(rr.rdata, target) != dns::name_status::ok) continue;
     if (!target.is_subdomain_of(zone.apex())) continue;
     const auto* n = zone.find(target);
     if (n == nullptr) continue;
-    const bool required = target.is_subdomain_of(cut.owner);
+    const bool required = target.is_subdomain_of(cut_owner);
     for (const std::uint16_t type : {t::a, t::aaaa}) {
       const auto* set = n->find(type);
       if (set == nullptr) continue;
-      if (!put(section::additional, n->owner.wire(), *set) && required) {
+      if (!put(section::additional, n->owner_wire(), *set) && required) {
         st_.truncated = true;
         return;
       }
@@ -196,14 +197,14 @@ void assembler::run(const dns::name& qname, std::uint16_t qtype) {
         const auto owner = current.wire();
         const store::node& n = *found.node;
         if (qtype == t::any) {
-          if (n.rrsets.empty()) {
+          if (n.empty_non_terminal()) {
             negative(*zone);
           } else if (options_.tcp) {
-            for (const auto& set : n.rrsets) {
+            for (const auto& set : n.rrsets()) {
               if (!put(section::answer, owner, set)) break;
             }
           } else {
-            (void)put(section::answer, owner, n.rrsets.front());  // RFC 8482 4.1
+            (void)put(section::answer, owner, n.rrsets().front());  // RFC 8482 4.1
           }
           additional_processing();
           return;
@@ -219,7 +220,7 @@ void assembler::run(const dns::name& qname, std::uint16_t qtype) {
         }
         if (!put(section::answer, owner, *cname)) return;
         dns::name target;
-        if (dns::name::from_wire(cname->rdatas.front(), target) != dns::name_status::ok ||
+        if (dns::name::from_wire(cname->front().rdata, target) != dns::name_status::ok ||
             !follow(target, zone, current, hops)) {
           return;
         }
@@ -242,13 +243,13 @@ void assembler::run(const dns::name& qname, std::uint16_t qtype) {
       case kind::dname: {
         const store::node& owner = *found.node;
         const auto* dname_set = owner.find(t::dname);
-        if (!put(section::answer, owner.owner.wire(), *dname_set)) return;
+        if (!put(section::answer, owner.owner_wire(), *dname_set)) return;
         dns::name dname_target;
         dns::name synthesized;
-        if (dns::name::from_wire(dname_set->rdatas.front(), dname_target) != dns::name_status::ok) {
+        if (dns::name::from_wire(dname_set->front().rdata, dname_target) != dns::name_status::ok) {
           return;
         }
-        if (current.replace_suffix(owner.owner, dname_target, synthesized) !=
+        if (current.replace_suffix(owner.owner(), dname_target, synthesized) !=
             dns::name_status::ok) {
           st_.rcode = dns::rcode::yxdomain;  // RFC 6672 2.2
           return;

@@ -4,8 +4,12 @@
 
 #include "zone_follower.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -23,6 +27,67 @@
 #include "zonefile/zonefile.hpp"
 
 namespace zonemesh::server {
+
+bool split_copy_line(std::string& line, std::span<std::string_view> fields) {
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  char* const begin = line.data();
+  const char* in = begin;
+  const char* const end = begin + line.size();
+  char* out = begin;
+  std::size_t field = 0;
+  char* field_start = out;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  while (true) {
+    if (in == end || *in == '\t') {
+      if (field >= fields.size()) return false;
+      fields[field++] = std::string_view(field_start, static_cast<std::size_t>(out - field_start));
+      if (in == end) break;
+      ++in;
+      field_start = out;
+      continue;
+    }
+    if (*in != '\\') {
+      *out++ = *in++;
+      continue;
+    }
+    if (++in == end) return false;
+    const char c = *in++;
+    switch (c) {
+      case 'b': *out++ = '\b'; break;
+      case 'f': *out++ = '\f'; break;
+      case 'n': *out++ = '\n'; break;
+      case 'r': *out++ = '\r'; break;
+      case 't': *out++ = '\t'; break;
+      case 'v': *out++ = '\v'; break;
+      case 'N': return false;  // NULL: no column read here may be NULL
+      case 'x': {
+        int v = 0, digits = 0;
+        for (; digits < 2 && in != end && hex(*in) >= 0; ++digits) v = v * 16 + hex(*in++);
+        if (digits == 0) return false;
+        *out++ = static_cast<char>(v);
+        break;
+      }
+      default:
+        if (c >= '0' && c <= '7') {
+          int v = c - '0';
+          for (int digits = 1; digits < 3 && in != end && *in >= '0' && *in <= '7'; ++digits) {
+            v = v * 8 + (*in++ - '0');
+          }
+          *out++ = static_cast<char>(v);
+        } else {
+          *out++ = c;
+        }
+    }
+  }
+  return field == fields.size();
+}
+
+
 namespace {
 
 using snapshot_tx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
@@ -30,6 +95,7 @@ using clock = std::chrono::steady_clock;
 
 constexpr int changes_batch = 2000;     // change-log entries read at a time
 constexpr long long big_entry = 20000;  // changes re-read RRset by RRset at most; more: zone reload
+constexpr long long parallel_load_pages = 256;  // records table pages (2 MiB) worth two COPY streams
 
 /// A PostgreSQL array literal of text values.
 std::string text_array(const std::vector<std::string>& values) {
@@ -46,6 +112,7 @@ std::string text_array(const std::vector<std::string>& values) {
   out += '}';
   return out;
 }
+
 
 long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
@@ -94,6 +161,10 @@ struct zone_follower::impl {
   bool catch_up(pqxx::connection& conn);
   std::map<std::string, std::shared_ptr<const store::zone_snapshot>> load_zones(
       snapshot_tx& tx, const std::vector<std::string>* only);
+  /// Streams the rows of `query` (zone, name, type, ttl, content) into the
+  /// builders of their zones; returns the number of rows.
+  std::size_t read_records(pqxx::transaction_base& tx, const std::string& query,
+                           std::map<std::string, store::zone_builder, std::less<>>& builders);
   bool sleep_for(std::chrono::milliseconds d) {
     std::unique_lock lock(mutex);
     return !cv.wait_for(lock, d, [&] { return stopping; });
@@ -125,9 +196,10 @@ struct zone_follower::impl {
 
 std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower::impl::load_zones(
     snapshot_tx& tx, const std::vector<std::string>* only) {
+  const auto started = clock::now();
   std::string filter = only ? " WHERE z.name = ANY(" + tx.quote(text_array(*only)) + "::text[])" : "";
   std::map<std::string, std::uint32_t> serials;
-  std::map<std::string, store::zone_builder> builders;
+  std::map<std::string, store::zone_builder, std::less<>> builders;
   for (const auto& row : tx.exec("SELECT z.name, zonemesh.zone_serial(z.name) FROM zones z" + filter)) {
     dns::name apex;
     std::string zone = row[0].c_str();
@@ -139,32 +211,75 @@ std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower
     serials[zone] = static_cast<std::uint32_t>(row[1].as<long long>());
     builders.emplace(zone, store::zone_builder(apex));
   }
-  std::string query =
-      "SELECT r.zone, r.name, r.type, r.ttl, r.content FROM records r JOIN zones z ON z.name = r.zone" +
-      filter + (filter.empty() ? " WHERE" : " AND") + " NOT r.disabled";
-  pqxx::icursorstream stream(tx, query, "zonemesh_load", 20000);
-  pqxx::result chunk;
-  zonefile::text_record text;
-  store::record rec;
-  while (stream >> chunk) {
-    for (const auto& row : chunk) {
-      auto it = builders.find(row[0].c_str());
-      if (it == builders.end()) continue;
-      text.name = row[1].c_str();
-      text.type = row[2].c_str();
-      text.ttl = row[3].as<std::uint32_t>();
-      text.content = row[4].c_str();
-      std::string error = zonefile::to_wire(text, rec);
-      if (error.empty()) error = it->second.add(rec);
-      if (!error.empty()) {
-        spdlog::warn("zone {}: record skipped: {}", it->first, error);
-        record_errors.inc();
+  // The records stream in with COPY: PostgreSQL writes rows while this
+  // thread turns the previous ones into wire form, with no round trip per
+  // batch and no result set held in memory. Records of zones not listed
+  // above (none, as records reference zones) are skipped.
+  std::string query = "(SELECT r.zone, r.name, r.type, r.ttl, r.content FROM records r WHERE NOT r.disabled";
+  if (only) query += " AND r.zone = ANY(" + tx.quote(text_array(*only)) + "::text[])";
+  std::size_t rows = 0;
+  int parts = 1;
+  const long long pages =
+      only ? 0
+           : tx.exec1("SELECT pg_relation_size('public.records') / current_setting('block_size')::bigint")[0]
+                 .as<long long>();
+  // One zone (the common case for a big table): room for its records at once.
+  long long estimate = 0;
+  if (builders.size() == 1 && pages >= parallel_load_pages) {
+    estimate = tx.exec1("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'public.records'::regclass")[0]
+                   .as<long long>();
+    builders.begin()->second.reserve(static_cast<std::size_t>(estimate / 2 + estimate / 16), 40);
+  }
+  if (pages < parallel_load_pages) {
+    rows = read_records(tx, query + ")", builders);
+  } else {
+    // A large table: the second half of its pages is read at the same time
+    // on a second connection that imports this transaction's snapshot, so
+    // both halves are one consistent state; PostgreSQL's side of the COPY is
+    // what takes longest. Each part fills its own builders, joined after.
+    const std::string snapshot = tx.exec1("SELECT pg_export_snapshot()")[0].c_str();
+    const std::string middle = "'(" + std::to_string(pages / 2) + ",0)'::tid";
+    std::map<std::string, store::zone_builder, std::less<>> second;
+    for (const auto& [zone, builder] : builders) {
+      dns::name apex;
+      (void)dns::name::from_text(zone, apex);
+      second.emplace(zone, store::zone_builder(apex))
+          .first->second.reserve(static_cast<std::size_t>(estimate / 2 + estimate / 16), 40);
+    }
+    std::string helper_error;
+    std::size_t helper_rows = 0;
+    std::thread helper([&] {
+      try {
+        pqxx::connection conn(conninfo);
+        snapshot_tx part(conn);
+        part.exec0("SET TRANSACTION SNAPSHOT " + part.quote(snapshot));
+        helper_rows = read_records(part, query + " AND r.ctid >= " + middle + ")", second);
+        part.commit();
+      } catch (const std::exception& e) {
+        helper_error = e.what();
+      }
+    });
+    try {
+      rows = read_records(tx, query + " AND r.ctid < " + middle + ")", builders);
+    } catch (...) {
+      helper.join();
+      throw;
+    }
+    helper.join();
+    if (!helper_error.empty()) throw std::runtime_error("reading records in parallel: " + helper_error);
+    rows += helper_rows;
+    parts = 2;
+    for (auto& [zone, builder] : builders) {
+      if (auto error = builder.absorb(std::move(second.at(zone))); !error.empty()) {
+        throw std::runtime_error("zone " + zone + ": " + error);
       }
     }
   }
+  const auto read = clock::now();
   std::map<std::string, std::shared_ptr<const store::zone_snapshot>> out;
   for (auto& [zone, builder] : builders) {
     auto built = builder.build(serials[zone]);
+    builder = store::zone_builder(dns::name());  // frees the record log now
     if (!built) {
       spdlog::error("zone {}: not served: {}", zone, built.error);
       zone_errors.inc();
@@ -173,7 +288,61 @@ std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower
     }
     out[zone] = built.zone;
   }
+  builders.clear();
+  // The record log and COPY buffers were large and short-lived: give their
+  // pages back rather than keep them as free heap.
+  malloc_trim(0);
+  spdlog::info("read {} records of {} zones in {} ms (in {} part{}), built in {} ms", rows, out.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(read - started).count(), parts,
+               parts == 1 ? "" : "s",
+               std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - read).count());
   return out;
+}
+
+std::size_t zone_follower::impl::read_records(
+    pqxx::transaction_base& tx, const std::string& query,
+    std::map<std::string, store::zone_builder, std::less<>>& builders) {
+  std::size_t rows = 0;
+  pqxx::stream_from stream(tx, query);
+  std::string line;
+  std::array<std::string_view, 5> fields;
+  zonefile::text_record text;
+  store::record rec;
+  std::string_view last_zone;
+  auto builder = builders.end();
+  while (stream.get_raw_line(line)) {
+    ++rows;
+    if (!split_copy_line(line, fields)) {
+      spdlog::warn("record skipped: malformed COPY row {}", rows);
+      record_errors.inc();
+      continue;
+    }
+    if (builder == builders.end() || fields[0] != last_zone) {
+      builder = builders.find(fields[0]);
+      if (builder == builders.end()) continue;
+      last_zone = builder->first;
+    }
+    text.name.assign(fields[1]);
+    text.type.assign(fields[2]);
+    std::uint32_t ttl = 0;
+    const auto ttl_end = fields[3].data() + fields[3].size();
+    if (std::from_chars(fields[3].data(), ttl_end, ttl).ptr != ttl_end) {
+      spdlog::warn("zone {}: record skipped: {} {}: bad TTL {}", builder->first, text.name, text.type,
+                   fields[3]);
+      record_errors.inc();
+      continue;
+    }
+    text.ttl = ttl;
+    text.content.assign(fields[4]);
+    std::string error = zonefile::to_wire(text, rec);
+    if (error.empty()) error = builder->second.add(rec);
+    if (!error.empty()) {
+      spdlog::warn("zone {}: record skipped: {}", builder->first, error);
+      record_errors.inc();
+    }
+  }
+  stream.complete();
+  return rows;
 }
 
 void zone_follower::impl::full_load(snapshot_tx& tx) {

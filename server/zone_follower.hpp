@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "store/zone_set.hpp"
 
@@ -60,5 +62,10 @@ class zone_follower {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// Splits one line of COPY text output (as the follower reads records) into
+/// `fields`, undoing COPY's backslash escapes in place. False when the line
+/// holds another number of fields, a NULL or a broken escape.
+bool split_copy_line(std::string& line, std::span<std::string_view> fields);
 
 }  // namespace zonemesh::server

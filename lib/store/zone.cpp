@@ -1,8 +1,11 @@
-// Zone snapshots: building, copy-on-write changes, lookup.
+// Zone snapshots: compact node runs, building, copy-on-write changes, lookup.
 #include "store/zone.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <new>
+#include <unordered_set>
 
 #include "dns/types.hpp"
 
@@ -61,26 +64,38 @@ bool singleton_type(std::uint16_t type) {
   return type == dns::rr_type::soa || type == dns::rr_type::cname || type == dns::rr_type::dname;
 }
 
-void recompute(node& n, const dns::name& apex) {
-  for (auto& set : n.rrsets) {
-    set.ttl = set.ttls.empty() ? 0 : *std::min_element(set.ttls.begin(), set.ttls.end());
-  }
-  n.delegation = !n.owner.equals(apex) && n.find(dns::rr_type::ns) != nullptr;
-}
+/// Runs are cut to this many nodes; a run that grows past twice this is cut
+/// again. Small enough that a change copies little (a few KiB), large enough
+/// that the array of runs is small too.
+constexpr std::size_t run_size = 64;
 
 }  // namespace
 
+// ---------------------------------------------------------------------------
+// Nodes as stored
+
 const rrset* node::find(std::uint16_t type) const {
-  for (const auto& set : rrsets) {
+  for (const auto& set : rrsets()) {
     if (set.type == type) return &set;
   }
   return nullptr;
 }
 
-lookup_key::lookup_key(const dns::name& n) {
+dns::name node::owner() const {
+  dns::name n;
+  (void)dns::name::from_wire(owner_wire(), n);
+  return n;
+}
+
+std::size_t node::record_count() const {
+  std::size_t n = 0;
+  for (const auto& set : rrsets()) n += set.count;
+  return n;
+}
+
+lookup_key::lookup_key(std::span<const std::uint8_t> wire) {
   std::array<std::uint8_t, dns::max_labels + 1> offsets{};
-  labels_ = dns::label_offsets(n.wire(), offsets);
-  const auto wire = n.wire();
+  labels_ = dns::label_offsets(wire, offsets);
   std::size_t len = 0;
   ends_[0] = 0;
   for (std::size_t i = labels_; i-- > 0;) {
@@ -101,23 +116,214 @@ lookup_key::lookup_key(const dns::name& n) {
 }
 
 /// Nodes in key order, never empty; a snapshot's runs follow each other.
+/// One block holds the nodes back to back (each 4-aligned); the two arrays
+/// index it.
 struct node_run {
-  std::vector<std::shared_ptr<const node>> nodes;
   std::vector<std::uint64_t> prefixes;  ///< zone_snapshot::key_prefix() of each node
+  std::vector<std::uint32_t> offsets;   ///< where each node starts in `bytes`
+  std::vector<std::byte> bytes;
+
+  std::size_t size() const { return offsets.size(); }
+  const node& at(std::size_t i) const {
+    return *std::launder(reinterpret_cast<const node*>(bytes.data() + offsets[i]));
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Drafts: nodes being edited, and their encoding into a run
+
+struct draft_rr {
+  std::uint16_t type = 0;
+  std::uint16_t size = 0;
+  std::uint32_t ttl = 0;
+  const std::uint8_t* rdata = nullptr;
+  std::span<const std::uint8_t> bytes() const { return {rdata, size}; }
+};
+
+struct draft_node {
+  std::string key;
+  std::array<std::uint8_t, dns::max_name_length> owner{};
+  std::uint8_t owner_size = 0;
+  std::vector<draft_rr> rrs;  ///< in the order given; sorted by type when encoded
+
+  std::span<const std::uint8_t> owner_wire() const { return {owner.data(), owner_size}; }
+  void set_owner(std::span<const std::uint8_t> wire) {
+    std::memcpy(owner.data(), wire.data(), wire.size());
+    owner_size = static_cast<std::uint8_t>(wire.size());
+  }
+  bool empty() const { return rrs.empty(); }
+
+  void apply(record_change::action what, std::uint16_t type, std::uint32_t ttl,
+             std::span<const std::uint8_t> rdata) {
+    auto same = [&](const draft_rr& r) {
+      return r.type == type && r.size == rdata.size() &&
+             (rdata.empty() || std::memcmp(r.rdata, rdata.data(), rdata.size()) == 0);
+    };
+    switch (what) {
+      case record_change::action::upsert: {
+        const draft_rr fresh{type, static_cast<std::uint16_t>(rdata.size()), ttl, rdata.data()};
+        if (auto it = std::find_if(rrs.begin(), rrs.end(), same); it != rrs.end()) {
+          it->ttl = ttl;
+        } else if (singleton_type(type)) {
+          std::erase_if(rrs, [&](const draft_rr& r) { return r.type == type; });
+          rrs.push_back(fresh);
+        } else {
+          rrs.push_back(fresh);
+        }
+        break;
+      }
+      case record_change::action::remove:
+        if (auto it = std::find_if(rrs.begin(), rrs.end(), same); it != rrs.end()) rrs.erase(it);
+        break;
+      case record_change::action::remove_rrset:
+        std::erase_if(rrs, [&](const draft_rr& r) { return r.type == type; });
+        break;
+      case record_change::action::remove_name:
+        rrs.clear();
+        break;
+    }
+  }
+
+  /// Number of RRs of `type`.
+  std::size_t count(std::uint16_t type) const {
+    return static_cast<std::size_t>(
+        std::count_if(rrs.begin(), rrs.end(), [&](const draft_rr& r) { return r.type == type; }));
+  }
+
+  void fill_from(const node& n) {
+    key.assign(n.key());
+    set_owner(n.owner_wire());
+    rrs.clear();
+    for (const auto& set : n.rrsets()) {
+      for (const rr_ref rr : set) {
+        rrs.push_back({set.type, static_cast<std::uint16_t>(rr.rdata.size()), rr.ttl, rr.rdata.data()});
+      }
+    }
+  }
 };
 
 namespace {
 
-/// Runs are cut to this many nodes; a run that grows past twice this is cut
-/// again. Small enough that a change copies little, large enough that the
-/// array of runs is small too.
-constexpr std::size_t run_size = 256;
+/// Serving details of the apex: the serial to write into the SOA, and the
+/// negative TTL read from it.
+struct apex_serving {
+  std::uint32_t serial = 0;
+  std::uint32_t negative_ttl = 0;
+};
 
-bool key_less(const std::shared_ptr<const node>& n, std::string_view key) {
-  return std::string_view(n->key) < key;
+/// Nodes being collected in key order for one or more runs.
+struct run_buffer {
+  std::vector<std::byte> bytes;
+  std::vector<std::uint32_t> offsets;
+  std::vector<std::uint64_t> prefixes;
+
+  std::size_t size() const { return offsets.size(); }
+  void clear() {
+    bytes.clear();
+    offsets.clear();
+    prefixes.clear();
+  }
+  void add_copy(const node& n, std::uint64_t prefix) {
+    const std::size_t at = bytes.size();
+    bytes.resize(at + n.size);
+    std::memcpy(bytes.data() + at, &n, n.size);
+    offsets.push_back(static_cast<std::uint32_t>(at));
+    prefixes.push_back(prefix);
+  }
+  void add_run(const node_run& run) {
+    for (std::size_t i = 0; i < run.size(); ++i) add_copy(run.at(i), run.prefixes[i]);
+  }
+  /// Encodes `d` (its RRs get sorted by type). `apex` non-null: this is the
+  /// apex, whose SOA gets the serial.
+  void add_draft(draft_node& d, std::uint64_t prefix, apex_serving* apex);
+};
+
+void run_buffer::add_draft(draft_node& d, std::uint64_t prefix, apex_serving* apex) {
+  // Stable insertion sort by type: few RRs per node, and no allocation
+  // (std::stable_sort takes a temporary buffer on every call).
+  for (std::size_t i = 1; i < d.rrs.size(); ++i) {
+    const draft_rr moving = d.rrs[i];
+    std::size_t j = i;
+    for (; j > 0 && d.rrs[j - 1].type > moving.type; --j) d.rrs[j] = d.rrs[j - 1];
+    d.rrs[j] = moving;
+  }
+  std::size_t sets = 0;
+  std::size_t data = 0;
+  for (std::size_t i = 0; i < d.rrs.size(); ++i) {
+    if (i == 0 || d.rrs[i].type != d.rrs[i - 1].type) ++sets;
+    data += rrset::iterator::header + d.rrs[i].size;
+  }
+  const std::size_t head = sizeof(node) + sets * sizeof(rrset) + d.owner_size + d.key.size();
+  const std::size_t total = (head + data + 3) & ~std::size_t{3};
+  const std::size_t at = bytes.size();
+  bytes.resize(at + total);
+  auto* const base = reinterpret_cast<std::uint8_t*>(bytes.data() + at);
+
+  node header;
+  header.size = static_cast<std::uint32_t>(total);
+  header.key_size = static_cast<std::uint16_t>(d.key.size());
+  header.rrset_count = static_cast<std::uint16_t>(sets);
+  header.owner_size = d.owner_size;
+  std::memcpy(base + sizeof(node) + sets * sizeof(rrset), d.owner.data(), d.owner_size);
+  std::memcpy(base + sizeof(node) + sets * sizeof(rrset) + d.owner_size, d.key.data(), d.key.size());
+
+  std::size_t write = head;
+  std::size_t set_index = 0;
+  for (std::size_t i = 0; i < d.rrs.size();) {
+    rrset set;
+    set.type = d.rrs[i].type;
+    set.ttl = std::numeric_limits<std::uint32_t>::max();
+    const std::size_t set_at = sizeof(node) + set_index * sizeof(rrset);
+    set.offset = static_cast<std::uint32_t>(write - set_at);
+    for (; i < d.rrs.size() && d.rrs[i].type == set.type; ++i) {
+      const draft_rr& rr = d.rrs[i];
+      std::memcpy(base + write, &rr.size, 2);
+      std::memcpy(base + write + 2, &rr.ttl, 4);
+      std::memcpy(base + write + rrset::iterator::header, rr.rdata, rr.size);
+      if (apex != nullptr && set.type == dns::rr_type::soa && set.count == 0) {
+        std::uint8_t* rdata = base + write + rrset::iterator::header;
+        const std::size_t fixed = soa_fixed_offset({rdata, rr.size});
+        store_u32(rdata + fixed, apex->serial);
+        apex->negative_ttl = load_u32(rdata + fixed + 16);
+      }
+      write += rrset::iterator::header + rr.size;
+      set.ttl = std::min(set.ttl, rr.ttl);
+      ++set.count;
+    }
+    if (apex == nullptr && set.type == dns::rr_type::ns) header.flags |= node::delegation_flag;
+    if (apex != nullptr && set.type == dns::rr_type::soa) {
+      apex->negative_ttl = std::min(apex->negative_ttl, set.ttl);
+    }
+    std::memcpy(base + set_at, &set, sizeof set);
+    ++set_index;
+  }
+  std::memcpy(base, &header, sizeof header);
+  offsets.push_back(static_cast<std::uint32_t>(at));
+  prefixes.push_back(prefix);
 }
 
+/// A run of the nodes [begin, end) of `b`, in storage of its exact size.
+std::shared_ptr<const node_run> make_run(const run_buffer& b, std::size_t begin, std::size_t end) {
+  auto run = std::make_shared<node_run>();
+  const std::size_t from = b.offsets[begin];
+  const std::size_t to = end == b.size() ? b.bytes.size() : b.offsets[end];
+  run->bytes.assign(b.bytes.begin() + static_cast<std::ptrdiff_t>(from),
+                    b.bytes.begin() + static_cast<std::ptrdiff_t>(to));
+  run->offsets.reserve(end - begin);
+  for (std::size_t i = begin; i < end; ++i) {
+    run->offsets.push_back(static_cast<std::uint32_t>(b.offsets[i] - from));
+  }
+  run->prefixes.assign(b.prefixes.begin() + static_cast<std::ptrdiff_t>(begin),
+                       b.prefixes.begin() + static_cast<std::ptrdiff_t>(end));
+  return run;
+}
+
+bool key_less(const node_run& r, std::size_t i, std::string_view key) { return r.at(i).key() < key; }
+
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// Snapshots
 
 std::uint64_t zone_snapshot::key_prefix(std::string_view key, std::size_t apex_key_size) {
   std::uint64_t v = 0;
@@ -128,40 +334,49 @@ std::uint64_t zone_snapshot::key_prefix(std::string_view key, std::size_t apex_k
   return i == 0 ? 0 : i == 8 ? v : v << (8 * (8 - i));
 }
 
+const node& zone_snapshot::node_at(run_position at) const { return run_index_[at.run].at(at.index); }
+
 zone_snapshot::run_position zone_snapshot::position_of(std::string_view key) const {
   // The first run that reaches the key's prefix; nodes sharing it may go on
   // in the runs after it.
-  const std::uint64_t prefix = key_prefix(key, apex_key_size_);
+  const std::uint64_t prefix = key_prefix(key, apex_key_.size());
   auto run = static_cast<std::size_t>(
       std::lower_bound(run_last_prefixes_.begin(), run_last_prefixes_.end(), prefix) -
       run_last_prefixes_.begin());
-  for (; run < runs_.size(); ++run) {
-    const node_run& r = *runs_[run];
-    const auto lo = std::lower_bound(r.prefixes.begin(), r.prefixes.end(), prefix);
-    const auto hi = std::upper_bound(lo, r.prefixes.end(), prefix);
-    const auto at = std::lower_bound(r.nodes.begin() + (lo - r.prefixes.begin()),
-                                     r.nodes.begin() + (hi - r.prefixes.begin()), key, key_less);
-    if (at != r.nodes.end()) return {run, static_cast<std::size_t>(at - r.nodes.begin())};
+  for (; run < run_index_.size(); ++run) {
+    const run_index& r = run_index_[run];
+    const std::uint64_t* const prefixes = r.prefixes;
+    // A block by the summary in the index entry, then the node in it: the
+    // entry and one line of prefixes read instead of a binary search's five
+    // or six lines.
+    const std::size_t block = (r.size + summary_size - 1) / summary_size;
+    std::size_t b = 0;
+    while (b < summary_size && r.summary[b] < prefix) ++b;
+    std::size_t first = std::min(b * block, r.size);
+    const std::size_t block_end = std::min(first + block, r.size);
+    while (first < block_end && prefixes[first] < prefix) ++first;
+    // lower_bound by key among the nodes sharing the prefix (mostly none or one)
+    while (first < r.size && prefixes[first] == prefix && r.at(first).key() < key) ++first;
+    if (first != r.size) return {run, first};
   }
-  return {runs_.size(), 0};
+  return {run_index_.size(), 0};
 }
 
 const node* zone_snapshot::find(std::string_view key) const {
   // Every key in the zone starts with the apex key, so only the rest is
   // searched: first on the contiguous prefixes, then on the few full keys
   // that share one.
-  if (apex_node_ == nullptr || key.size() < apex_key_size_ ||
-      key.substr(0, apex_key_size_) !=
-          std::string_view(apex_node_->key).substr(0, apex_key_size_)) {
+  if (apex_node_ == nullptr || key.size() < apex_key_.size() ||
+      key.substr(0, apex_key_.size()) != apex_key_) {
     return nullptr;
   }
   const run_position at = position_of(key);
-  if (at.run == runs_.size()) return nullptr;
-  const node_run& r = *runs_[at.run];
+  if (at.run == run_index_.size()) return nullptr;
+  const run_index& r = run_index_[at.run];
   // Most misses show in the prefix, without a look at the node.
-  if (r.prefixes[at.index] != key_prefix(key, apex_key_size_)) return nullptr;
-  const node* n = r.nodes[at.index].get();
-  return n->key == key ? n : nullptr;
+  if (r.prefixes[at.index] != key_prefix(key, apex_key_.size())) return nullptr;
+  const node& n = r.at(at.index);
+  return n.key() == key ? &n : nullptr;
 }
 
 const node* zone_snapshot::find(const dns::name& n) const {
@@ -187,7 +402,7 @@ lookup_result zone_snapshot::lookup(const dns::name& qname) const {
     if (n == nullptr) break;
     encloser = n;
     ++depth;
-    if (n->delegation) {
+    if (n->delegation()) {
       r.what = lookup_result::kind::delegation;
       r.node = r.closest_encloser = n;
       r.at_cut = depth == labels;
@@ -226,10 +441,13 @@ std::vector<record> zone_snapshot::records() const {
   std::vector<record> out;
   out.reserve(record_count_);
   for (const auto& run : runs_) {
-    for (const auto& n : run->nodes) {
-      for (const auto& set : n->rrsets) {
-        for (std::size_t i = 0; i < set.rdatas.size(); ++i) {
-          out.push_back(record{n->owner, set.type, class_in, set.ttls[i], set.rdatas[i]});
+    for (std::size_t i = 0; i < run->size(); ++i) {
+      const node& n = run->at(i);
+      const dns::name owner = n.owner();
+      for (const auto& set : n.rrsets()) {
+        for (const rr_ref rr : set) {
+          out.push_back(record{owner, set.type, class_in, rr.ttl,
+                               std::vector<std::uint8_t>(rr.rdata.begin(), rr.rdata.end())});
         }
       }
     }
@@ -237,37 +455,69 @@ std::vector<record> zone_snapshot::records() const {
   return out;
 }
 
-std::vector<std::shared_ptr<const node>> zone_snapshot::nodes() const {
-  std::vector<std::shared_ptr<const node>> out;
+std::vector<const node*> zone_snapshot::nodes() const {
+  std::vector<const node*> out;
   out.reserve(node_count_);
-  for (const auto& run : runs_) out.insert(out.end(), run->nodes.begin(), run->nodes.end());
+  for (const auto& run : runs_) {
+    for (std::size_t i = 0; i < run->size(); ++i) out.push_back(&run->at(i));
+  }
   return out;
 }
 
-void zone_snapshot::add_runs(node_run&& nodes) {
-  for (std::size_t at = 0; at < nodes.nodes.size(); at += run_size) {
-    const std::size_t end = std::min(nodes.nodes.size(), at + run_size);
-    auto run = std::make_shared<node_run>();
-    run->nodes.assign(
-        std::make_move_iterator(nodes.nodes.begin() + static_cast<std::ptrdiff_t>(at)),
-        std::make_move_iterator(nodes.nodes.begin() + static_cast<std::ptrdiff_t>(end)));
-    run->prefixes.assign(nodes.prefixes.begin() + static_cast<std::ptrdiff_t>(at),
-                         nodes.prefixes.begin() + static_cast<std::ptrdiff_t>(end));
-    add_run(std::move(run));
+std::size_t zone_snapshot::memory_bytes() const {
+  std::size_t n = sizeof(*this) + runs_.capacity() * sizeof(runs_[0]) +
+                  run_last_prefixes_.capacity() * sizeof(std::uint64_t) +
+                  run_index_.capacity() * sizeof(run_index);
+  for (const auto& run : runs_) {
+    n += sizeof(node_run) + run->bytes.capacity() + run->offsets.capacity() * 4 +
+         run->prefixes.capacity() * 8;
   }
+  return n;
+}
+
+std::size_t zone_snapshot::shared_runs_with(const zone_snapshot& other) const {
+  std::unordered_set<const node_run*> theirs;
+  for (const auto& run : other.runs_) theirs.insert(run.get());
+  std::size_t n = 0;
+  for (const auto& run : runs_) n += theirs.count(run.get());
+  return n;
 }
 
 void zone_snapshot::add_run(std::shared_ptr<const node_run> run) {
-  node_count_ += run->nodes.size();
+  node_count_ += run->size();
   run_last_prefixes_.push_back(run->prefixes.back());
+  run_index entry;
+  const std::size_t n = run->size();
+  const std::size_t block = (n + summary_size - 1) / summary_size;
+  for (std::size_t b = 0; b < summary_size; ++b) {
+    // past the end: all ones, which every prefix is not greater than
+    entry.summary[b] = (b + 1) * block <= n ? run->prefixes[(b + 1) * block - 1]
+                       : b * block < n      ? run->prefixes[n - 1]
+                                            : ~std::uint64_t{0};
+  }
+  entry.prefixes = run->prefixes.data();
+  entry.offsets = run->offsets.data();
+  entry.bytes = run->bytes.data();
+  entry.size = n;
+  run_index_.push_back(entry);
   runs_.push_back(std::move(run));
 }
 
+void zone_snapshot::pop_run() {
+  node_count_ -= runs_.back()->size();
+  run_last_prefixes_.pop_back();
+  run_index_.pop_back();
+  runs_.pop_back();
+}
+
 // ---------------------------------------------------------------------------
+// Builder
 
-zone_builder::zone_builder(const dns::name& apex) : apex_(apex.lowercased()) {}
+zone_builder::zone_builder(const dns::name& apex)
+    : apex_(apex.lowercased()), apex_key_(lookup_key(apex_).full()) {}
 
-zone_builder::zone_builder(const zone_snapshot& base) : apex_(base.apex()) {
+zone_builder::zone_builder(const zone_snapshot& base)
+    : apex_(base.apex()), apex_key_(base.apex_key_) {
   base_ = base.weak_from_this().lock();
   // Not owned by a shared_ptr (never the case for a built snapshot): the
   // caller keeps it alive.
@@ -275,26 +525,35 @@ zone_builder::zone_builder(const zone_snapshot& base) : apex_(base.apex()) {
     base_ = std::shared_ptr<const zone_snapshot>(&base, [](const zone_snapshot*) {});
 }
 
+zone_builder::~zone_builder() = default;
+zone_builder::zone_builder(zone_builder&&) noexcept = default;
+zone_builder& zone_builder::operator=(zone_builder&&) noexcept = default;
+
 const node* zone_builder::base_node(std::string_view key) const {
   if (base_ == nullptr) return nullptr;
   const node* n = base_->find(key);
   return n == nullptr || n->empty_non_terminal() ? nullptr : n;
 }
 
-node& zone_builder::mutable_node(const dns::name& owner) {
+const std::uint8_t* zone_builder::keep(std::span<const std::uint8_t> bytes) {
+  kept_.emplace_back(bytes.begin(), bytes.end());
+  return kept_.back().data();
+}
+
+draft_node& zone_builder::mutable_node(const dns::name& owner) {
   const dns::name lower = owner.lowercased();
   const lookup_key key(lower);
   if (auto it = touched_.find(key.full()); it != touched_.end()) return *it->second;
-  std::shared_ptr<node> copy;
+  auto draft = std::make_unique<draft_node>();
   if (const node* n = base_node(key.full()); n != nullptr) {
-    copy = std::make_shared<node>(*n);
+    draft->fill_from(*n);
   } else {
-    copy = std::make_shared<node>();
-    copy->owner = lower;
-    copy->key = std::string(key.full());
+    draft->key.assign(key.full());
+    draft->set_owner(lower.wire());
   }
-  touched_.emplace(copy->key, copy);
-  return *copy;
+  auto& d = *draft;
+  touched_.emplace(d.key, std::move(draft));
+  return d;
 }
 
 std::string zone_builder::check(const record& rr) const {
@@ -311,25 +570,39 @@ std::string zone_builder::check(const record& rr) const {
   return {};
 }
 
+std::string zone_builder::log_change(record_change::action what, const record& rr) {
+  const lookup_key key(rr.owner);  // lowercase
+  const std::string_view k = key.full();
+  const auto owner = rr.owner.wire();
+  const std::size_t at = log_bytes_.size();
+  const std::size_t size = k.size() + owner.size() + rr.rdata.size();
+  if (at + size > std::numeric_limits<std::uint32_t>::max()) {
+    return "zone " + apex_.to_string() + " is too large to load (more than 4 GiB of records)";
+  }
+  log_bytes_.resize(at + size);
+  std::uint8_t* out = log_bytes_.data() + at;
+  std::memcpy(out, k.data(), k.size());
+  out += k.size();
+  for (const std::uint8_t c : owner) *out++ = dns::to_lower(c);  // the owner as served: lowercase
+  if (!rr.rdata.empty()) std::memcpy(out, rr.rdata.data(), rr.rdata.size());
+  logged_change c;
+  c.prefix = zone_snapshot::key_prefix(k, apex_key_.size());
+  c.at = static_cast<std::uint32_t>(at);
+  c.key_size = static_cast<std::uint16_t>(k.size());
+  c.rdata_size = static_cast<std::uint16_t>(rr.rdata.size());
+  c.ttl = rr.ttl;
+  c.type = rr.type;
+  c.owner_size = static_cast<std::uint8_t>(owner.size());
+  c.what = what;
+  log_.push_back(c);
+  return {};
+}
+
 std::string zone_builder::add(const record& rr) {
   if (auto error = check(rr); !error.empty()) return error;
-  node& n = mutable_node(rr.owner);
-  auto it = std::lower_bound(n.rrsets.begin(), n.rrsets.end(), rr.type,
-                             [](const rrset& s, std::uint16_t t) { return s.type < t; });
-  if (it == n.rrsets.end() || it->type != rr.type) {
-    it = n.rrsets.insert(it, rrset{rr.type, rr.ttl, {}, {}});
-  }
-  auto same = std::find(it->rdatas.begin(), it->rdatas.end(), rr.rdata);
-  if (same != it->rdatas.end()) {
-    it->ttls[static_cast<std::size_t>(same - it->rdatas.begin())] = rr.ttl;
-  } else if (singleton_type(rr.type) && !it->rdatas.empty()) {
-    it->rdatas.assign(1, rr.rdata);
-    it->ttls.assign(1, rr.ttl);
-  } else {
-    it->rdatas.push_back(rr.rdata);
-    it->ttls.push_back(rr.ttl);
-  }
-  recompute(n, apex_);
+  if (base_ == nullptr) return log_change(record_change::action::upsert, rr);
+  mutable_node(rr.owner).apply(record_change::action::upsert, rr.type, rr.ttl,
+                               {keep(rr.rdata), rr.rdata.size()});
   return {};
 }
 
@@ -338,113 +611,161 @@ std::string zone_builder::apply(const record_change& change) {
   if (!change.rr.owner.is_subdomain_of(apex_)) {
     return change.rr.owner.to_string() + " is outside zone " + apex_.to_string();
   }
+  if (base_ == nullptr) return log_change(change.what, change.rr);
   const lookup_key key(change.rr.owner);
   if (!touched_.contains(key.full()) && base_node(key.full()) == nullptr) {
     return {};  // nothing to remove
   }
-  node& n = mutable_node(change.rr.owner);
-  switch (change.what) {
-    case record_change::action::remove_name:
-      n.rrsets.clear();
-      break;
-    case record_change::action::remove_rrset:
-      std::erase_if(n.rrsets, [&](const rrset& s) { return s.type == change.rr.type; });
-      break;
-    case record_change::action::remove:
-      for (auto& s : n.rrsets) {
-        if (s.type != change.rr.type) continue;
-        for (std::size_t i = 0; i < s.rdatas.size(); ++i) {
-          if (s.rdatas[i] == change.rr.rdata) {
-            s.rdatas.erase(s.rdatas.begin() + static_cast<std::ptrdiff_t>(i));
-            s.ttls.erase(s.ttls.begin() + static_cast<std::ptrdiff_t>(i));
-            break;
-          }
-        }
-      }
-      std::erase_if(n.rrsets, [](const rrset& s) { return s.rdatas.empty(); });
-      break;
-    case record_change::action::upsert:
-      break;
-  }
-  recompute(n, apex_);
+  mutable_node(change.rr.owner)
+      .apply(change.what, change.rr.type, change.rr.ttl, change.rr.rdata);
   return {};
 }
 
-std::string zone_builder::check_soa(const node* apex) const {
-  const rrset* soa = apex == nullptr ? nullptr : apex->find(dns::rr_type::soa);
-  if (soa == nullptr || soa->rdatas.empty()) {
-    return "zone " + apex_.to_string() + " has no SOA at its apex";
-  }
-  if (soa->rdatas.size() != 1) return "zone " + apex_.to_string() + " has more than one SOA";
+namespace {
+
+std::string check_soa(const draft_node* apex, const dns::name& zone) {
+  const std::size_t soas = apex == nullptr ? 0 : apex->count(dns::rr_type::soa);
+  if (soas == 0) return "zone " + zone.to_string() + " has no SOA at its apex";
+  if (soas != 1) return "zone " + zone.to_string() + " has more than one SOA";
   return {};
 }
 
-std::shared_ptr<node> zone_builder::serve_apex(const node& apex, std::uint32_t serial,
-                                               zone_snapshot& zone) const {
-  // The apex gets its own copy with the serial written into the SOA.
-  auto copy = std::make_shared<node>(apex);
-  for (auto& set : copy->rrsets) {
-    if (set.type != dns::rr_type::soa) continue;
-    auto& rdata = set.rdatas.front();
-    const std::size_t fixed = soa_fixed_offset(rdata);
-    store_u32(rdata.data() + fixed, serial);
-    const std::uint32_t minimum = load_u32(rdata.data() + fixed + 16);
-    zone.negative_ttl_ = std::min(set.ttl, minimum);
+/// The label-boundary prefixes of a key ("a\0b\0c\0" -> 2, 4, 6): the keys
+/// of the name's ancestors.
+std::size_t key_label_ends(std::string_view key, std::array<std::uint16_t, dns::max_labels + 1>& ends) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (key[i] == '\0') ends[n++] = static_cast<std::uint16_t>(i + 1);
   }
-  zone.apex_ = apex_;
-  zone.serial_ = serial;
-  zone.apex_node_ = copy.get();
-  zone.apex_key_size_ = copy->key.size();
-  return copy;
+  return n;
+}
+
+}  // namespace
+
+void zone_builder::reserve(std::size_t records, std::size_t octets_per_record) {
+  if (base_ != nullptr) return;
+  log_.reserve(records);
+  // the key is about as long as the owner
+  log_bytes_.reserve(std::min<std::size_t>(records * (octets_per_record + apex_key_.size() + 8),
+                                           std::numeric_limits<std::uint32_t>::max()));
+}
+
+std::string zone_builder::absorb(zone_builder&& other) {
+  if (base_ != nullptr || other.base_ != nullptr || !other.apex_.equals(apex_)) {
+    return "only builders from records of the same zone can be joined";
+  }
+  const std::size_t shift = log_bytes_.size();
+  if (shift + other.log_bytes_.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return "zone " + apex_.to_string() + " is too large to load (more than 4 GiB of records)";
+  }
+  log_bytes_.insert(log_bytes_.end(), other.log_bytes_.begin(), other.log_bytes_.end());
+  log_.reserve(log_.size() + other.log_.size());
+  for (logged_change c : other.log_) {
+    c.at = static_cast<std::uint32_t>(c.at + shift);
+    log_.push_back(c);
+  }
+  other.log_ = {};
+  other.log_bytes_ = {};
+  return {};
 }
 
 build_result zone_builder::build(std::uint32_t serial) const {
-  return base_ == nullptr ? build_from_records(serial) : build_from_base(serial);
+  return base_ == nullptr ? build_from_log(serial) : build_from_base(serial);
 }
 
-build_result zone_builder::build_from_records(std::uint32_t serial) const {
+build_result zone_builder::build_from_log(std::uint32_t serial) const {
   build_result result;
-  const lookup_key apex_key(apex_);
-  auto apex_it = touched_.find(apex_key.full());
-  if (auto error = check_soa(apex_it == touched_.end() ? nullptr : apex_it->second.get());
-      !error.empty()) {
-    result.error = std::move(error);
+  const auto* bytes = log_bytes_.data();
+  auto key_of = [&](const logged_change& c) {
+    return std::string_view(reinterpret_cast<const char*>(bytes + c.at), c.key_size);
+  };
+  // Name order; the changes of one name stay in the order given (`at` grows).
+  std::sort(log_.begin(), log_.end(), [&](const logged_change& a, const logged_change& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    if (const int c = key_of(a).compare(key_of(b)); c != 0) return c < 0;
+    return a.at < b.at;
+  });
+
+  auto zone = std::make_shared<zone_snapshot>();
+  zone->apex_ = apex_;
+  zone->apex_key_ = apex_key_;
+  zone->serial_ = serial;
+  const std::size_t apex_key_size = apex_key_.size();
+  const std::size_t apex_labels = apex_.label_count();
+
+  run_buffer buffer;
+  auto flush = [&](bool all) {
+    if (buffer.size() >= run_size || (all && buffer.size() > 0)) {
+      zone->add_run(make_run(buffer, 0, buffer.size()));
+      buffer.clear();
+    }
+  };
+  draft_node d;
+  draft_node ent;
+  std::string last;  // key of the last node written
+  bool apex_seen = false;
+  apex_serving apex;
+  apex.serial = serial;
+  apex.negative_ttl = std::numeric_limits<std::uint32_t>::max();
+  for (std::size_t i = 0; i < log_.size();) {
+    const std::string_view key = key_of(log_[i]);
+    d.key.assign(key);
+    d.set_owner({bytes + log_[i].at + log_[i].key_size, log_[i].owner_size});
+    d.rrs.clear();
+    for (; i < log_.size() && key_of(log_[i]) == key; ++i) {
+      const logged_change& c = log_[i];
+      d.apply(c.what, c.type, c.ttl,
+              {bytes + c.at + c.key_size + c.owner_size, c.rdata_size});
+    }
+    const bool is_apex = key.size() == apex_key_size;
+    if (is_apex) {
+      if (auto error = check_soa(&d, apex_); !error.empty()) {
+        result.error = std::move(error);
+        return result;
+      }
+      apex_seen = true;
+    } else if (!apex_seen) {
+      break;  // names below the apex but no apex: no SOA
+    }
+    if (d.empty()) continue;
+    // Empty non-terminals: the ancestors between the apex and this name that
+    // were not written yet. Written ones are ancestors of the last node (or
+    // that node itself), since descendants follow their ancestor in key order.
+    if (!is_apex) {
+      std::array<std::uint16_t, dns::max_labels + 1> ends{};
+      const std::size_t labels = key_label_ends(key, ends);  // ends[L - 1]: ancestor of L labels
+      std::size_t written = apex_labels;
+      for (std::size_t l = labels - 1; l > apex_labels; --l) {
+        if (std::string_view(last).starts_with(key.substr(0, ends[l - 1]))) {
+          written = l;
+          break;
+        }
+      }
+      if (written + 1 < labels) {
+        const auto owner = d.owner_wire();
+        std::array<std::uint8_t, dns::max_labels + 1> offsets{};
+        const std::size_t n = dns::label_offsets(owner, offsets);
+        for (std::size_t l = written + 1; l < labels; ++l) {
+          ent.key.assign(key.substr(0, ends[l - 1]));
+          ent.set_owner(owner.subspan(offsets[n - l]));
+          ent.rrs.clear();
+          buffer.add_draft(ent, zone_snapshot::key_prefix(ent.key, apex_key_size), nullptr);
+          flush(false);
+        }
+      }
+    }
+    zone->record_count_ += d.rrs.size();
+    buffer.add_draft(d, zone_snapshot::key_prefix(key, apex_key_size), is_apex ? &apex : nullptr);
+    last.assign(key);
+    flush(false);
+  }
+  if (!apex_seen) {
+    result.error = check_soa(nullptr, apex_);
     return result;
   }
-  auto zone = std::make_shared<zone_snapshot>();
-  auto apex = serve_apex(*apex_it->second, serial, *zone);
-
-  std::map<std::string_view, std::shared_ptr<const node>> all;
-  for (const auto& [key, n] : touched_) {
-    if (!n->empty_non_terminal()) all.emplace(n->key, n);
-  }
-  all[apex->key] = apex;
-  // Empty non-terminals: every missing ancestor between a node and the apex.
-  std::vector<std::shared_ptr<const node>> ents;
-  const std::size_t apex_labels = apex_.label_count();
-  for (const auto& [key, n] : touched_) {
-    if (n->empty_non_terminal()) continue;
-    dns::name ancestor = n->owner;
-    for (std::size_t labels = ancestor.label_count(); labels > apex_labels + 1; --labels) {
-      ancestor.strip_left(1);
-      const lookup_key k(ancestor);
-      if (all.find(k.full()) != all.end()) break;
-      auto ent = std::make_shared<node>();
-      ent->owner = ancestor;
-      ent->key = std::string(k.full());
-      ents.push_back(ent);
-      all.emplace(ents.back()->key, ents.back());
-    }
-  }
-  node_run sorted;
-  sorted.nodes.reserve(all.size());
-  sorted.prefixes.reserve(all.size());
-  for (auto& entry : all) {
-    for (const auto& set : entry.second->rrsets) zone->record_count_ += set.rdatas.size();
-    sorted.prefixes.push_back(zone_snapshot::key_prefix(entry.first, zone->apex_key_size_));
-    sorted.nodes.push_back(entry.second);
-  }
-  zone->add_runs(std::move(sorted));
+  flush(true);
+  zone->negative_ttl_ = apex.negative_ttl;
+  zone->apex_node_ = &zone->runs_.front()->at(0);
   result.zone = std::move(zone);
   return result;
 }
@@ -459,21 +780,25 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   build_result result;
   const zone_snapshot& base = *base_;
   const auto& runs = base.runs_;
-  const std::string_view apex_key = base.apex_node_->key;
-  const auto touched_apex = touched_.find(apex_key);
-  const node& apex_src = touched_apex == touched_.end() ? *base.apex_node_ : *touched_apex->second;
-  if (auto error = check_soa(&apex_src); !error.empty()) {
+  const std::string_view apex_key = apex_key_;
+  draft_node apex_draft;
+  if (const auto t = touched_.find(apex_key); t != touched_.end()) {
+    apex_draft = *t->second;
+  } else {
+    apex_draft.fill_from(*base.apex_node_);
+  }
+  if (auto error = check_soa(&apex_draft, apex_); !error.empty()) {
     result.error = std::move(error);
     return result;
   }
   auto zone = std::make_shared<zone_snapshot>();
-  auto apex = serve_apex(apex_src, serial, *zone);
+  zone->apex_ = apex_;
+  zone->apex_key_ = apex_key_;
+  zone->serial_ = serial;
+  const std::size_t apex_key_size = apex_key_.size();
 
-  auto node_at = [&](const zone_snapshot::run_position& at) -> const node& {
-    return *runs[at.run]->nodes[at.index];
-  };
   auto advance = [&](zone_snapshot::run_position& at) {
-    if (++at.index == runs[at.run]->nodes.size()) {
+    if (++at.index == runs[at.run]->size()) {
       ++at.run;
       at.index = 0;
     }
@@ -486,65 +811,72 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   auto has_descendant = [&](std::string_view key) {
     for (auto it = touched_.upper_bound(key);
          it != touched_.end() && is_descendant_key(it->first, key); ++it) {
-      if (!it->second->empty_non_terminal()) return true;
+      if (!it->second->empty()) return true;
     }
     for (auto at = base.position_of(key); at.run < runs.size(); advance(at)) {
-      const node& n = node_at(at);
-      if (!std::string_view(n.key).starts_with(key)) break;
-      if (n.key.size() == key.size() || n.empty_non_terminal()) continue;
-      if (!touched_.contains(n.key)) return true;  // changed ones were looked at above
+      const node& n = base.node_at(at);
+      if (!n.key().starts_with(key)) break;
+      if (n.key().size() == key.size() || n.empty_non_terminal()) continue;
+      if (!touched_.contains(n.key())) return true;  // changed ones were looked at above
     }
     return false;
   };
 
   // The names whose node may differ from the base: the changed ones and
   // their ancestors (which may gain or lose an ENT). nullptr: drop the name.
-  std::map<std::string_view, std::shared_ptr<const node>> edits;
-  std::vector<std::shared_ptr<const node>> ents;
+  std::map<std::string_view, const draft_node*> edits;
+  std::deque<draft_node> ents;
   std::size_t record_count = base.record_count_;
   const std::size_t apex_labels = apex_.label_count();
-  std::map<std::string, dns::name, std::less<>> ancestors;
+  std::map<std::string, std::string, std::less<>> ancestors;  // key -> owner wire
   for (const auto& [key, n] : touched_) {
-    if (const node* old = base_node(key); old != nullptr) {
-      for (const auto& set : old->rrsets) record_count -= set.rdatas.size();
-    }
-    for (const auto& set : n->rrsets) record_count += set.rdatas.size();
-    dns::name ancestor = n->owner;
-    for (std::size_t labels = ancestor.label_count(); labels > apex_labels + 1; --labels) {
-      ancestor.strip_left(1);
-      const lookup_key k(ancestor);
-      if (!ancestors.emplace(std::string(k.full()), ancestor).second) break;
+    if (const node* old = base_node(key); old != nullptr) record_count -= old->record_count();
+    record_count += n->rrs.size();
+    const auto owner = n->owner_wire();
+    std::array<std::uint8_t, dns::max_labels + 1> offsets{};
+    const std::size_t labels = dns::label_offsets(owner, offsets);
+    const lookup_key k(owner);
+    for (std::size_t l = labels - 1; l > apex_labels; --l) {
+      const auto suffix = owner.subspan(offsets[labels - l]);
+      if (!ancestors
+               .emplace(std::string(k.prefix(l)),
+                        std::string(reinterpret_cast<const char*>(suffix.data()), suffix.size()))
+               .second) {
+        break;
+      }
     }
   }
-  auto settle_empty = [&](std::string_view key, const dns::name& owner) {
+  auto settle_empty = [&](std::string_view key, std::span<const std::uint8_t> owner) {
     // A name without records: an ENT while something below it has records.
     const auto at = base.position_of(key);
-    const node* old = at.run < runs.size() && node_at(at).key == key ? &node_at(at) : nullptr;
+    const node* old =
+        at.run < runs.size() && base.node_at(at).key() == key ? &base.node_at(at) : nullptr;
     if (has_descendant(key)) {
       if (old != nullptr && old->empty_non_terminal()) return;  // the same ENT as before
-      auto ent = std::make_shared<node>();
-      ent->owner = owner;
-      ent->key = std::string(key);
-      ents.push_back(ent);
-      edits[ents.back()->key] = ents.back();
+      draft_node& ent = ents.emplace_back();
+      ent.key.assign(key);
+      ent.set_owner(owner);
+      edits[ent.key] = &ent;
     } else if (old != nullptr) {
-      edits[old->key] = nullptr;
+      edits[old->key()] = nullptr;
     }
   };
   for (const auto& [key, n] : touched_) {
     if (key == apex_key) continue;
-    if (!n->empty_non_terminal()) {
-      edits[n->key] = n;
+    if (!n->empty()) {
+      edits[n->key] = n.get();
     } else {
-      settle_empty(n->key, n->owner);
+      settle_empty(n->key, n->owner_wire());
     }
   }
   for (const auto& [key, owner] : ancestors) {
     if (touched_.contains(key)) continue;     // settled above
     if (base_node(key) != nullptr) continue;  // keeps its records
-    settle_empty(key, owner);
+    settle_empty(key, {reinterpret_cast<const std::uint8_t*>(owner.data()), owner.size()});
   }
-  edits[apex->key] = apex;
+  edits[apex_key] = &apex_draft;
+  apex_serving apex;
+  apex.serial = serial;
 
   // Merge: runs without edits are shared, the others copied with their
   // edits applied (and cut again when they grew long).
@@ -553,56 +885,67 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   };
   std::size_t next_run = 0;
   auto edit = edits.begin();
+  run_buffer merged;
+  draft_node scratch;
   while (edit != edits.end()) {
     const std::size_t run = run_of(edit->first);
     for (; next_run < run; ++next_run) zone->add_run(runs[next_run]);
     next_run = run + 1;
     const node_run& old = *runs[run];
-    node_run merged;
-    merged.nodes.reserve(old.nodes.size() + 8);
-    merged.prefixes.reserve(old.nodes.size() + 8);
+    merged.clear();
     std::size_t copied = 0;
     auto copy_to = [&](std::size_t end) {
-      merged.nodes.insert(merged.nodes.end(),
-                          old.nodes.begin() + static_cast<std::ptrdiff_t>(copied),
-                          old.nodes.begin() + static_cast<std::ptrdiff_t>(end));
-      merged.prefixes.insert(merged.prefixes.end(),
-                             old.prefixes.begin() + static_cast<std::ptrdiff_t>(copied),
-                             old.prefixes.begin() + static_cast<std::ptrdiff_t>(end));
-      copied = end;
+      for (; copied < end; ++copied) merged.add_copy(old.at(copied), old.prefixes[copied]);
     };
     for (; edit != edits.end() && run_of(edit->first) == run; ++edit) {
       const auto& [key, n] = *edit;
-      const auto at = std::lower_bound(old.nodes.begin() + static_cast<std::ptrdiff_t>(copied),
-                                       old.nodes.end(), key, key_less);
-      copy_to(static_cast<std::size_t>(at - old.nodes.begin()));
-      if (copied < old.nodes.size() && old.nodes[copied]->key == key) ++copied;
+      std::size_t first = copied, count = old.size() - copied;
+      while (count > 0) {
+        const std::size_t step = count / 2;
+        if (key_less(old, first + step, key)) {
+          first += step + 1;
+          count -= step + 1;
+        } else {
+          count = step;
+        }
+      }
+      copy_to(first);
+      if (copied < old.size() && old.at(copied).key() == key) ++copied;
       if (n != nullptr) {
-        merged.nodes.push_back(n);
-        merged.prefixes.push_back(zone_snapshot::key_prefix(key, zone->apex_key_size_));
+        scratch = *n;  // encoding sorts the RRs: the builder's drafts stay as they are
+        const bool is_apex = key == apex_key;
+        merged.add_draft(scratch, zone_snapshot::key_prefix(key, apex_key_size),
+                         is_apex ? &apex : nullptr);
       }
     }
-    copy_to(old.nodes.size());
+    copy_to(old.size());
     // A run that shrank joins the one before it, so that removals do not
     // leave the zone in slivers.
-    if (merged.nodes.size() < run_size / 4 && !zone->runs_.empty() &&
-        zone->runs_.back()->nodes.size() + merged.nodes.size() <= 2 * run_size) {
-      const auto before = std::move(zone->runs_.back());
-      zone->runs_.pop_back();
-      zone->run_last_prefixes_.pop_back();
-      zone->node_count_ -= before->nodes.size();
-      merged.nodes.insert(merged.nodes.begin(), before->nodes.begin(), before->nodes.end());
-      merged.prefixes.insert(merged.prefixes.begin(), before->prefixes.begin(),
-                             before->prefixes.end());
+    if (merged.size() < run_size / 4 && !zone->runs_.empty() &&
+        zone->runs_.back()->size() + merged.size() <= 2 * run_size) {
+      const auto before = zone->runs_.back();
+      zone->pop_run();
+      run_buffer joined;
+      joined.add_run(*before);
+      for (std::size_t i = 0; i < merged.size(); ++i) {
+        joined.add_copy(*std::launder(reinterpret_cast<const node*>(merged.bytes.data() +
+                                                                    merged.offsets[i])),
+                        merged.prefixes[i]);
+      }
+      merged = std::move(joined);
     }
-    if (merged.nodes.size() > 2 * run_size) {
-      zone->add_runs(std::move(merged));
-    } else if (!merged.nodes.empty()) {
-      zone->add_run(std::make_shared<node_run>(std::move(merged)));
+    if (merged.size() > 2 * run_size) {
+      for (std::size_t at = 0; at < merged.size(); at += run_size) {
+        zone->add_run(make_run(merged, at, std::min(merged.size(), at + run_size)));
+      }
+    } else if (merged.size() > 0) {
+      zone->add_run(make_run(merged, 0, merged.size()));
     }
   }
   for (; next_run < runs.size(); ++next_run) zone->add_run(runs[next_run]);
   zone->record_count_ = record_count;
+  zone->negative_ttl_ = apex.negative_ttl;
+  zone->apex_node_ = &zone->runs_.front()->at(0);
   result.zone = std::move(zone);
   return result;
 }

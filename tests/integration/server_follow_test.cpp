@@ -212,6 +212,14 @@ TEST_F(ServerFollow, RestartLoadsEverythingAndSigtermStopsCleanly) {
                        " --config server.conf >> server.log 2>&1 & echo $! > server.pid)");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(dig_until(s(), "+short restart.example.com A", "192.0.2.7"), "192.0.2.7");
+  // The records table is large enough by now (large.test) to be read in two
+  // parts at once: rows of both halves are served, edits are followed.
+  EXPECT_EQ(dig(s(), "+short h1.large.test A"), "192.0.2.2");
+  EXPECT_EQ(dig(s(), "+short h29999.large.test A"), "192.0.2.250");
+  EXPECT_EQ(dig(s(), "+short h5.large.test A"), "192.0.2.1");
+  std::ifstream again(s().dir + "/server.log");
+  std::string all((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("in 2 parts"), std::string::npos) << "the restart read the records in parallel";
 }
 
 TEST(ServerConfig, BadConfigurationIsAClearError) {

@@ -42,9 +42,10 @@ TEST(ZoneBuilder, WritesTheGivenSerialIntoTheSoa) {
   auto zone = example();
   ASSERT_TRUE(zone);
   EXPECT_EQ(zone->serial(), 2024010101u);
-  const auto& rdata = zone->soa().rdatas.front();
+  const auto rdata = zone->soa().front().rdata;
   // serial sits right after the two names
-  store::record soa{zone->apex(), dns::rr_type::soa, 1, zone->soa().ttl, rdata};
+  store::record soa{zone->apex(), dns::rr_type::soa, 1, zone->soa().ttl,
+                    std::vector<std::uint8_t>(rdata.begin(), rdata.end())};
   zonefile::text_record text;
   ASSERT_EQ(zonefile::to_text(soa, text), "");
   EXPECT_EQ(text.content,
@@ -58,7 +59,7 @@ TEST(ZoneBuilder, DeduplicatesAndUsesLowestTtl) {
   ASSERT_NE(www, nullptr);
   const auto* a = www->find(dns::rr_type::a);
   ASSERT_NE(a, nullptr);
-  EXPECT_EQ(a->rdatas.size(), 2u);
+  EXPECT_EQ(a->size(), 2u);
   EXPECT_EQ(a->ttl, 300u);
 }
 
@@ -90,7 +91,7 @@ TEST(ZoneLookup, ExactEntNxdomain) {
   EXPECT_TRUE(r.node->empty_non_terminal());
   r = zone->lookup(dname("nope.c.example.com"));
   EXPECT_EQ(r.what, kind::nxdomain);
-  EXPECT_EQ(r.closest_encloser->owner.to_string(), "c.example.com.");
+  EXPECT_EQ(r.closest_encloser->owner().to_string(), "c.example.com.");
 }
 
 TEST(ZoneLookup, DelegationsAboveAndAtTheCut) {
@@ -98,7 +99,7 @@ TEST(ZoneLookup, DelegationsAboveAndAtTheCut) {
   auto r = zone->lookup(dname("host.deep.sub.example.com"));
   EXPECT_EQ(r.what, kind::delegation);
   EXPECT_FALSE(r.at_cut);
-  EXPECT_EQ(r.node->owner.to_string(), "sub.example.com.");
+  EXPECT_EQ(r.node->owner().to_string(), "sub.example.com.");
   r = zone->lookup(dname("sub.example.com"));
   EXPECT_EQ(r.what, kind::delegation);
   EXPECT_TRUE(r.at_cut);
@@ -111,7 +112,7 @@ TEST(ZoneLookup, WildcardOnlyWhenNameAndEncloserRules) {
   auto zone = example();
   auto r = zone->lookup(dname("anything.wild.example.com"));
   EXPECT_EQ(r.what, kind::wildcard);
-  EXPECT_EQ(r.node->owner.to_string(), "*.wild.example.com.");
+  EXPECT_EQ(r.node->owner().to_string(), "*.wild.example.com.");
   // deeper names still match: closest encloser is wild.example.com
   EXPECT_EQ(zone->lookup(dname("a.b.wild.example.com")).what, kind::wildcard);
   // the wildcard does not cover the encloser itself (an ENT: exact)
@@ -125,7 +126,7 @@ TEST(ZoneLookup, DnameBelowOwnerOnly) {
   EXPECT_EQ(zone->lookup(dname("d.example.com")).what, kind::exact);
   auto r = zone->lookup(dname("x.y.d.example.com"));
   EXPECT_EQ(r.what, kind::dname);
-  EXPECT_EQ(r.node->owner.to_string(), "d.example.com.");
+  EXPECT_EQ(r.node->owner().to_string(), "d.example.com.");
 }
 
 TEST(ZoneChanges, BatchSharesUntouchedNodesAndRecomputesEnts) {
@@ -143,10 +144,11 @@ TEST(ZoneChanges, BatchSharesUntouchedNodesAndRecomputesEnts) {
   EXPECT_EQ(next->lookup(dname("a.b.c.example.com")).what, kind::nxdomain);
   ASSERT_NE(next->find(dname("new.example.com")), nullptr);
   const auto* a = next->find(dname("www.example.com"))->find(dns::rr_type::a);
-  ASSERT_EQ(a->rdatas.size(), 1u);
+  ASSERT_EQ(a->size(), 1u);
   EXPECT_EQ(a->ttl, 600u);
-  // untouched node is shared, base unchanged
-  EXPECT_EQ(next->find(dname("ns1.example.com")), base->find(dname("ns1.example.com")));
+  // the base is unchanged (sharing of untouched runs: see the large-zone test)
+  ASSERT_NE(next->find(dname("ns1.example.com")), nullptr);
+  EXPECT_EQ(base->find(dname("www.example.com"))->find(dns::rr_type::a)->size(), 2u);
   EXPECT_NE(base->find(dname("a.b.c.example.com")), nullptr);
   EXPECT_EQ(base->serial(), 2024010101u);
 }
@@ -204,7 +206,7 @@ bool same_records(const std::vector<store::record>& a, const std::vector<store::
   return true;
 }
 
-std::string owner_of(const store::node* n) { return n == nullptr ? "-" : n->owner.to_string(); }
+std::string owner_of(const store::node* n) { return n == nullptr ? "-" : n->owner().to_string(); }
 
 /// What a query would see of `name` in `zone`, as text, to compare two zones.
 std::string describe(const store::zone_snapshot& zone, const dns::name& name) {
@@ -215,10 +217,10 @@ std::string describe(const store::zone_snapshot& zone, const dns::name& name) {
   const store::node* n = zone.find(name);
   out += " find:" + owner_of(n);
   if (n != nullptr) {
-    out += n->delegation ? " delegation" : "";
-    for (const auto& set : n->rrsets) {
+    out += n->delegation() ? " delegation" : "";
+    for (const auto& set : n->rrsets()) {
       out += " " + std::to_string(set.type) + "/" + std::to_string(set.ttl) + "/" +
-             std::to_string(set.rdatas.size());
+             std::to_string(set.size());
     }
   }
   return out;
@@ -303,14 +305,14 @@ TEST(ZoneChanges, RandomBatchesMatchABuildFromScratch) {
     ASSERT_EQ(next->record_count(), scratch->record_count());
     ASSERT_EQ(next->record_count(), next->records().size());
     ASSERT_EQ(next->negative_ttl(), scratch->negative_ttl());
-    ASSERT_EQ(next->soa().rdatas, scratch->soa().rdatas);
+    ASSERT_TRUE(std::ranges::equal(next->soa().front().rdata, scratch->soa().front().rdata));
     const auto nodes = next->nodes();
     const auto expected = scratch->nodes();
     ASSERT_EQ(nodes.size(), expected.size()) << "round " << round;
     ASSERT_EQ(next->node_count(), nodes.size());
     for (std::size_t i = 0; i < nodes.size(); ++i) {
-      ASSERT_EQ(nodes[i]->key, expected[i]->key) << "round " << round;
-      ASSERT_EQ(next->find(nodes[i]->owner), nodes[i].get());
+      ASSERT_EQ(nodes[i]->key(), expected[i]->key()) << "round " << round;
+      ASSERT_EQ(next->find(nodes[i]->owner()), nodes[i]);
     }
     for (const auto& p : probes) {
       ASSERT_EQ(describe(*next, p), describe(*scratch, p)) << p.to_string() << " round " << round;
@@ -340,20 +342,22 @@ TEST(ZoneChanges, OneChangeOnALargeZoneSharesEveryOtherNode) {
   auto next = changed.zone;
   const auto next_nodes = next->nodes();
   ASSERT_EQ(next_nodes.size(), base_nodes.size());
-  std::size_t copied = 0;
+  std::size_t moved = 0;
   for (std::size_t i = 0; i < next_nodes.size(); ++i) {
-    ASSERT_EQ(next_nodes[i]->key, base_nodes[i]->key);
-    ASSERT_EQ(next->find(next_nodes[i]->owner), next_nodes[i].get());
-    if (next_nodes[i] != base_nodes[i]) {
-      ++copied;
-      const auto owner = next_nodes[i]->owner.to_string();
-      EXPECT_TRUE(owner == "big.test." || owner == "h4242.g42.big.test.") << owner;
-    }
+    ASSERT_EQ(next_nodes[i]->key(), base_nodes[i]->key());
+    ASSERT_EQ(next->find(next_nodes[i]->owner()), next_nodes[i]);
+    if (next_nodes[i] != base_nodes[i]) ++moved;
   }
-  EXPECT_EQ(copied, 2u);  // the apex (new serial) and the changed name
+  // Only the runs of the apex (new serial) and of the changed name are
+  // copied; every other run is the base's own storage.
+  ASSERT_EQ(next->run_count(), base->run_count());
+  EXPECT_EQ(next->shared_runs_with(*base), base->run_count() - 2);
+  EXPECT_LE(moved, 2u * 2u * 64u);
+  EXPECT_GT(moved, 0u);
   EXPECT_EQ(next->record_count(), base->record_count() + 1);
   EXPECT_EQ(next->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->ttl, 60u);
-  EXPECT_EQ(base->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->rdatas.size(), 1u);
+  EXPECT_EQ(base->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->size(), 1u);
+  EXPECT_EQ(base->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->ttl, 300u);
 
   // A new name under a new ENT, and the last name under an old ENT removed.
   const store::record_change more[] = {
@@ -424,10 +428,158 @@ TEST(ZoneChanges, ManyNamesSharingAKeyPrefixStayFindable) {
   ASSERT_EQ(left.size(), 41u);
   for (std::size_t i = 0; i < left.size(); ++i) {
     if (i > 0) {
-      EXPECT_LT(left[i - 1]->key, left[i]->key);
+      EXPECT_LT(left[i - 1]->key(), left[i]->key());
     }
-    EXPECT_EQ(thinned.zone->find(left[i]->owner), left[i].get());
+    EXPECT_EQ(thinned.zone->find(left[i]->owner()), left[i]);
   }
   EXPECT_NE(thinned.zone->find(dname("samelongprefix2951.example.com")), nullptr);
   EXPECT_EQ(thinned.zone->find(dname("samelongprefix2950.example.com")), nullptr);
+}
+
+// ---------------------------------------------------------------------------
+// The compact layout: nodes stored back to back in runs, RRs in wire form.
+
+TEST(ZoneLayout, EveryRecordComesBackAsGiven) {
+  // Odd RDATA sizes (alignment), escaped label octets, long names, many
+  // types at one name and many RRs in one set.
+  std::string long_owner = "x.example.com";
+  for (int i = 0; i < 5; ++i) long_owner = std::string(40, static_cast<char>('a' + i)) + "." + long_owner;
+  std::vector<zonefile::text_record> given = {
+      {"example.com", "SOA", 3600, "ns1.example.com hostmaster.example.com 7 10800 3600 604800 300"},
+      {"example.com", "NS", 3600, "ns1.example.com"},
+      {"example.com", "TXT", 60, "\"a\""},
+      {"example.com", "MX", 60, "10 mail.example.com"},
+      {"odd\\000byte.example.com", "A", 60, "192.0.2.1"},
+      {long_owner, "TXT", 60, "\"abc\""},
+      {long_owner, "AAAA", 61, "2001:db8::1"},
+      {"multi.example.com", "A", 300, "192.0.2.1"},
+  };
+  for (int i = 2; i < 40; ++i) {
+    given.push_back({"multi.example.com", "A", static_cast<std::uint32_t>(300 - i),
+                     "192.0.2." + std::to_string(i)});
+    given.push_back({"multi.example.com", "TXT", 300, "\"" + std::string(static_cast<std::size_t>(i), 'q') + "\""});
+  }
+  store::zone_builder b(dname("example.com"));
+  std::vector<store::record> wire;
+  for (const auto& t : given) {
+    wire.push_back(rec(t));
+    ASSERT_EQ(b.add(wire.back()), "") << t.name;
+  }
+  auto built = b.build(42);
+  ASSERT_TRUE(built) << built.error;
+  auto zone = built.zone;
+  EXPECT_EQ(zone->record_count(), given.size());
+  const auto back = zone->records();
+  ASSERT_EQ(back.size(), given.size());
+  // every given record is there once, with its own TTL (SOA: the new serial)
+  for (const auto& w : wire) {
+    if (w.type == dns::rr_type::soa) continue;
+    std::size_t found = 0;
+    for (const auto& r : back) {
+      if (r.owner.equals(w.owner) && r.type == w.type && r.ttl == w.ttl && r.rdata == w.rdata) ++found;
+    }
+    EXPECT_EQ(found, 1u) << w.owner.to_string() << " " << w.type;
+  }
+  const auto* multi = zone->find(dname("MULTI.example.com"));
+  ASSERT_NE(multi, nullptr);
+  ASSERT_EQ(multi->rrsets().size(), 2u);
+  EXPECT_EQ(multi->rrsets()[0].type, dns::rr_type::a);  // sorted by type
+  EXPECT_EQ(multi->find(dns::rr_type::a)->size(), 39u);
+  EXPECT_EQ(multi->find(dns::rr_type::a)->ttl, 261u);  // the lowest
+  std::size_t n = 2;
+  for (const store::rr_ref rr : *multi->find(dns::rr_type::txt)) {
+    EXPECT_EQ(rr.rdata.size(), n + 1) << "in the order given";  // length octet + text
+    ++n;
+  }
+  EXPECT_EQ(n, 40u);
+  const auto* odd = zone->find(dname("odd\\000byte.example.com"));
+  ASSERT_NE(odd, nullptr);
+  EXPECT_EQ(odd->owner().to_string(), "odd\\000byte.example.com.");
+  const auto* deep = zone->find(dname(long_owner));
+  ASSERT_NE(deep, nullptr);
+  EXPECT_EQ(deep->owner().to_string(), long_owner + ".");
+  EXPECT_EQ(deep->rrsets().size(), 2u);
+  // every node starts 4-aligned, its block holds its own key and owner
+  for (const store::node* node : zone->nodes()) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(node) % 4, 0u);
+    EXPECT_EQ(node->size % 4, 0u);
+    EXPECT_EQ(store::lookup_key(node->owner_wire()).full(), node->key());
+  }
+}
+
+TEST(ZoneLayout, ChangesInTheLogApplyInOrderPerName) {
+  // A builder from records takes removals too; its log is sorted by name at
+  // build() and each name's changes apply in the order given.
+  store::zone_builder b(dname("example.com"));
+  ASSERT_EQ(b.add(rec({"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"})), "");
+  ASSERT_EQ(b.add(rec({"z.example.com", "A", 60, "192.0.2.1"})), "");
+  ASSERT_EQ(b.add(rec({"a.example.com", "A", 60, "192.0.2.1"})), "");
+  ASSERT_EQ(b.apply({store::record_change::action::remove_name, rec({"z.example.com", "A", 0, "0.0.0.0"})}), "");
+  ASSERT_EQ(b.add(rec({"z.example.com", "A", 60, "192.0.2.9"})), "");
+  ASSERT_EQ(b.add(rec({"a.example.com", "A", 30, "192.0.2.2"})), "");
+  ASSERT_EQ(b.apply({store::record_change::action::remove, rec({"a.example.com", "A", 0, "192.0.2.1"})}), "");
+  ASSERT_EQ(b.add(rec({"gone.x.example.com", "A", 60, "192.0.2.1"})), "");
+  ASSERT_EQ(b.apply({store::record_change::action::remove_rrset, rec({"gone.x.example.com", "A", 0, "0.0.0.0"})}), "");
+  ASSERT_EQ(b.add(rec({"c.example.com", "CNAME", 60, "a.example.com"})), "");
+  ASSERT_EQ(b.add(rec({"c.example.com", "CNAME", 60, "z.example.com"})), "");  // replaces
+  auto built = b.build(3);
+  ASSERT_TRUE(built) << built.error;
+  auto zone = built.zone;
+  EXPECT_EQ(zone->record_count(), 4u);
+  EXPECT_EQ(zone->node_count(), 4u);  // apex, a, c, z: no ENT for the emptied x
+  EXPECT_EQ(zone->find(dname("x.example.com")), nullptr);
+  EXPECT_EQ(zone->find(dname("gone.x.example.com")), nullptr);
+  const auto* a = zone->find(dname("a.example.com"))->find(dns::rr_type::a);
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ(a->ttl, 30u);
+  EXPECT_EQ(a->front().rdata[3], 2);
+  EXPECT_EQ(zone->find(dname("z.example.com"))->find(dns::rr_type::a)->front().rdata[3], 9);
+  const auto* c = zone->find(dname("c.example.com"))->find(dns::rr_type::cname);
+  ASSERT_EQ(c->size(), 1u);
+  dns::name target;
+  ASSERT_EQ(dns::name::from_wire(c->front().rdata, target), dns::name_status::ok);
+  EXPECT_EQ(target.to_string(), "z.example.com.");
+}
+
+TEST(ZoneLayout, EmptyNonTerminalsFromRecordsInAnyOrder) {
+  // Deep names given in reverse order, siblings sharing some ancestors.
+  auto zone = make_zone("example.com", {
+                                           {"a.b.c.d.example.com", "A", 60, "192.0.2.1"},
+                                           {"x.c.d.example.com", "A", 60, "192.0.2.1"},
+                                           {"d.example.com", "TXT", 60, "\"d\""},
+                                           {"q.p.example.com", "A", 60, "192.0.2.1"},
+                                           {"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"},
+                                       });
+  ASSERT_TRUE(zone);
+  std::vector<std::string> names;
+  for (const auto* n : zone->nodes()) names.push_back(n->owner().to_string() + (n->empty_non_terminal() ? " ENT" : ""));
+  const std::vector<std::string> expected = {
+      "example.com.",        "d.example.com.",         "c.d.example.com. ENT", "b.c.d.example.com. ENT",
+      "a.b.c.d.example.com.", "x.c.d.example.com.", "p.example.com. ENT",   "q.p.example.com.",
+  };
+  EXPECT_EQ(names, expected);
+}
+
+TEST(ZoneLayout, SmallPerRecordFootprint) {
+  // The store's own bytes for a zone like the benchmark's: hosts with A (and
+  // AAAA on every 2nd). Guards the layout against a return of per-RR heap
+  // blocks (the old one used ~590 octets per record).
+  store::zone_builder b(dname("bench.test"));
+  ASSERT_EQ(b.add(rec({"bench.test", "SOA", 3600, "ns hostmaster 1 2 3 4 5"})), "");
+  std::size_t records = 1;
+  for (int i = 0; i < 50000; ++i) {
+    const std::string owner = "h" + std::to_string(i) + ".bench.test";
+    ASSERT_EQ(b.add(rec({owner, "A", 300, "10.0.0.1"})), "");
+    ++records;
+    if (i % 2 == 0) {
+      ASSERT_EQ(b.add(rec({owner, "AAAA", 300, "2001:db8::1"})), "");
+      ++records;
+    }
+  }
+  auto built = b.build(1);
+  ASSERT_TRUE(built) << built.error;
+  EXPECT_EQ(built.zone->record_count(), records);
+  const double per_record = static_cast<double>(built.zone->memory_bytes()) / static_cast<double>(records);
+  RecordProperty("bytes_per_record", std::to_string(per_record));
+  EXPECT_LT(per_record, 100.0);
 }
