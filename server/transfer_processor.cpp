@@ -137,8 +137,8 @@ std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply,
   if (sig != nullptr) w.set_limit(w.limit() > sig->reserve() ? w.limit() - sig->reserve() : 0);
   if (!start_reply(w, req, dns::flag::aa, dns::rcode::noerror, true)) return 0;
   const auto& soa = zone.soa();
-  if (soa.rdatas.empty() ||
-      !w.rr(zone.apex().wire(), dns::rr_type::soa, dns::rr_class::in, soa.ttl, soa.rdatas[0])) {
+  if (soa.size() == 0 ||
+      !w.rr(zone.apex().wire(), dns::rr_type::soa, dns::rr_class::in, soa.ttl, soa.front().rdata)) {
     return 0;
   }
   w.patch_u16(6, 1);
