@@ -131,13 +131,24 @@ class tcp_client {
 
 /// A query for `zone` of `type`, signed with `key` when given.
 std::vector<std::uint8_t> make_query(const dns::name& zone, std::uint16_t type, std::uint16_t id,
-                                     const tsig::key* key, std::vector<std::uint8_t>& mac) {
+                                     const tsig::key* key, std::vector<std::uint8_t>& mac,
+                                     std::optional<std::uint32_t> ixfr_serial = std::nullopt) {
   std::vector<std::uint8_t> buf(1024);
   dns::writer w(buf);
   dns::header h;
   h.id = id;
   h.qdcount = 1;
   if (!w.header(h) || !w.name(zone) || !w.u16(type) || !w.u16(dns::rr_class::in)) return {};
+  if (ixfr_serial) {
+    // RFC 1995 3: the client's SOA in the authority section; only the
+    // serial matters, the names are the root.
+    if (!w.name(zone) || !w.u16(dns::rr_type::soa) || !w.u16(dns::rr_class::in) || !w.u32(0) ||
+        !w.u16(22) || !w.u8(0) || !w.u8(0) || !w.u32(*ixfr_serial) || !w.u32(0) || !w.u32(0) ||
+        !w.u32(0) || !w.u32(0)) {
+      return {};
+    }
+    w.patch_u16(8, 1);
+  }
   std::size_t length = w.size();
   if (key != nullptr) {
     tsig::sign_params p;
@@ -249,30 +260,96 @@ std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dn
   return std::nullopt;
 }
 
-std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::name& zone,
-                                    const tsig::key* key, std::chrono::milliseconds timeout,
-                                    std::string& error) {
+transfer_result fetch_transfer(const notify_target& primary, const dns::name& zone,
+                               const tsig::key* key, std::optional<std::uint32_t> since,
+                               std::chrono::milliseconds timeout, std::string& error) {
   tcp_client c;
   std::vector<std::uint8_t> mac;
   const auto id = static_cast<std::uint16_t>(std::random_device{}());
-  const auto q = make_query(zone, dns::rr_type::axfr, id, key, mac);
-  if (!c.connect(primary, timeout, error) || !c.send_message(q, error)) return {};
-  std::vector<transfer_rr> rrs;
+  const auto q =
+      make_query(zone, since ? dns::rr_type::ixfr : dns::rr_type::axfr, id, key, mac, since);
+  transfer_result out;
+  if (!c.connect(primary, timeout, error) || !c.send_message(q, error)) return out;
+  // RFC 1995 4: after the new SOA, another SOA opens difference sequences
+  // (old SOA, deletions, new SOA, additions, ...), anything else is a whole
+  // zone (AXFR form); the transfer ends with the new SOA where an old one
+  // would come, or, for a whole zone, at its second SOA.
+  enum class state { first, second, whole, deleting, adding } st = state::first;
+  std::uint32_t final_serial = 0;
   std::vector<std::uint8_t> msg;
+  std::vector<transfer_rr> rrs;
   for (bool first = true;; first = false) {
     dns::header h;
-    if (!c.read_message(msg, error) || !check_reply(msg, id, key, mac, first, h, error)) return {};
-    const std::size_t before = rrs.size();
-    if (!answer_rrs(msg, h, rrs, error)) return {};
-    if (rrs.empty() || rrs.front().type != dns::rr_type::soa || !(rrs.front().owner == zone)) {
-      error = "the transfer does not start with the zone's SOA";
-      return {};
+    rrs.clear();
+    if (!c.read_message(msg, error) || !check_reply(msg, id, key, mac, first, h, error) ||
+        !answer_rrs(msg, h, rrs, error)) {
+      return transfer_result{};
     }
-    // The closing SOA ends it (any SOA after the first record).
-    for (std::size_t i = std::max<std::size_t>(before, 1); i < rrs.size(); ++i) {
-      if (rrs[i].type == dns::rr_type::soa) {
-        rrs.resize(i);
-        return rrs;
+    if (first && rrs.size() == 1 && since) {  // IXFR: the SOA alone means up to date
+      if (rrs[0].type == dns::rr_type::soa && rrs[0].rdata.size() >= 22) {
+        out.ok = true;
+        out.up_to_date = true;
+        out.soa = rrs[0];
+        return out;
+      }
+    }
+    for (auto& rr : rrs) {
+      const bool is_soa = rr.type == dns::rr_type::soa && rr.rdata.size() >= 22;
+      switch (st) {
+        case state::first:
+          if (!is_soa || !(rr.owner == zone)) {
+            error = "the transfer does not start with the zone's SOA";
+            return transfer_result{};
+          }
+          final_serial = soa_field(rr.rdata, 0);
+          out.soa = rr;
+          st = state::second;
+          break;
+        case state::second:
+          if (is_soa && since) {
+            if (soa_field(rr.rdata, 0) == final_serial) {  // nothing in between: up to date
+              out.ok = out.up_to_date = true;
+              return out;
+            }
+            out.incremental = true;
+            out.diffs.emplace_back();
+            st = state::deleting;
+          } else if (is_soa) {
+            out.ok = true;  // an empty zone: SOA, SOA
+            return out;
+          } else {
+            out.whole.push_back(std::move(rr));
+            st = state::whole;
+          }
+          break;
+        case state::whole:
+          if (is_soa) {
+            out.ok = true;
+            return out;
+          }
+          out.whole.push_back(std::move(rr));
+          break;
+        case state::deleting:
+          if (is_soa) {
+            st = state::adding;
+          } else {
+            out.diffs.back().deleted.push_back(std::move(rr));
+          }
+          break;
+        case state::adding:
+          if (is_soa) {
+            // The next difference's old SOA carries this one's new serial;
+            // the final SOA carries the newest: only it can equal that.
+            if (soa_field(rr.rdata, 0) == final_serial) {
+              out.ok = true;
+              return out;
+            }
+            out.diffs.emplace_back();
+            st = state::deleting;
+          } else {
+            out.diffs.back().added.push_back(std::move(rr));
+          }
+          break;
       }
     }
   }
@@ -305,7 +382,7 @@ struct secondary_puller::impl {
   void run();
   void check(const dns::name& apex, const zone_policy& zp, const transfer_policy& pol,
              zone_state& st);
-  bool write(const dns::name& apex, const std::vector<transfer_rr>& rrs, std::string& error);
+  bool write(const dns::name& apex, const transfer_result& t, std::string& error);
 
   std::string conninfo;
   std::string node;
@@ -325,14 +402,18 @@ struct secondary_puller::impl {
   std::thread thread;
 };
 
-bool secondary_puller::impl::write(const dns::name& apex, const std::vector<transfer_rr>& rrs,
+bool secondary_puller::impl::write(const dns::name& apex, const transfer_result& t,
                                    std::string& error) {
+  using key_type = std::tuple<std::string, std::uint16_t, std::vector<std::uint8_t>>;
+  auto key_of = [](const transfer_rr& rr) {
+    return key_type{db_name(rr.owner), rr.type, rr.rdata};
+  };
   // The wanted records: (name, type, RDATA) -> TTL; duplicates collapse.
-  std::map<std::tuple<std::string, std::uint16_t, std::vector<std::uint8_t>>, std::uint32_t> wanted;
-  for (const auto& rr : rrs) {
-    if (!rr.owner.is_subdomain_of(apex)) continue;  // out-of-zone data is not ours to keep
-    wanted[{db_name(rr.owner), rr.type, rr.rdata}] = rr.ttl;
-  }
+  std::map<key_type, std::uint32_t> wanted;
+  auto want = [&](const transfer_rr& rr) {
+    if (rr.owner.is_subdomain_of(apex))
+      wanted[key_of(rr)] = rr.ttl;  // out-of-zone data is not ours
+  };
   const std::string zone = db_name(apex);
   try {
     if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo);
@@ -345,23 +426,45 @@ bool secondary_puller::impl::write(const dns::name& apex, const std::vector<tran
     }
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('zonemesh.update'), hashtext($1))", zone);
     // Ordered by id: sites pulling the same zone keep the same duplicate.
-    std::size_t kept = 0, removed = 0, added = 0;
-    for (const auto& r :
-         tx.exec_params("SELECT id::text, name, type, ttl, content FROM public.records "
-                        "WHERE zone = $1 ORDER BY id",
-                        zone)) {
+    const auto rows = tx.exec_params(
+        "SELECT id::text, name, type, ttl, content FROM public.records WHERE zone = $1 ORDER BY id",
+        zone);
+    std::vector<std::optional<key_type>> row_keys;
+    for (const auto& r : rows) {
       zonefile::text_record text{r[1].as<std::string>(), r[2].as<std::string>(),
                                  r[3].as<std::uint32_t>(), r[4].as<std::string>()};
       store::record wire;
-      auto it = wanted.end();
-      if (zonefile::to_wire(text, wire).empty())
-        it = wanted.find({text.name, wire.type, wire.rdata});
+      if (zonefile::to_wire(text, wire).empty()) {
+        row_keys.emplace_back(key_type{text.name, wire.type, std::move(wire.rdata)});
+      } else {
+        row_keys.emplace_back();
+      }
+    }
+    if (t.incremental) {
+      // What is there, with the differences applied in order.
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (row_keys[i] && std::get<1>(*row_keys[i]) != dns::rr_type::soa) {
+          wanted.emplace(*row_keys[i], rows[static_cast<int>(i)][3].as<std::uint32_t>());
+        }
+      }
+      for (const auto& d : t.diffs) {
+        for (const auto& rr : d.deleted) wanted.erase(key_of(rr));
+        for (const auto& rr : d.added) want(rr);
+      }
+    } else {
+      for (const auto& rr : t.whole) want(rr);
+    }
+    want(t.soa);
+    std::size_t kept = 0, removed = 0, added = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[static_cast<int>(i)];
+      auto it = row_keys[i] ? wanted.find(*row_keys[i]) : wanted.end();
       if (it == wanted.end()) {
         tx.exec_params("DELETE FROM public.records WHERE id = $1::uuid", r[0].as<std::string>());
         ++removed;
         continue;
       }
-      if (it->second != text.ttl) {
+      if (it->second != r[3].as<std::uint32_t>()) {
         tx.exec_params("UPDATE public.records SET ttl = $2 WHERE id = $1::uuid",
                        r[0].as<std::string>(), it->second);
       }
@@ -384,8 +487,8 @@ bool secondary_puller::impl::write(const dns::name& apex, const std::vector<tran
       ++added;
     }
     tx.commit();
-    spdlog::info("secondary zone {}: {} records kept, {} added, {} removed", zone, kept, added,
-                 removed);
+    spdlog::info("secondary zone {}: {} serial {}: {} records kept, {} added, {} removed", zone,
+                 t.incremental ? "IXFR" : "AXFR", soa_field(t.soa.rdata, 0), kept, added, removed);
     return true;
   } catch (const pqxx::broken_connection& e) {
     conn.reset();
@@ -415,19 +518,30 @@ void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
       st.next_check = clock_type::now() + st.refresh;
       return;
     }
-    auto rrs = fetch_zone(primary, apex, key, options.timeout, error);
-    if (rrs.empty()) continue;
-    const auto& soa = rrs.front().rdata;
-    if (soa.size() >= 22) {
-      st.refresh = std::max(options.min_refresh, std::chrono::seconds(soa_field(soa, 1)));
-      st.retry = std::max(options.min_refresh, std::chrono::seconds(soa_field(soa, 2)));
-      st.expire = std::chrono::seconds(soa_field(soa, 3));
+    // IXFR from what we last wrote; AXFR when we know nothing, or when the
+    // primary cannot give the difference.
+    auto t = fetch_transfer(primary, apex, key, st.serial, options.timeout, error);
+    if (!t.ok && st.serial) {
+      spdlog::info("secondary zone {}: IXFR failed ({}); trying AXFR", apex.to_string(), error);
+      t = fetch_transfer(primary, apex, key, std::nullopt, options.timeout, error);
     }
-    if (!write(apex, rrs, error)) continue;
-    pulled->inc();
-    st.serial = soa.size() >= 22 ? soa_field(soa, 0) : 0;
+    if (!t.ok) continue;
+    const auto& soa = t.soa.rdata;
+    st.refresh = std::max(options.min_refresh, std::chrono::seconds(soa_field(soa, 1)));
+    st.retry = std::max(options.min_refresh, std::chrono::seconds(soa_field(soa, 2)));
+    st.expire = std::chrono::seconds(soa_field(soa, 3));
     st.last_success = clock_type::now();
     st.next_check = clock_type::now() + st.refresh;
+    if (t.up_to_date) {
+      current->inc();
+      return;
+    }
+    if (!write(apex, t, error)) {
+      st.next_check = clock_type::now() + st.retry;
+      continue;
+    }
+    pulled->inc();
+    st.serial = soa_field(soa, 0);
     return;
   }
   failed->inc();

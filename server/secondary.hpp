@@ -1,5 +1,5 @@
 #pragma once
-// Secondary zones: a zone of kind 'secondary' is pulled by AXFR (with TSIG)
+// Secondary zones: a zone of kind 'secondary' is pulled by IXFR or AXFR (TSIG)
 // from its external primaries (zone metadata PRIMARY, AXFR-MASTER-TSIG) by
 // the sites its SECONDARY-SITE rows name (every site when there is none),
 // written to the database as the difference to what is there, and so
@@ -37,12 +37,28 @@ std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dn
                                           const tsig::key* key, std::chrono::milliseconds timeout,
                                           std::string& error);
 
-/// The whole zone by AXFR, first and last SOA included once (the first).
-/// Every message must be signed when `key` is given. Empty with `error` set
-/// on any failure; a partial transfer is never returned.
-std::vector<transfer_rr> fetch_zone(const notify_target& primary, const dns::name& zone,
-                                    const tsig::key* key, std::chrono::milliseconds timeout,
-                                    std::string& error);
+/// One IXFR difference: what went and what came.
+struct transfer_diff {
+  std::vector<transfer_rr> deleted;
+  std::vector<transfer_rr> added;
+};
+
+/// What a zone transfer brought.
+struct transfer_result {
+  bool ok = false;
+  bool up_to_date = false;         ///< IXFR: nothing newer than `since`
+  bool incremental = false;        ///< IXFR answered with differences (`diffs`)
+  transfer_rr soa;                 ///< the primary's current SOA
+  std::vector<transfer_rr> whole;  ///< the zone without its SOA (AXFR, or IXFR in AXFR form)
+  std::vector<transfer_diff> diffs;
+};
+
+/// AXFR, or IXFR from serial `since` when given (RFC 1995). Every message
+/// must be signed when `key` is given. `ok` false with `error` set on any
+/// failure; a partial transfer is never returned as ok.
+transfer_result fetch_transfer(const notify_target& primary, const dns::name& zone,
+                               const tsig::key* key, std::optional<std::uint32_t> since,
+                               std::chrono::milliseconds timeout, std::string& error);
 
 struct secondary_options {
   std::chrono::seconds min_refresh{5};       ///< floor on the SOA's refresh and retry

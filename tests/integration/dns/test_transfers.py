@@ -243,7 +243,8 @@ template:
     storage: "{d}"
     file: "%s.zone"
     zonefile-sync: -1
-    journal-content: none
+    zonefile-load: difference
+    journal-content: changes
 zone:
   - domain: {EXT}.
     notify: site1
@@ -731,6 +732,9 @@ class SecondaryZone(unittest.TestCase):
                      lambda port=port: answers(port, f"new.{EXT}") == ["203.0.113.99"], timeout=60)
             wait_for("the removal", lambda port=port: answers(port, f"www.{EXT}") == [], timeout=30)
         self.assertEqual(self.records(transfer(site(1)["dns_port"], zone=EXT)), self.records(self.primary_zone()))
+        # Knot keeps a journal, so site1 pulled only the difference.
+        with open(os.path.join(site(0)["dir"], "server.log"), errors="replace") as f:
+            self.assertRegex(f.read(), rf"secondary zone {EXT}: IXFR serial 2024010102: ")
 
 
 class Catalog(unittest.TestCase):
