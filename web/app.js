@@ -313,9 +313,10 @@ async function showZone(id) {
   }
   const records = [];
   for (const rrset of zone.rrsets) {
-    for (const r of rrset.records) {
-      records.push({ name: rrset.name, type: rrset.type, ttl: rrset.ttl, content: r.content, disabled: r.disabled });
-    }
+    rrset.records.forEach((r, i) => {
+      records.push({ name: rrset.name, type: rrset.type, ttl: rrset.ttl, content: r.content, disabled: r.disabled,
+                     comments: i === 0 ? (rrset.comments || []) : [] });
+    });
   }
   // The apex first (SOA, then NS), then by name and type.
   const rank = (r) => [r.name === zone.name ? 0 : 1, r.name, r.type === "SOA" ? 0 : r.type === "NS" ? 1 : 2, r.type, r.content];
@@ -338,7 +339,8 @@ async function showZone(id) {
     el("div", { class: "row center" },
       el("div", { class: "grow" },
         el("h1", { id: "zone-title" }, zone.name),
-        el("div", { class: "subtle" }, zone.kind + " zone · serial ", el("span", { class: "mono", id: "zone-serial" }, zone.serial))),
+        el("div", { class: "subtle" }, zone.kind + " zone · serial ", el("span", { class: "mono", id: "zone-serial" }, zone.serial),
+          " · ", el("a", { href: "#", id: "zone-export", onclick: (ev) => { ev.preventDefault(); exportZone(zone); } }, "Export zone file"))),
       filter),
     addRecordForm(zone, records),
     el("div", { class: "table-wrap" }, el("table", { id: "records" },
@@ -346,6 +348,22 @@ async function showZone(id) {
                           el("th", {}, "Content"), el("th", {}, "State"), el("th", {}))),
       tbody)));
   render();
+}
+
+/** Downloads the zone as a BIND file (fetched with the key header, saved from memory). */
+async function exportZone(zone) {
+  try {
+    const res = await fetch(zonePath(zone.id) + "/export", { headers: { "X-API-Key": apiKey() }, cache: "no-store" });
+    if (!res.ok) throw new Error((await res.text()) || res.statusText);
+    const url = URL.createObjectURL(new Blob([await res.text()], { type: "text/plain" }));
+    const a = el("a", { href: url, download: zone.name.replace(/\.$/, "") + ".zone" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } catch (e) {
+    flash("Export failed: " + e.message, true);
+  }
 }
 
 function rrsetOf(records, name, type) {
@@ -378,7 +396,8 @@ function recordRow(zone, r, records) {
       el("td", { class: "mono" }, r.name),
       el("td", {}, r.type),
       el("td", { class: "mono" }, r.ttl),
-      el("td", { class: "content" }, r.content),
+      el("td", { class: "content" }, r.content,
+        r.comments.map((c) => el("div", { class: "comment" }, c.content + (c.account ? " — " + c.account : "")))),
       el("td", {}, r.disabled ? el("span", { class: "pill warn" }, "disabled") : el("span", { class: "pill ok" }, "served")),
       el("td", { class: "actions" },
         el("button", { class: "secondary small", type: "button", onclick: edit }, "Edit"),

@@ -143,6 +143,24 @@ test("web UI", { timeout: 300000 }, async (t) => {
       assert.equal(await digUntil(site2, ["xss.e2e.test", "TXT"], '"' + markup + '"'), '"' + markup + '"');
     });
 
+    await t.test("rrset comments are shown as text; the zone exports as a file", async () => {
+      const api = (method, url, body) => fetch(new URL(url, site1.web_ui), {
+        method, headers: { "X-API-Key": site1.api_key, "Content-Type": "application/json" },
+        body: body && JSON.stringify(body) });
+      const r = await api("PATCH", "/api/v1/servers/localhost/zones/e2e.test.", { rrsets: [{
+        name: "www.e2e.test.", type: "A", changetype: "REPLACE",
+        comments: [{ content: "<i id=injected2>front</i>", account: "ops" }] }] });
+      assert.equal(r.status, 204);
+      await page.reload();
+      await rowOf("www.e2e.test.", "A").waitFor();
+      assert.equal(await rowOf("www.e2e.test.", "A").locator(".comment").textContent(), "<i id=injected2>front</i> — ops");
+      assert.equal(await page.locator("#injected2").count(), 0);
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#zone-export")]);
+      assert.equal(download.suggestedFilename(), "e2e.test.zone");
+      const text = readFileSync(await download.path(), "utf8");
+      assert.match(text, /www\.e2e\.test\.\s+300\s+IN\s+A\s+192\.0\.2\.44/);
+    });
+
     await t.test("edit, disable, enable and delete a record", async () => {
       await rowOf("www.e2e.test.", "A").locator("button", { hasText: "Edit" }).click();
       await page.fill("#edit-content", "192.0.2.45");

@@ -518,6 +518,13 @@ TEST_F(Api, PutChangesTheKindAndDeleteRemovesTheZoneEverywhere) {
   r = call("PUT", zones_url + "/gone.test.", R"({"kind": "Master", "masters": []})");
   EXPECT_EQ(call_json("GET", zones_url + "/gone.test.", 200)["masters"], json::array());
   EXPECT_EQ(sql_value(s1().pg, "SELECT kind FROM zones WHERE name = 'gone.test'"), "primary");
+  // lego and cert-manager webhooks ask for a NOTIFY after their change.
+  r = call("PUT", zones_url + "/gone.test./notify");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["result"], "Notification queued");
+  EXPECT_EQ(call("PUT", zones_url + "/gone.test./rectify").status, 200);
+  EXPECT_EQ(call("PUT", zones_url + "/nonexistent.example./notify").status, 404);
+  EXPECT_EQ(call_json("GET", zones_url + "/gone.test./cryptokeys", 200), json::array());
   r = call("DELETE", zones_url + "/gone.test.");
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.body, "");
