@@ -26,22 +26,21 @@ struct request_info {
   dns::name qname;
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;
-  std::span<const std::uint8_t> question;    ///< the question as sent (its case kept)
   std::optional<std::uint32_t> ixfr_serial;  ///< the client's SOA serial (IXFR authority)
   std::size_t edns_size = 0;                 ///< 0 without OPT
+  bool dnssec_ok = false;                    ///< the OPT's DO bit
+  std::uint16_t our_udp_size = 1232;         ///< what our OPT advertises
 };
 
 bool parse_request(std::span<const std::uint8_t> message, request_info& out) {
   dns::reader r(message);
   if (r.header(out.h) != dns::read_status::ok) return false;
   if (out.h.qdcount != 1) return true;
-  const std::size_t q_at = r.position();
   if (r.name(out.qname) != dns::read_status::ok || r.u16(out.qtype) != dns::read_status::ok ||
       r.u16(out.qclass) != dns::read_status::ok) {
     return false;
   }
   out.has_question = true;
-  out.question = message.subspan(q_at, r.position() - q_at);
   const unsigned total = unsigned{out.h.ancount} + out.h.nscount + out.h.arcount;
   for (unsigned i = 0; i < total; ++i) {
     dns::name owner;
@@ -63,6 +62,7 @@ bool parse_request(std::span<const std::uint8_t> message, request_info& out) {
                         (std::uint32_t{message[at + 2]} << 8) | message[at + 3];
     } else if (f.type == dns::rr_type::opt && owner.is_root()) {
       out.edns_size = std::max<std::size_t>(f.rrclass, classic_udp_size);
+      out.dnssec_ok = (f.ttl & 0x8000U) != 0;
     }
   }
   return true;
@@ -88,7 +88,8 @@ bool start_reply(dns::writer& w, const request_info& req, std::uint16_t flags, s
   h.set_opcode(req.h.opcode());
   h.set_rcode(rcode);
   h.qdcount = (with_question && req.has_question) ? 1 : 0;
-  return w.header(h) && (h.qdcount == 0 || w.bytes(req.question));
+  return w.header(h) &&
+         (h.qdcount == 0 || (w.name(req.qname) && w.u16(req.qtype) && w.u16(req.qclass)));
 }
 
 /// Signs the messages of one reply: the first after the request's MAC, each
@@ -120,12 +121,27 @@ struct reply_signer {
   }
 };
 
+/// Octets our OPT takes in a reply to `req` (none when it had no OPT).
+std::size_t opt_reserve(const request_info& req) {
+  return req.edns_size == 0 ? 0 : dns::opt_size(0, 0);
+}
+
+/// Adds our OPT when the request had one (RFC 6891 7), as Knot and NSD do
+/// for transfers and refusals too; before any TSIG, which must be last.
+bool add_opt(dns::writer& w, const request_info& req) {
+  if (req.edns_size == 0) return true;
+  if (!dns::write_opt(w, req.our_udp_size, 0, 0, req.dnssec_ok)) return false;
+  const auto d = w.data();
+  w.patch_u16(10, static_cast<std::uint16_t>(((d[10] << 8) | d[11]) + 1));
+  return true;
+}
+
 /// A reply of header and question only (errors, refusals), signed when the
 /// request was.
 std::size_t short_reply(const request_info& req, std::span<std::uint8_t> reply, std::uint16_t rcode,
                         reply_signer* sig, std::uint16_t flags = 0) {
   dns::writer w(reply.first(std::min(reply.size(), max_tcp_message)));
-  if (!start_reply(w, req, flags, rcode, true)) return 0;
+  if (!start_reply(w, req, flags, rcode, true) || !add_opt(w, req)) return 0;
   return sig != nullptr ? sig->sign(reply, w.size()) : w.size();
 }
 
@@ -134,7 +150,9 @@ std::size_t short_reply(const request_info& req, std::span<std::uint8_t> reply, 
 std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply,
                       const store::zone_snapshot& zone, reply_signer* sig, std::size_t limit) {
   dns::writer w(reply.first(std::min(reply.size(), limit)));
-  if (sig != nullptr) w.set_limit(w.limit() > sig->reserve() ? w.limit() - sig->reserve() : 0);
+  const std::size_t reserve = (sig != nullptr ? sig->reserve() : 0) + opt_reserve(req);
+  const std::size_t room = w.limit() > reserve ? w.limit() - reserve : 0;
+  w.set_limit(room);
   if (!start_reply(w, req, dns::flag::aa, dns::rcode::noerror, true)) return 0;
   const auto& soa = zone.soa();
   if (soa.size() == 0 ||
@@ -142,6 +160,8 @@ std::size_t soa_reply(const request_info& req, std::span<std::uint8_t> reply,
     return 0;
   }
   w.patch_u16(6, 1);
+  w.set_limit(room + opt_reserve(req));
+  if (!add_opt(w, req)) return 0;
   return sig != nullptr ? sig->sign(reply, w.size()) : w.size();
 }
 
@@ -205,24 +225,22 @@ class record_stream final : public message_stream {
   record_stream(std::vector<store::record> records, const request_info& req,
                 std::shared_ptr<reply_signer> sig, std::size_t message_size, std::string zone_name)
       : req_(req),
-        question_(req.question.begin(), req.question.end()),
         signer_(std::move(sig)),
         message_size_(message_size),
         records_(std::move(records)),
-        zone_name_(std::move(zone_name)) {
-    req_.question = question_;
-  }
+        zone_name_(std::move(zone_name)) {}
 
   std::size_t next(std::span<std::uint8_t> out) override {
     if (index_ >= records_.size()) return 0;
     out = out.first(std::min(out.size(), max_tcp_message));
     const std::size_t reserve = signer_ ? signer_->reserve() : 0;
-    if (out.size() <= reserve + dns::header_size)
+    if (out.size() <= reserve + opt_reserve(req_) + dns::header_size) {
       throw std::length_error("no room for a transfer message");
+    }
     for (std::size_t limit :
          {std::min(message_size_, out.size() - reserve), out.size() - reserve}) {
       dns::writer w(out);
-      w.set_limit(limit);
+      w.set_limit(limit - opt_reserve(req_));
       if (!start_reply(w, req_, dns::flag::aa, dns::rcode::noerror, first_)) {
         throw std::length_error("no room for the question");
       }
@@ -236,6 +254,8 @@ class record_stream final : public message_stream {
       }
       if (count == 0) continue;  // one RR bigger than the fill size: a full-size message
       w.patch_u16(6, count);
+      w.set_limit(limit);
+      if (!add_opt(w, req_)) throw std::length_error("no room for the OPT");
       std::size_t length = w.size();
       if (signer_) {
         length = signer_->sign(out, length);
@@ -250,7 +270,6 @@ class record_stream final : public message_stream {
 
  private:
   request_info req_;
-  std::vector<std::uint8_t> question_;
   std::shared_ptr<reply_signer> signer_;
   std::size_t message_size_;
   std::vector<store::record> records_;
@@ -326,6 +345,7 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query,
   stream_.reset();
   if (query.size() < dns::header_size || reply.size() < dns::header_size) return 0;
   request_info req;
+  req.our_udp_size = options_.udp_payload_size;
   const bool parsed = parse_request(query, req);
   if (req.h.has(dns::flag::qr)) return 0;  // never answer a response
 

@@ -712,8 +712,9 @@ QUERIES = [
     Q("edns_small_payload", "www." + Z, "A", payload=100, expect=NOERR_AA),
     Q("edns_nsid", "www." + Z, "A", options=NSID, expect=NOERR_AA),
     # Opcodes
-    # NOTIFY: zonemesh is no secondary; Knot says NOTAUTH, NSD REFUSED (no ACL).
-    Q("opcode_notify", Z, "SOA", opcode=dns.opcode.NOTIFY, expect={"rcode": "NOTIMP"}),
+    # NOTIFY for a zone that is not a secondary here: Knot says NOTAUTH,
+    # NSD REFUSED (no ACL); zonemesh refuses as NSD does.
+    Q("opcode_notify", Z, "SOA", opcode=dns.opcode.NOTIFY, expect={"rcode": "REFUSED"}),
     Q("opcode_status", Z, "SOA", opcode=dns.opcode.STATUS, expect={"rcode": "NOTIMP"}),
     Q("opcode_iquery", Z, "A", opcode=dns.opcode.IQUERY, expect={"rcode": "NOTIMP"}),
     # Malformed queries: FORMERR or no reply, never a crash

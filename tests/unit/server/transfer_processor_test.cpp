@@ -79,6 +79,36 @@ TEST(TransferProcessor, AxfrUnderAnotherOpcodeUnsignedIsNotATransfer) {
   }
 }
 
+TEST(TransferProcessor, AQuestionWithACompressionPointerIsRewrittenNotCopied) {
+  // Found by tests/fuzz (transfer target): the question was copied as sent,
+  // its pointer (to offset 2 of the query) then pointed into our reply.
+  const std::string hex =
+      "123401000001000000000000020202020202020202020202020202020a02020202020202020202020202022c0202"
+      "020202020202020202020202020202020202020202020202020202020202020202c00202020202020202020202"
+      "0202020202020202020202020202020202020202020202020000010001";
+  std::vector<std::uint8_t> q;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    q.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  fixture f;
+  std::vector<std::uint8_t> reply(65535);
+  for (const auto proto : {transport::udp, transport::tcp}) {
+    query_context ctx;
+    ctx.proto = proto;
+    const auto n = f.processor->process(q, reply, ctx);
+    ASSERT_GE(n, dns::header_size);
+    dns::reader r(std::span<const std::uint8_t>(reply.data(), n));
+    dns::header h;
+    ASSERT_EQ(r.header(h), dns::read_status::ok);
+    dns::name qname;
+    for (unsigned i = 0; i < h.qdcount; ++i) {
+      EXPECT_EQ(r.name(qname), dns::read_status::ok);
+      EXPECT_EQ(r.skip(4), dns::read_status::ok);
+    }
+    EXPECT_EQ(r.remaining(), 0u) << "the reply is a whole message";
+  }
+}
+
 TEST(TransferProcessor, AxfrStreamsSoaFirstAndLastOverTcpOnly) {
   fixture f;
   std::vector<std::uint8_t> reply(65535);
