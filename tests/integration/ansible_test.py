@@ -51,8 +51,9 @@ def run(cmd, cwd=ANSIBLE, env=None, timeout=900):
     log("$ " + " ".join(cmd))
     res = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env=env, timeout=timeout)
-    if res.returncode != 0:
+    if res.returncode != 0 or os.environ.get("ZONEMESH_ANSIBLE_TEST_VERBOSE"):
         print(res.stdout[-12000:], flush=True)
+    if res.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode})")
     return res.stdout
 

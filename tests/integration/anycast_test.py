@@ -2,14 +2,15 @@
 """Anycast failover in network namespaces (TEST-NET addresses only; nothing
 leaves the machine).
 
-  client ns (203.0.113.10) --- router ns (BIRD, BGP AS 64496) --- site1..3 ns
+  client ns (203.0.113.10, 2001:db8:ff::10) --- router ns (BIRD, BGP AS 64496) --- site1..3 ns
 
 Each site namespace runs PostgreSQL, zonemesh-server, zonemesh-replicator,
 BIRD (its configuration rendered from ansible/roles/anycast/templates/
 bird.conf.j2, the one the role installs) and zonemesh-healthcheck, and holds
-the service address 192.0.2.53 on a dummy interface (on loopback where the
-kernel lacks the dummy module). The client queries
-192.0.2.53; the router sends it to the best site that announces it.
+the service addresses 192.0.2.53 and 2001:db8::53 on a dummy interface (on
+loopback where the kernel lacks the dummy module), announced over an IPv4
+and an IPv6 BGP session. The client queries them; the router sends each
+query to the best site that announces the address.
 
 Checks: queries are answered; hostname.bind and NSID name the site; stopping
 that site's server withdraws its route (the router keeps 2 paths) and queries
@@ -37,6 +38,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.abspath(os.environ.get("ZONEMESH_BUILD_DIR", os.path.join(REPO, "build")))
 SKIP = 77
 SERVICE = "192.0.2.53"
+SERVICE6 = "2001:db8::53"
 ROUTER_AS = 64496  # documentation ASNs (RFC 5398)
 SITES = 3
 PREFIX = f"zm6a{os.getpid() % 100000}"
@@ -109,10 +111,12 @@ def render_site_bird(site, include):
         zonemesh_anycast_symbol="ZONEMESH_ANYCAST_ANNOUNCE",
         zonemesh_anycast_interface=site["service_if"],
         zonemesh_anycast_service_ipv4=[SERVICE],
-        zonemesh_anycast_service_ipv6=[],
+        zonemesh_anycast_service_ipv6=[SERVICE6],
         zonemesh_anycast_local_as=site["as"],
         zonemesh_anycast_bgp_neighbors=[{"name": "router", "address": site["router_addr"],
-                                         "as": ROUTER_AS, "local_address": site["addr"]}],
+                                         "as": ROUTER_AS, "local_address": site["addr"]},
+                                        {"name": "router6", "address": site["router_addr6"],
+                                         "as": ROUTER_AS, "local_address": site["addr6"]}],
         zonemesh_anycast_bgp_hold_time=6,
         zonemesh_anycast_bgp_keepalive_time=2)
 
@@ -131,6 +135,7 @@ class Lab:
             self.sites.append({
                 "node": f"site{i}", "ns": f"{PREFIX}-s{i}", "dir": os.path.join(root, f"site{i}"),
                 "addr": f"198.51.100.{base + 2}", "router_addr": f"198.51.100.{base + 1}",
+                "addr6": f"2001:db8:{i}::2", "router_addr6": f"2001:db8:{i}::1",
                 "as": ROUTER_AS + i})
 
     # ---- plumbing ----------------------------------------------------------
@@ -139,10 +144,12 @@ class Lab:
         self.namespaces.append(name)
         sh(["ip", "link", "set", "lo", "up"], ns=name)
 
-    def link(self, ns_a, if_a, addr_a, ns_b, if_b, addr_b):
+    def link(self, ns_a, if_a, addr_a, ns_b, if_b, addr_b, addr6_a, addr6_b):
         sh(["ip", "link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns", ns_b])
         sh(["ip", "addr", "add", addr_a, "dev", if_a], ns=ns_a)
         sh(["ip", "addr", "add", addr_b, "dev", if_b], ns=ns_b)
+        sh(["ip", "-6", "addr", "add", addr6_a, "dev", if_a, "nodad"], ns=ns_a)
+        sh(["ip", "-6", "addr", "add", addr6_b, "dev", if_b, "nodad"], ns=ns_b)
         sh(["ip", "link", "set", if_a, "up"], ns=ns_a)
         sh(["ip", "link", "set", if_b, "up"], ns=ns_b)
 
@@ -150,13 +157,17 @@ class Lab:
         self.add_ns(self.router_ns)
         self.add_ns(self.client_ns)
         sh(["sysctl", "-qw", "net.ipv4.ip_forward=1"], ns=self.router_ns)
-        self.link(self.router_ns, "to-client", "203.0.113.1/24", self.client_ns, "uplink", "203.0.113.10/24")
+        sh(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"], ns=self.router_ns)
+        self.link(self.router_ns, "to-client", "203.0.113.1/24", self.client_ns, "uplink", "203.0.113.10/24",
+                  "2001:db8:ff::1/64", "2001:db8:ff::10/64")
         sh(["ip", "route", "add", "default", "via", "203.0.113.1"], ns=self.client_ns)
+        sh(["ip", "-6", "route", "add", "default", "via", "2001:db8:ff::1"], ns=self.client_ns)
         for s in self.sites:
             self.add_ns(s["ns"])
             self.link(self.router_ns, f"to-{s['node']}", s["router_addr"] + "/29",
-                      s["ns"], "uplink", s["addr"] + "/29")
+                      s["ns"], "uplink", s["addr"] + "/29", s["router_addr6"] + "/64", s["addr6"] + "/64")
             sh(["ip", "route", "add", "default", "via", s["router_addr"]], ns=s["ns"])
+            sh(["ip", "-6", "route", "add", "default", "via", s["router_addr6"]], ns=s["ns"])
             # A dummy interface where the kernel has the module, else loopback.
             if sh(["ip", "link", "add", "zonemesh0", "type", "dummy"], ns=s["ns"], check=False).returncode == 0:
                 s["service_if"] = "zonemesh0"
@@ -164,6 +175,7 @@ class Lab:
             else:
                 s["service_if"] = "lo"
             sh(["ip", "addr", "add", SERVICE + "/32", "dev", s["service_if"]], ns=s["ns"])
+            sh(["ip", "-6", "addr", "add", SERVICE6 + "/128", "dev", s["service_if"], "nodad"], ns=s["ns"])
 
     def spawn(self, name, cmd, ns, log_path):
         with open(log_path, "ab") as f:
@@ -186,11 +198,14 @@ class Lab:
     def router(self):
         conf = os.path.join(self.root, "router-bird.conf")
         lines = ["router id 203.0.113.1;", "log stderr all;", "protocol device { scan time 10; }",
-                 "protocol kernel { ipv4 { export all; }; }"]
+                 "protocol kernel { ipv4 { export all; }; }", "protocol kernel { ipv6 { export all; }; }"]
         for s in self.sites:
             lines.append(f"protocol bgp {s['node']} {{ local {s['router_addr']} as {ROUTER_AS}; "
                          f"neighbor {s['addr']} as {s['as']}; hold time 6; keepalive time 2; "
                          "ipv4 { import all; export none; }; }")
+            lines.append(f"protocol bgp {s['node']}_6 {{ local {s['router_addr6']} as {ROUTER_AS}; "
+                         f"neighbor {s['addr6']} as {s['as']}; hold time 6; keepalive time 2; "
+                         "ipv6 { import all; export none; }; }")
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         sh(["/usr/sbin/bird", "-p", "-c", conf])
@@ -202,6 +217,11 @@ class Lab:
         """Site names the router has a route to 192.0.2.53/32 from, best first."""
         res = sh(["/usr/sbin/birdc", "-s", self.router_sock, "show", "route", f"{SERVICE}/32"], check=False)
         return re.findall(r"\[(site\d+) ", res.stdout)
+
+    def service_paths6(self):
+        """Site names the router has a route to 2001:db8::53/128 from, best first."""
+        res = sh(["/usr/sbin/birdc", "-s", self.router_sock, "show", "route", f"{SERVICE6}/128"], check=False)
+        return re.findall(r"\[(site\d+)_6 ", res.stdout)
 
     # ---- sites -----------------------------------------------------------------
     def site(self, s, tls):
@@ -223,7 +243,8 @@ class Lab:
             "CREATE DATABASE zonemesh"])
         sh([os.path.join(BUILD, "server/zonemesh-admin"), "migrate", "--db", s["pg"], "--node", s["node"]])
         with open(os.path.join(d, "server.conf"), "w") as f:
-            f.write(f"[server]\nnode = {s['node']}\nlisten = {SERVICE}:53\nlisten = {s['addr']}:53\n"
+            f.write(f"[server]\nnode = {s['node']}\nlisten = {SERVICE}:53\nlisten = [{SERVICE6}]:53\n"
+                    f"listen = {s['addr']}:53\n"
                     f"listen = 127.0.0.1:53\nworkers = 1\nhostname = {s['node']}\nnsid = {s['node']}\n"
                     f"[database]\nconninfo = {s['pg']}\n[http]\nlisten = 0.0.0.0:8081\n[log]\nlevel = info\n")
         peers = [p for p in self.sites if p["node"] > s["node"]]
@@ -288,9 +309,9 @@ class Lab:
     def checker_http(self, s, path):
         return sh(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:8083{path}"], ns=s["ns"]).stdout
 
-    def who_answers(self):
+    def who_answers(self, service=SERVICE):
         """The site named by hostname.bind through the anycast address, or None."""
-        out = sh(["dig", "+short", "+time=1", "+tries=1", f"@{SERVICE}", "hostname.bind", "CH", "TXT"],
+        out = sh(["dig", "+short", "+time=1", "+tries=1", f"@{service}", "hostname.bind", "CH", "TXT"],
                  ns=self.client_ns, check=False).stdout.strip()
         m = re.fullmatch(r'"(site\d+)"', out)
         return m.group(1) if m else None
@@ -338,6 +359,11 @@ def run(lab):
         lab.start(s, "healthcheck")
     paths = wait_for("3 paths to 192.0.2.53 at the router", lambda: len(lab.service_paths()) == 3 and lab.service_paths())
     check(sorted(paths) == ["site1", "site2", "site3"], f"the router has a path from every site: {paths}")
+    paths6 = wait_for("3 paths to 2001:db8::53 at the router",
+                      lambda: len(lab.service_paths6()) == 3 and lab.service_paths6())
+    check(sorted(paths6) == ["site1", "site2", "site3"], f"and to the /128 over IPv6 BGP: {paths6}")
+    best6 = wait_for("an answer to hostname.bind over IPv6", lambda: lab.who_answers(SERVICE6))
+    check(best6 == paths6[0], f"2001:db8::53 is answered by the router's best IPv6 path ({best6})")
 
     answer = lab.dig("www.example.com", "A")
     check("192.0.2.80" in answer and "status: NOERROR" in answer, "www.example.com A answered through the anycast address")
@@ -352,6 +378,10 @@ def run(lab):
     lab.stop(f"{best}-server")
     wait_for(f"{best}'s route to be withdrawn", lambda: best not in lab.service_paths() and lab.service_paths())
     check(len(lab.service_paths()) == 2, f"the router keeps the 2 other paths: {lab.service_paths()}")
+    wait_for(f"{best}'s IPv6 route to be withdrawn", lambda: best not in lab.service_paths6())
+    check(len(lab.service_paths6()) == 2, f"and 2 IPv6 paths: {lab.service_paths6()}")
+    answer6 = lab.who_answers(SERVICE6)
+    check(answer6 not in (None, best), f"2001:db8::53 is answered by another site ({answer6})")
     with open(failed["include"]) as f:
         check("= 0;" in f.read(), f"{best}'s health checker wrote the withdrawn include")
     metrics = lab.checker_http(failed, "/metrics")
@@ -370,6 +400,8 @@ def run(lab):
     lab.start(failed, "server")
     wait_for(f"{best}'s route to come back", lambda: len(lab.service_paths()) == 3)
     check(best in lab.service_paths(), f"{best} announces 192.0.2.53 again")
+    wait_for(f"{best}'s IPv6 route to come back", lambda: len(lab.service_paths6()) == 3)
+    log(f"ok: {best} announces 2001:db8::53 again")
     wait_for(f"{best} to answer again", lambda: lab.who_answers() == best, timeout=30)
     log(f"ok: {best} answers again through the anycast address")
 

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -516,6 +518,15 @@ TEST(HealthcheckCommand, CapturesOutputAndExitCodeAndTimesOut) {
   r = run_command({"/bin/sleep", "5"}, 200ms);
   EXPECT_EQ(r.exit_code, -1);
   EXPECT_NE(r.output.find("killed after 200 ms"), std::string::npos);
+  // A caller that blocks SIGTERM (as the checker does) does not pass that on.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigset_t old_mask;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &old_mask), 0);
+  r = run_command({"/bin/sh", "-c", "kill -TERM $$; sleep 5; echo survived"}, 3s);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  EXPECT_EQ(r.output, "") << "the child ignored SIGTERM";
   r = run_command({"/nonexistent/birdc"}, 1s);
   EXPECT_EQ(r.exit_code, -1);
   EXPECT_NE(r.output.find("cannot run /nonexistent/birdc"), std::string::npos) << r.output;
