@@ -377,12 +377,14 @@ struct secondary_puller::impl {
     clock_type::time_point last_success = clock_type::now();
     std::chrono::seconds refresh{3600}, retry{600}, expire{604800};
     bool expired = false;
+    bool refreshed = false;  ///< a refresh succeeded since this process started
   };
 
   void run();
   void check(const dns::name& apex, const zone_policy& zp, const transfer_policy& pol,
              zone_state& st);
   bool write(const dns::name& apex, const transfer_result& t, std::string& error);
+  bool mark_expired(const dns::name& apex, bool expired);
 
   std::string conninfo;
   std::string node;
@@ -499,6 +501,31 @@ bool secondary_puller::impl::write(const dns::name& apex, const transfer_result&
   return false;
 }
 
+bool secondary_puller::impl::mark_expired(const dns::name& apex, bool expired) {
+  try {
+    if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo);
+    pqxx::work tx(*conn);
+    if (expired) {
+      tx.exec_params(
+          "INSERT INTO public.zone_metadata (zone, kind, content) "
+          "VALUES ($1, 'X-ZONEMESH-EXPIRED', '1') ON CONFLICT DO NOTHING",
+          db_name(apex));
+    } else {
+      tx.exec_params(
+          "DELETE FROM public.zone_metadata WHERE zone = $1 AND kind = 'X-ZONEMESH-EXPIRED'",
+          db_name(apex));
+    }
+    tx.commit();
+    return true;
+  } catch (const pqxx::broken_connection& e) {
+    conn.reset();
+    spdlog::warn("secondary zone {}: cannot record expiry: {}", apex.to_string(), e.what());
+  } catch (const std::exception& e) {
+    spdlog::warn("secondary zone {}: cannot record expiry: {}", apex.to_string(), e.what());
+  }
+  return false;
+}
+
 void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
                                    const transfer_policy& pol, zone_state& st) {
   const tsig::key* key = zp.primary_key ? pol.find_key(*zp.primary_key) : nullptr;
@@ -514,6 +541,7 @@ void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
                                       static_cast<std::int32_t>(*serial - *st.serial) > 0);
     if (!newer) {
       current->inc();
+      st.refreshed = true;
       st.last_success = clock_type::now();
       st.next_check = clock_type::now() + st.refresh;
       return;
@@ -530,9 +558,10 @@ void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
     st.refresh = std::max(options.min_refresh, std::chrono::seconds(soa_field(soa, 1)));
     st.retry = std::max(options.min_refresh, std::chrono::seconds(soa_field(soa, 2)));
     st.expire = std::chrono::seconds(soa_field(soa, 3));
-    st.last_success = clock_type::now();
-    st.next_check = clock_type::now() + st.refresh;
     if (t.up_to_date) {
+      st.refreshed = true;
+      st.last_success = clock_type::now();
+      st.next_check = clock_type::now() + st.refresh;
       current->inc();
       return;
     }
@@ -542,6 +571,9 @@ void secondary_puller::impl::check(const dns::name& apex, const zone_policy& zp,
     }
     pulled->inc();
     st.serial = soa_field(soa, 0);
+    st.refreshed = true;
+    st.last_success = clock_type::now();
+    st.next_check = clock_type::now() + st.refresh;
     return;
   }
   failed->inc();
@@ -580,9 +612,20 @@ void secondary_puller::impl::run() {
         }
       }
       const bool is_expired = clock_type::now() - st.last_success > st.expire;
-      if (is_expired && !st.expired) {
-        spdlog::error("secondary zone {}: not refreshed for {} s, past the SOA expire time", key,
-                      st.expire.count());
+      if (is_expired != st.expired) {
+        if (is_expired) {
+          spdlog::error(
+              "secondary zone {}: not refreshed for {} s, past the SOA expire time; "
+              "answering SERVFAIL for it at every site until a refresh succeeds",
+              key, st.expire.count());
+        } else {
+          spdlog::info("secondary zone {}: refreshed again, answered again", key);
+        }
+      }
+      // The mark replicates: every site stops answering, or starts again
+      // once a refresh here succeeded (not merely because this site restarted).
+      if ((is_expired && !zp.expired) || (!is_expired && zp.expired && st.refreshed)) {
+        if (!mark_expired(apex, is_expired)) continue;  // retried on the next round
       }
       st.expired = is_expired;
       expired += is_expired ? 1 : 0;

@@ -158,6 +158,15 @@ bool transfer_policy::may_update(const dns::name& apex, const query_context& pee
   return true;
 }
 
+bool transfer_policy::any_expired() const {
+  return std::any_of(zones_.begin(), zones_.end(), [](const auto& z) { return z.second.expired; });
+}
+
+bool transfer_policy::is_expired(const dns::name& apex) const {
+  const zone_policy* z = find_zone(apex);
+  return z != nullptr && z->expired;
+}
+
 bool transfer_policy::is_primary_of(const dns::name& apex, const query_context& peer) const {
   const zone_policy* z = find_zone(apex);
   if (z == nullptr || !z->secondary) return false;
@@ -268,7 +277,7 @@ void policy_follower::impl::load(pqxx::connection& conn) {
            "SELECT zone, kind, content FROM public.zone_metadata "
            "WHERE kind IN ('ALLOW-AXFR-FROM', 'TSIG-ALLOW-AXFR', 'ALSO-NOTIFY', 'CATALOG-ZONE', "
            "'ALLOW-DNSUPDATE-FROM', 'TSIG-ALLOW-DNSUPDATE', 'PRIMARY', 'AXFR-MASTER-TSIG', "
-           "'SECONDARY-SITE') "
+           "'SECONDARY-SITE', 'X-ZONEMESH-EXPIRED') "
            "ORDER BY zone, kind, content")) {
     const std::string zone = row[0].c_str(), kind = row[1].c_str(), content = row[2].c_str();
     auto apex = parse_name(zone);
@@ -297,6 +306,8 @@ void policy_follower::impl::load(pqxx::connection& conn) {
       } else {
         ok = false;
       }
+    } else if (kind == "X-ZONEMESH-EXPIRED") {
+      z.expired = true;
     } else if (kind == "SECONDARY-SITE") {
       z.secondary_sites.push_back(content);
     } else if (auto target = notify_target::parse(content)) {

@@ -51,6 +51,7 @@ struct zone_policy {
   std::vector<dns::name> allow_update_keys;    ///< TSIG-ALLOW-DNSUPDATE: key names
   // Secondary zones (zones.kind = 'secondary'):
   bool secondary = false;
+  bool expired = false;  ///< X-ZONEMESH-EXPIRED: not refreshed within the SOA expire: SERVFAIL
   std::vector<notify_target> primaries;      ///< PRIMARY: where to pull from, in order
   std::optional<dns::name> primary_key;      ///< AXFR-MASTER-TSIG: the key to pull with
   std::vector<std::string> secondary_sites;  ///< SECONDARY-SITE: which sites pull (none: all)
@@ -78,6 +79,10 @@ class transfer_policy {
   /// The key NOTIFYs for `apex` are signed with (its first TSIG-ALLOW-AXFR
   /// key we have, else a catalog's), or null.
   [[nodiscard]] const tsig::key* notify_key(const dns::name& apex) const;
+  /// Is some zone expired (a secondary zone past its SOA expire time)?
+  [[nodiscard]] bool any_expired() const;
+  /// Is the zone at `apex` expired?
+  [[nodiscard]] bool is_expired(const dns::name& apex) const;
   /// Is `peer` one of the primaries of the secondary zone `apex` (NOTIFY in)?
   [[nodiscard]] bool is_primary_of(const dns::name& apex, const query_context& peer) const;
   /// Marks `apex` as a catalog zone (CATALOG-ZONE): call after its rules.
@@ -103,11 +108,15 @@ class policy_publisher {
     return current_.load(std::memory_order_acquire);
   }
   void publish(std::shared_ptr<const transfer_policy> p) {
+    expired_.store(p->any_expired(), std::memory_order_release);
     current_.store(std::move(p), std::memory_order_release);
   }
+  /// Cheap, for every query: are there expired zones to answer SERVFAIL for?
+  [[nodiscard]] bool has_expired_zones() const { return expired_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::shared_ptr<const transfer_policy>> current_;
+  std::atomic<bool> expired_{false};
 };
 
 /// Keeps a policy_publisher equal to the database: reloads the two small

@@ -92,6 +92,33 @@ bool start_reply(dns::writer& w, const request_info& req, std::uint16_t flags, s
          (h.qdcount == 0 || (w.name(req.qname) && w.u16(req.qtype) && w.u16(req.qclass)));
 }
 
+/// True for a QUERY that is neither a transfer nor signed, read from its
+/// bytes as cheaply as possible: a question without compression, then only
+/// root-owned RRs (OPT) in the additional section. Anything else (NOTIFY,
+/// UPDATE, AXFR, IXFR, TSIG, odd layouts) takes the full path.
+bool plain_query(std::span<const std::uint8_t> q) {
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::uint16_t>((q[at] << 8) | q[at + 1]);
+  };
+  if (((q[2] >> 3) & 0xf) != dns::opcode::query || u16(4) != 1 || u16(6) != 0 || u16(8) != 0)
+    return false;
+  std::size_t at = dns::header_size;
+  while (at < q.size() && q[at] != 0) {
+    if ((q[at] & 0xc0) != 0) return false;
+    at += 1 + q[at];
+  }
+  if (at + 5 > q.size()) return false;
+  const std::uint16_t qtype = u16(at + 1);
+  if (qtype == dns::rr_type::axfr || qtype == dns::rr_type::ixfr) return false;
+  at += 5;
+  for (unsigned i = u16(10); i > 0; --i) {
+    if (at + 11 > q.size() || q[at] != 0) return false;  // not root-owned: not an OPT
+    if (u16(at + 1) == dns::rr_type::tsig) return false;
+    at += 11 + u16(at + 9);
+  }
+  return true;
+}
+
 /// Signs the messages of one reply: the first after the request's MAC, each
 /// later one after the previous MAC with the timers only (RFC 8945 5.3.1).
 struct reply_signer {
@@ -344,6 +371,10 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query,
                                         std::span<std::uint8_t> reply, const query_context& ctx) {
   stream_.reset();
   if (query.size() < dns::header_size || reply.size() < dns::header_size) return 0;
+  // Nearly every query is a plain one: answered without a second parse.
+  if (!policy_->has_expired_zones() && plain_query(query)) {
+    return query_processor_impl::process(query, reply, ctx);
+  }
   request_info req;
   req.our_udp_size = options_.udp_payload_size;
   const bool parsed = parse_request(query, req);
@@ -357,6 +388,17 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query,
   const bool is_notify = req.h.opcode() == dns::opcode::notify;
   const bool is_transfer_type =
       req.has_question && (req.qtype == dns::rr_type::axfr || req.qtype == dns::rr_type::ixfr);
+  const auto expired = [&]() {
+    if (!policy_->has_expired_zones() || !req.has_question || is_notify || is_update) return false;
+    const auto set = zones_->current();
+    const auto* zone = set->find_zone(req.qname);
+    return zone != nullptr && policy_->current()->is_expired(zone->apex());
+  };
+  if (parsed && found == tsig::find_status::absent && expired()) {
+    // A secondary zone past its SOA expire time is not answered (RFC 1035
+    // 4.3.5): SERVFAIL, at every site, until a refresh succeeds.
+    return short_reply(req, reply, dns::rcode::servfail, nullptr);
+  }
   if (!parsed ||
       (found == tsig::find_status::absent && !is_update && !is_notify && !is_transfer_type)) {
     return query_processor_impl::process(query, reply, ctx);  // the plain authoritative path
@@ -394,6 +436,7 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query,
     }
   }
 
+  if (expired()) return short_reply(req, reply, dns::rcode::servfail, sig.get());
   if (is_notify) {
     // RFC 1996 3.7-3.11: from a primary of a secondary zone of ours, or
     // signed with its transfer key: refresh now; anything else is refused.

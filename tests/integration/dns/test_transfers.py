@@ -186,6 +186,7 @@ zone:
 
 
 EXT = "ext.test"
+EXP = "exp.test"  # a secondary zone whose SOA expires after 12 s
 
 
 def ext_zone_text(serial, extra=""):
@@ -210,6 +211,9 @@ def start_knot_primary(tmp, port, notify_port):
     os.makedirs(os.path.join(d, "db"), exist_ok=True)
     with open(os.path.join(d, f"{EXT}.zone"), "w") as f:
         f.write(ext_zone_text(2024010101))
+    with open(os.path.join(d, f"{EXP}.zone"), "w") as f:
+        f.write(f"$ORIGIN {EXP}.\n@ 300 SOA ns1 hostmaster 1 5 5 12 300\n@ 300 NS ns1\nns1 300 A 192.0.2.53\n"
+                f"www 300 A 192.0.2.81\n")
     conf = os.path.join(d, "knot.conf")
     with open(conf, "w") as f:
         f.write(f"""server:
@@ -249,8 +253,10 @@ zone:
   - domain: {EXT}.
     notify: site1
     acl: zonemesh_pulls
+  - domain: {EXP}.
+    acl: zonemesh_pulls
 """)
-    log = open(os.path.join(d, "knotd.log"), "wb")
+    log = open(os.path.join(d, "knotd.log"), "ab")
     ENV["knot_primary_conf"] = conf
     ENV["knot_primary_dir"] = d
     return subprocess.Popen(["knotd", "-c", conf], stdout=log, stderr=log,
@@ -411,6 +417,11 @@ def setUpModule():
           ('{EXT}', 'AXFR-MASTER-TSIG', '{KEY_NAME}'),
           ('{EXT}', 'SECONDARY-SITE', '{site1["node"]}'),
           ('{EXT}', 'TSIG-ALLOW-AXFR', '{KEY_NAME}');
+        SELECT create_zone('{EXP}', ARRAY['ns1.{EXP}'], NULL, 'secondary');
+        INSERT INTO zone_metadata (zone, kind, content) VALUES
+          ('{EXP}', 'PRIMARY', '127.0.0.1:{ENV["knot_primary"]}'),
+          ('{EXP}', 'AXFR-MASTER-TSIG', '{KEY_NAME}'),
+          ('{EXP}', 'SECONDARY-SITE', '{site1["node"]}');
         COMMIT;""")
     ENV["knot_proc"] = start_knot(tmp, ENV["knot"], site1["dns_port"])
     ENV["nsd_proc"] = start_nsd(tmp, ENV["nsd"], site1["dns_port"])
@@ -745,7 +756,7 @@ class Catalog(unittest.TestCase):
         return sorted(str(rr.target) for name, ttl, rr in zone.iterate_rdatas("PTR"))
 
     def test_catalog_lists_every_zone_at_both_sites(self):
-        expected = sorted([ZONE + ".", EXT + "."])
+        expected = sorted([ZONE + ".", EXT + ".", EXP + "."])
         for i in (0, 1):
             self.assertEqual(self.catalog_members(site(i)["dns_port"]), expected)
         zone = transfer(site(0)["dns_port"], zone=CATALOG)
@@ -771,6 +782,39 @@ class Catalog(unittest.TestCase):
             return query(port, name, "A").rcode()
         except Exception:
             return None
+
+
+class ZoneExpiry(unittest.TestCase):
+    """Runs last: it stops the Knot primary. exp.test's SOA expire is 12 s."""
+
+    @staticmethod
+    def rcode(port, name):
+        try:
+            return query(port, name, "A").rcode()
+        except Exception:
+            return None
+
+    def test_an_expired_secondary_zone_is_servfail_everywhere_until_refreshed(self):
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"{EXP} at {site(i)['node']}",
+                     lambda port=port: answers(port, f"www.{EXP}") == ["192.0.2.81"], timeout=60)
+        stop(ENV["knot_primary_proc"])
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"SERVFAIL for the expired zone at {site(i)['node']}",
+                     lambda port=port: self.rcode(port, f"www.{EXP}") == dns.rcode.SERVFAIL, timeout=90)
+        # Other zones are answered as before, ext.test (expire 1 day) too.
+        self.assertEqual(answers(site(1)["dns_port"], f"mail.{ZONE}"), ["203.0.113.8"])
+        self.assertEqual(self.rcode(site(1)["dns_port"], f"new.{EXT}"), dns.rcode.NOERROR)
+        # The primary is back: the next retry refreshes, every site answers again.
+        log = open(os.path.join(ENV["knot_primary_dir"], "knotd.log"), "ab")
+        ENV["knot_primary_proc"] = subprocess.Popen(["knotd", "-c", ENV["knot_primary_conf"]], stdout=log,
+                                                    stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        for i in (0, 1):
+            port = site(i)["dns_port"]
+            wait_for(f"{EXP} answered again at {site(i)['node']}",
+                     lambda port=port: answers(port, f"www.{EXP}") == ["192.0.2.81"], timeout=90)
 
 
 if __name__ == "__main__":
