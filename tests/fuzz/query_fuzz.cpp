@@ -2,7 +2,7 @@
 // checking that every non-empty reply is a well-formed DNS message.
 //
 // Build (not part of CMake; from the repository root):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Iserver \
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Iserver -Itests/fuzz \
 //     tests/fuzz/query_fuzz.cpp lib/dns/*.cpp lib/store/*.cpp lib/zonefile/*.cpp \
 //     server/answer.cpp server/query_processor_impl.cpp -lldns -o /tmp/query_fuzz
 //   /tmp/query_fuzz -max_len=1024 -runs=1000000
@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "check_message.hpp"
 #include "dns/wire.hpp"
 #include "query_processor_impl.hpp"
 #include "store/zone_set.hpp"
@@ -52,21 +53,6 @@ std::unique_ptr<server::query_processor_impl> make_processor() {
   return std::make_unique<server::query_processor_impl>(zones, id);
 }
 
-void check_reply(std::span<const std::uint8_t> reply) {
-  dns::reader rd(reply);
-  dns::header h;
-  if (rd.header(h) != dns::read_status::ok) std::abort();
-  dns::name n;
-  for (unsigned i = 0; i < h.qdcount; ++i) {
-    if (rd.name(n) != dns::read_status::ok || rd.skip(4) != dns::read_status::ok) std::abort();
-  }
-  dns::rr_header f;
-  std::span<const std::uint8_t> rdata;
-  for (unsigned i = 0; i < unsigned{h.ancount} + h.nscount + h.arcount; ++i) {
-    if (rd.rr(n, f, rdata) != dns::read_status::ok) std::abort();
-  }
-  if (rd.remaining() != 0) std::abort();
-}
 
 }  // namespace
 
@@ -78,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ctx.proto = proto;
     const std::size_t n = processor->process({data, size}, reply, ctx);
     if (n > reply.size() || (proto == server::transport::udp && n > 1232)) std::abort();
-    if (n > 0) check_reply({reply.data(), n});
+    if (n > 0) fuzz::check_message({reply.data(), n});
   }
   return 0;
 }

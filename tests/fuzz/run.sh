@@ -22,7 +22,7 @@ bin="$out/${target}_fuzz"
 if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" "$repo"/lib "$repo"/server -newer "$bin" -name '*.[ch]pp' | head -1)" ]; then
   echo "fuzz: building $bin" >&2
   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$repo/lib" -I"$repo/server" -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL "${sources[@]}" "${libs[@]}" -o "$bin"
+    -I"$repo/lib" -I"$repo/server" -I"$repo/tests/fuzz" -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL "${sources[@]}" "${libs[@]}" -o "$bin"
 fi
 # Seeds: a few well-formed queries (www.example.com A, with and without EDNS;
 # for the transfer target also an AXFR signed with the key "k." and an UPDATE).

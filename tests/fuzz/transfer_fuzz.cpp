@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "check_message.hpp"
 #include "dns/wire.hpp"
 #include "store/zone_set.hpp"
 #include "transfer_processor.hpp"
@@ -61,21 +62,6 @@ std::unique_ptr<server::transfer_processor> make_processor() {
                                                       history);
 }
 
-void check_message(std::span<const std::uint8_t> reply) {
-  dns::reader rd(reply);
-  dns::header h;
-  if (rd.header(h) != dns::read_status::ok) std::abort();
-  dns::name n;
-  for (unsigned i = 0; i < h.qdcount; ++i) {
-    if (rd.name(n) != dns::read_status::ok || rd.skip(4) != dns::read_status::ok) std::abort();
-  }
-  dns::rr_header f;
-  std::span<const std::uint8_t> rdata;
-  for (unsigned i = 0; i < unsigned{h.ancount} + h.nscount + h.arcount; ++i) {
-    if (rd.rr(n, f, rdata) != dns::read_status::ok) std::abort();
-  }
-  if (rd.remaining() != 0) std::abort();
-}
 
 }  // namespace
 
@@ -87,13 +73,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ctx.proto = proto;
     const std::size_t n = processor->process({data, size}, reply, ctx);
     if (n > reply.size()) std::abort();
-    if (n > 0) check_message({reply.data(), n});
+    if (n > 0) fuzz::check_message({reply.data(), n});
     auto stream = processor->take_stream();
     if (stream && proto == server::transport::udp) std::abort();  // streams are for TCP only
     for (int i = 0; stream && i < 1000; ++i) {
       const std::size_t m = stream->next(reply);
       if (m == 0) break;
-      check_message({reply.data(), m});
+      fuzz::check_message({reply.data(), m});
     }
   }
   return 0;

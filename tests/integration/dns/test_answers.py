@@ -23,14 +23,11 @@ Rows marked xfail are known zonemesh bugs (an RFC is named): they run, print
 "KNOWN BUG" with the differences, and count as expected failures.
 """
 
-import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -45,12 +42,9 @@ import dns.rdatatype
 import dns.serial
 import dns.zone
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+from support import BUILD_DIR, REPO, cluster_down, cluster_up, free_port, require_tools, stop
 ZONES_DIR = os.path.join(REPO, "tests", "data", "zones")
 ZONES = ["answers.test", "child.answers.test"]
-CLUSTER = os.path.join(REPO, "scripts", "cluster")
-BUILD_DIR = os.path.abspath(os.environ.get("ZONEMESH_BUILD_DIR", os.path.join(REPO, "build")))
 
 ENV = {}  # filled by setUpModule: tmp, site, ports, processes
 DUMP = os.environ.get("ZONEMESH_DNS_DUMP") == "1"  # print every response and full notes
@@ -63,21 +57,6 @@ def note(msg):
 # ---------------------------------------------------------------------------
 # Sockets
 # ---------------------------------------------------------------------------
-
-def free_port():
-    """A port free for UDP and TCP on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
-
 
 def send_udp(wire, port, timeout=2.0, host="127.0.0.1"):
     """Sends one datagram; returns the reply's bytes or None on timeout."""
@@ -418,36 +397,12 @@ def _port_open(port):
         return False
 
 
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def setUpModule():
-    for tool in ("knotd", "nsd", "psql"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            raise RuntimeError(f"{tool} not found: run scripts/install-deps (knot, nsd, postgresql)")
-    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    require_tools(("knotd", "nsd", "psql"), "knot, nsd, postgresql")
     # Runs even when set-up fails half way (tearDownModule would not).
     unittest.addModuleCleanup(cleanup)
-    tmp = tempfile.mkdtemp(prefix="zonemesh-dns-answers-", dir="/tmp")
-    os.chmod(tmp, 0o755)
-    ENV["tmp"] = tmp
-    cluster_dir = os.path.join(tmp, "cluster")
-    env = dict(os.environ, ZONEMESH_BUILD_DIR=BUILD_DIR)
-    res = subprocess.run([CLUSTER, "up", "--sites", "1", "--dir", cluster_dir, "--fast"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                         timeout=300)
-    ENV["cluster_dir"] = cluster_dir
-    if res.returncode != 0:
-        raise RuntimeError(f"scripts/cluster up failed:\n{res.stderr[-3000:]}")
-    site = json.loads(res.stdout)["sites"][0]
+    site = cluster_up(ENV, "zonemesh-dns-answers-", 1)[0]
+    tmp = ENV["tmp"]
     ENV["site"] = site
     ENV["zm"] = site["dns_port"]
     load_zones(site)
@@ -465,16 +420,7 @@ def setUpModule():
 def cleanup():
     stop(ENV.get("knot_proc"))
     stop(ENV.get("nsd_proc"))
-    keep = os.environ.get("ZONEMESH_KEEP_TMP") == "1"
-    if "cluster_dir" in ENV:
-        subprocess.run([CLUSTER, "down", "--dir", ENV["cluster_dir"]] + ([] if keep else ["--remove"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=dict(os.environ, ZONEMESH_BUILD_DIR=BUILD_DIR))
-    if "tmp" in ENV:
-        if keep:
-            print(f"kept {ENV['tmp']}", file=sys.stderr)
-        else:
-            shutil.rmtree(ENV["tmp"], ignore_errors=True)
+    cluster_down(ENV)
 
 
 # ---------------------------------------------------------------------------

@@ -16,13 +16,9 @@ may run PostgreSQL (scripts/cluster).
 """
 
 import base64
-import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from unittest import mock
@@ -36,10 +32,8 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.zone
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-BUILD_DIR = os.environ.get("ZONEMESH_BUILD_DIR", os.path.join(REPO, "build"))
-CLUSTER = os.path.join(REPO, "scripts", "cluster")
+from support import BUILD_DIR, cluster_down, cluster_up, free_port, require_tools, stop
+
 ADMIN = os.path.join(BUILD_DIR, "server", "zonemesh-admin")
 
 ZONE = "sec.test"
@@ -50,21 +44,6 @@ KEYRING = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha256", SECRET)})
 UPDATE_KEY = "update-key"
 UPDATE_SECRET = base64.b64encode(bytes(range(7, 71))).decode()  # 64 octets for hmac-sha512
 ENV = {}
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def psql(site, sql):
@@ -338,17 +317,6 @@ zone "{ZONE}" {{
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def load_zone(site):
     hosts = ",".join(f"('{ZONE}', 'h{i}.{ZONE}', 'A', '198.51.100.{i % 250 + 1}')" for i in range(1500))
     psql(site, f"""
@@ -381,23 +349,10 @@ def load_zone(site):
 
 
 def setUpModule():
-    for tool in ("knotd", "nsd", "named", "nsupdate", "psql"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            raise RuntimeError(f"{tool} not found: run scripts/install-deps (knot, nsd, bind9, postgresql)")
-    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    require_tools(("knotd", "nsd", "named", "nsupdate", "psql"), "knot, nsd, bind9, postgresql")
     unittest.addModuleCleanup(cleanup)
-    tmp = tempfile.mkdtemp(prefix="zonemesh-transfers-", dir="/tmp")
-    os.chmod(tmp, 0o755)
-    ENV["tmp"] = tmp
-    cluster_dir = os.path.join(tmp, "cluster")
-    env = dict(os.environ, ZONEMESH_BUILD_DIR=BUILD_DIR)
-    res = subprocess.run([CLUSTER, "up", "--sites", "2", "--dir", cluster_dir, "--fast"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                         timeout=300)
-    ENV["cluster_dir"] = cluster_dir
-    if res.returncode != 0:
-        raise RuntimeError(f"scripts/cluster up failed:\n{res.stderr[-3000:]}")
-    ENV["sites"] = json.loads(res.stdout)["sites"]
+    ENV["sites"] = cluster_up(ENV, "zonemesh-transfers-", 2)
+    tmp = ENV["tmp"]
     ENV["knot"] = free_port()
     ENV["nsd"] = free_port()
     ENV["named"] = free_port()
@@ -431,17 +386,9 @@ def setUpModule():
 
 
 def cleanup():
-    stop(ENV.get("knot_primary_proc"))
-    stop(ENV.get("knot_proc"))
-    stop(ENV.get("nsd_proc"))
-    stop(ENV.get("named_proc"))
-    keep = os.environ.get("ZONEMESH_KEEP_TMP") == "1"
-    if "cluster_dir" in ENV:
-        subprocess.run([CLUSTER, "down", "--dir", ENV["cluster_dir"]] + ([] if keep else ["--remove"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-    if not keep and "tmp" in ENV:
-        shutil.rmtree(ENV["tmp"], ignore_errors=True)
-
+    for proc in ("knot_primary_proc", "knot_proc", "nsd_proc", "named_proc"):
+        stop(ENV.get(proc))
+    cluster_down(ENV)
 
 def site(i):
     return ENV["sites"][i]
