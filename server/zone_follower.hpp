@@ -37,7 +37,9 @@ struct follower_health {
 };
 
 /// Follows one database into one zone_publisher, on its own thread with its
-/// own connections (one for queries, one for LISTEN).
+/// own connections (one for queries, one for LISTEN). A full load of a
+/// records table larger than 2 MiB also opens, for the load's duration, a
+/// third connection that reads half of the table in the same snapshot.
 ///
 /// Metrics: zonemesh_zones, zonemesh_records, zonemesh_changelog_position,
 /// zonemesh_database_connected, zonemesh_changelog_entries_total,

@@ -66,8 +66,11 @@ bool singleton_type(std::uint16_t type) {
 
 /// Runs are cut to this many nodes; a run that grows past twice this is cut
 /// again. Small enough that a change copies little (a few KiB), large enough
-/// that the array of runs is small too.
-constexpr std::size_t run_size = 64;
+/// that the per-run arrays a change copies whole (one shared_ptr, one index
+/// entry per run) stay small: with 64-node runs a one-record change on a
+/// 100k-name zone took 155-185 us, with 256 40-60 us, for the same lookup
+/// CPU per query.
+constexpr std::size_t run_size = 256;
 
 }  // namespace
 

@@ -231,10 +231,11 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   std::vector<std::uint64_t> run_last_prefixes_;
   /// Per run, where its arrays and nodes are: the search goes there
   /// directly, one cache miss fewer than through the run itself.
-  static constexpr std::size_t summary_size = 8;
+  static constexpr std::size_t summary_size = 16;
   struct run_index {
-    /// The last prefix of each block of summary_size nodes, in the entry
-    /// itself: the search reads this entry, then one block of prefixes.
+    /// The run cut into summary_size blocks, the last prefix of each, in
+    /// the entry itself: the search reads this entry (two cache lines), then
+    /// one block of prefixes (16 of a full run: two lines).
     std::array<std::uint64_t, summary_size> summary{};
     const std::uint64_t* prefixes = nullptr;
     const std::uint32_t* offsets = nullptr;

@@ -352,7 +352,7 @@ TEST(ZoneChanges, OneChangeOnALargeZoneSharesEveryOtherNode) {
   // copied; every other run is the base's own storage.
   ASSERT_EQ(next->run_count(), base->run_count());
   EXPECT_EQ(next->shared_runs_with(*base), base->run_count() - 2);
-  EXPECT_LE(moved, 2u * 2u * 64u);
+  EXPECT_LE(moved, 2u * 2u * 256u);
   EXPECT_GT(moved, 0u);
   EXPECT_EQ(next->record_count(), base->record_count() + 1);
   EXPECT_EQ(next->find(dname("h4242.g42.big.test"))->find(dns::rr_type::a)->ttl, 60u);
