@@ -60,13 +60,6 @@ bool uncompressed_rdata(std::span<const std::uint8_t> message, std::uint16_t typ
 
 namespace {
 
-/// Name as the database writes it: lowercase, no trailing dot.
-std::string db_name(const dns::name& n) {
-  auto text = n.lowercased().to_string();
-  if (text.size() > 1 && text.back() == '.') text.pop_back();
-  return text;
-}
-
 struct row {
   std::string id;
   std::string type;
@@ -75,6 +68,12 @@ struct row {
 };
 
 }  // namespace
+
+std::string database_name(const dns::name& n) {
+  auto text = n.lowercased().to_string();
+  if (text.size() > 1 && text.back() == '.') text.pop_back();
+  return text;
+}
 
 std::uint16_t parse_update(std::span<const std::uint8_t> message, update_message& out) {
   dns::reader r(message);
@@ -179,7 +178,7 @@ std::uint16_t update_executor::apply(const update_message& update, std::string& 
 
 std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u,
                                          std::string& message) {
-  const std::string zone = db_name(u.zone);
+  const std::string zone = database_name(u.zone);
   const auto kind = tx.exec_params("SELECT kind FROM public.zones WHERE name = $1 FOR SHARE", zone);
   if (kind.empty()) {
     message = "zone " + zone + " is not in the database";
@@ -196,7 +195,7 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
   // deletions need them.
   std::map<std::string, std::vector<row>> rows;
   auto rows_of = [&](const dns::name& owner) -> std::vector<row>& {
-    const std::string name = db_name(owner);
+    const std::string name = database_name(owner);
     auto it = rows.find(name);
     if (it != rows.end()) return it->second;
     auto& list = rows[name];
@@ -227,7 +226,7 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
       if (any_type ? !list.empty() : has_type)
         return any_type ? dns::rcode::yxdomain : dns::rcode::yxrrset;
     } else {
-      value_sets[{db_name(p.owner), p.type}].insert(p.rdata);
+      value_sets[{database_name(p.owner), p.type}].insert(p.rdata);
     }
   }
   for (const auto& [key, wanted] : value_sets) {
@@ -245,7 +244,7 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
   // Updates, in order (RFC 2136 3.4.2).
   const std::string apex = zone;
   for (const auto& up : u.updates) {
-    const std::string name = db_name(up.owner);
+    const std::string name = database_name(up.owner);
     auto& list = rows_of(up.owner);
     const bool at_apex = name == apex;
     auto remove = [&](const row& r) {

@@ -36,6 +36,9 @@ struct update_message {
 bool uncompressed_rdata(std::span<const std::uint8_t> message, std::uint16_t type,
                         std::span<const std::uint8_t> rdata, std::vector<std::uint8_t>& out);
 
+/// A name as the database's tables hold it: lowercase, no trailing dot.
+std::string database_name(const dns::name& n);
+
 /// Reads the zone, prerequisite and update sections of an UPDATE and checks
 /// them as RFC 2136 3.1, 3.2 and 3.4.1 ask (classes, TTLs, types, names
 /// inside the zone). Returns NOERROR, FORMERR or NOTZONE.

@@ -229,12 +229,6 @@ std::uint32_t soa_field(const std::vector<std::uint8_t>& rdata, std::size_t inde
          (std::uint32_t{rdata[at + 2]} << 8) | rdata[at + 3];
 }
 
-std::string db_name(const dns::name& n) {
-  auto text = n.lowercased().to_string();
-  if (text.size() > 1 && text.back() == '.') text.pop_back();
-  return text;
-}
-
 }  // namespace
 
 std::optional<std::uint32_t> fetch_serial(const notify_target& primary, const dns::name& zone,
@@ -408,7 +402,7 @@ bool secondary_puller::impl::write(const dns::name& apex, const transfer_result&
                                    std::string& error) {
   using key_type = std::tuple<std::string, std::uint16_t, std::vector<std::uint8_t>>;
   auto key_of = [](const transfer_rr& rr) {
-    return key_type{db_name(rr.owner), rr.type, rr.rdata};
+    return key_type{database_name(rr.owner), rr.type, rr.rdata};
   };
   // The wanted records: (name, type, RDATA) -> TTL; duplicates collapse.
   std::map<key_type, std::uint32_t> wanted;
@@ -416,7 +410,7 @@ bool secondary_puller::impl::write(const dns::name& apex, const transfer_result&
     if (rr.owner.is_subdomain_of(apex))
       wanted[key_of(rr)] = rr.ttl;  // out-of-zone data is not ours
   };
-  const std::string zone = db_name(apex);
+  const std::string zone = database_name(apex);
   try {
     if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo);
     pqxx::work tx(*conn);
@@ -509,11 +503,11 @@ bool secondary_puller::impl::mark_expired(const dns::name& apex, bool expired) {
       tx.exec_params(
           "INSERT INTO public.zone_metadata (zone, kind, content) "
           "VALUES ($1, 'X-ZONEMESH-EXPIRED', '1') ON CONFLICT DO NOTHING",
-          db_name(apex));
+          database_name(apex));
     } else {
       tx.exec_params(
           "DELETE FROM public.zone_metadata WHERE zone = $1 AND kind = 'X-ZONEMESH-EXPIRED'",
-          db_name(apex));
+          database_name(apex));
     }
     tx.commit();
     return true;
