@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -63,6 +64,31 @@ bool converged(const cluster& c, int timeout_ms = 60000) {
     std::this_thread::sleep_for(100ms);
   }
   return false;
+}
+
+/// When sites do not converge: what each holds, written under
+/// /tmp/zonemesh-diag-<pid>-<n>/ with the sites' logs, so a failed run can be
+/// read afterwards (which site differs, which rows, the vectors, the errors).
+std::string keep_diagnostics(const cluster& c) {
+  static int n = 0;
+  std::string dir = "/tmp/zonemesh-diag-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+  run_command("mkdir -p '" + dir + "'");
+  for (std::size_t i = 0; i < c.sites().size(); ++i) {
+    const auto& s = c.at(i);
+    std::ofstream(dir + "/" + s.node + ".state") << dump_replicated_state(s.pg, true) << "\n";
+    std::ofstream(dir + "/" + s.node + ".replication") << sql_value(s.pg, R"sql(
+      SELECT concat_ws(E'\n',
+        'vector ' || zonemesh.version_vector()::text,
+        (SELECT string_agg('peer_vector ' || to_jsonb(p)::text, E'\n') FROM zonemesh.peer_vector p),
+        (SELECT string_agg('received ' || to_jsonb(r)::text, E'\n') FROM zonemesh.received r),
+        (SELECT string_agg('apply_error ' || to_jsonb(e)::text, E'\n') FROM zonemesh.apply_errors e),
+        (SELECT string_agg('peer_status ' || to_jsonb(p)::text, E'\n') FROM zonemesh.peer_status p),
+        (SELECT string_agg('changelog ' || to_jsonb(l)::text, E'\n' ORDER BY l.pos) FROM zonemesh.changelog l))
+    )sql") << "\n";
+    run_command("for f in '" + s.dir + "'/*.log; do cp \"$f\" '" + dir +
+                "/" + s.node + "-'\"$(basename \"$f\")\"; done");
+  }
+  return dir;
 }
 
 std::string insert_a(const std::string& zone, const std::string& label, const std::string& ip) {
@@ -408,7 +434,8 @@ TEST(Replication, RandomWritesPartitionsAndKillsConvergeEverywhere) {
   stop = true;
   for (auto& w : writers) w.join();
   EXPECT_GT(writes.load(), 500);
-  ASSERT_TRUE(converged(c, 120000));
+  bool same = converged(c, 120000);
+  ASSERT_TRUE(same) << "kept in " << keep_diagnostics(c);
   for (int h = 0; h < 40; ++h) {
     for (const char* zone : {"a.test", "b.test"}) {
       // Per-row LWW: concurrent set_rrset calls at two sites leave both rows.
