@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +43,55 @@ constexpr std::size_t snapshot_chunk = 5000;    // rows per snapshot frame
 // commit often (a few thousand changes), whatever the transactions' sizes.
 constexpr std::size_t max_batch_bytes = 512 * 1024;
 constexpr std::size_t fetch_page = 16;  // source transactions read at a time
+// A change that another origin made is forwarded to a peer that has a live
+// link to that origin itself only once it has been here this long: the
+// origin sends it directly, and a full mesh would otherwise carry every
+// change to every site once per peer (applied once, the rest thrown away as
+// duplicates after being read, sent and parsed, and slowing the direct
+// stream down). Peers say which links they have in hello, every ack and
+// every pong; a link that goes down stops the holding back within a ping
+// interval, and so does a peer that has said nothing for links_fresh_ms.
+// Held back, never withheld: if a direct link is up but does not deliver,
+// this site forwards after the delay, so any connected topology converges.
+constexpr long long forward_delay_ms = 30000;
+constexpr long long links_fresh_ms = 2 * ping_every_ms + 2000;
+// Source transactions read to send, as text, kept for the other links that
+// send them too (a transaction never changes once committed): in a mesh
+// each one is sent to every peer, and reading it is most of the sender's
+// database work. Bounded; the oldest go first.
+constexpr std::size_t sent_cache_bytes = 64 * 1024 * 1024;
+
+/// Shared by every link's worker thread.
+class sent_cache {
+ public:
+  using text = std::shared_ptr<const std::string>;
+  text find(const std::string& origin, long long seq) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find({origin, seq});
+    return it == entries_.end() ? nullptr : it->second;
+  }
+  void add(const std::string& origin, long long seq, text t) {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = entries_.emplace(std::make_pair(origin, seq), std::move(t));
+    if (!fresh) return;
+    bytes_ += it->second->size();
+    order_.emplace_back(origin, seq);
+    while (bytes_ > sent_cache_bytes && !order_.empty()) {
+      auto old = entries_.find(order_.front());
+      if (old != entries_.end()) {
+        bytes_ -= old->second->size();
+        entries_.erase(old);
+      }
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<std::string, long long>, text> entries_;
+  std::deque<std::pair<std::string, long long>> order_;
+  std::size_t bytes_ = 0;
+};
 
 long long steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -123,6 +173,9 @@ struct node_state : std::enable_shared_from_this<node_state> {
   }
 
   void pump_all();
+  /// The peers this site has an established link with, as JSON (told to
+  /// peers in hello, ack and pong: see forward_delay_ms).
+  json live_links() const;
   void accept();
   void tick();
   void dial(std::size_t index);
@@ -142,6 +195,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   common::metrics::gauge& conflicts;
   common::metrics::gauge& apply_errors;
   std::map<std::string, peer_metrics> per_peer;  // io thread only
+  sent_cache sent_txs;
 
   asio::io_context io;
   asio::ssl::context tls{asio::ssl::context::tls};
@@ -217,6 +271,14 @@ class session : public std::enable_shared_from_this<session> {
   void on_hello_checked(const json& hello, long long our_clock_ms);
   void apply_changes(std::string payload);
   void on_ack(const json& ack);
+  void note_links(const json& j) {
+    if (!j.is_object() || !j.contains("links") || !j["links"].is_array()) return;
+    peer_links_.clear();
+    peer_links_at_ = steady_ms();
+    for (const auto& l : j["links"]) {
+      if (l.is_string()) peer_links_.insert(l.get<std::string>());
+    }
+  }
   void start_snapshot();
   void snapshot_step(frame_type type, std::string payload);
   void write(frame_type type, std::string payload);
@@ -249,6 +311,8 @@ class session : public std::enable_shared_from_this<session> {
   bool snapshotting_ = false;
   int in_flight_ = 0;
   vector_map sent_;   // per origin: sent (or known to be at the peer) up to this seq
+  std::set<std::string> peer_links_;  // the peer's live links, as it last said
+  long long peer_links_at_ = 0;       // when it said so
   long long last_rx_ = 0;
   long long last_ping_ = 0;
   std::uint8_t header_[frame_header_size] = {};
@@ -282,13 +346,14 @@ void session::on_handshake(const asio::error_code& ec) {
 }
 
 void session::send_hello() {
-  worker_.post([self = shared_from_this()](pqxx::connection_base& c) {
+  worker_.post([self = shared_from_this(), links = node_->live_links()](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
     auto r = tx.exec1("SELECT zonemesh.version_vector()::text, zonemesh.physical_hlc() >> 16");
     json hello = {{"protocol", protocol_version},
                   {"node", self->node_->cfg.node},
                   {"vector", json::parse(r[0].c_str())},
-                  {"clock_ms", r[1].as<long long>()}};
+                  {"clock_ms", r[1].as<long long>()},
+                  {"links", links}};
     self->on_io([self, text = hello.dump()] { self->write(frame_type::hello, text); });
   });
 }
@@ -350,9 +415,10 @@ void session::handle(frame_type type, std::string payload) {
       on_ack(json::parse(payload));
       break;
     case frame_type::ping:
-      write(frame_type::pong, payload);
+      write(frame_type::pong, json{{"links", node_->live_links()}}.dump());
       break;
     case frame_type::pong:
+      note_links(json::parse(payload));
       break;
     case frame_type::snapshot_begin:
     case frame_type::snapshot_rows:
@@ -419,6 +485,7 @@ void session::on_hello_checked(const json& hello, long long our_clock_ms) {
   spdlog::info("link to {} ({}, {}) up, clock offset {} ms", peer_, remote_, outgoing_ ? "dialed" : "accepted", offset);
   vector_map theirs = to_vector(hello["vector"]);
   sent_ = theirs;
+  note_links(hello);
   node_->maintenance->post([peer = peer_, remote = remote_, offset, theirs](pqxx::connection_base& c) {
     pqxx::work tx(c);
     tx.exec_params(
@@ -442,8 +509,11 @@ void session::on_hello_checked(const json& hello, long long our_clock_ms) {
 void session::pump() {
   if (!usable() || fetching_ || snapshotting_ || in_flight_ >= window) return;
   fetching_ = true;
+  std::set<std::string> held_back;
+  if (steady_ms() - peer_links_at_ <= links_fresh_ms) held_back = peer_links_;
+  held_back.erase(node_->cfg.node);  // this site's own changes go at once
   worker_.post([self = shared_from_this(), sent = sent_, limit = node_->cfg.batch_transactions,
-                peer = peer_](pqxx::connection_base& c) mutable {
+                peer = peer_, held_back = std::move(held_back)](pqxx::connection_base& c) mutable {
     pqxx::read_transaction tx(c);
     std::string batch = "[";
     std::size_t n = 0;
@@ -460,16 +530,32 @@ void session::pump() {
       }
       // Pages of a few transactions: each one is built as JSON by the query,
       // and a frame is full long before `limit` large transactions.
+      const bool held = held_back.count(origin) > 0;
       for (std::size_t got = fetch_page; got == fetch_page && n < limit && batch.size() < max_batch_bytes;) {
+        // What another link has read already (never for a held-back origin,
+        // whose read also checks how long a transaction has been here).
+        for (long long next = std::max(sent[origin], after) + 1;
+             !held && next <= have && n < limit && batch.size() < max_batch_bytes; ++next) {
+          auto cached = self->node_->sent_txs.find(origin, next);
+          if (!cached) break;
+          if (n++) batch += ',';
+          batch += *cached;
+          sent[origin] = next;
+        }
+        if (n >= limit || batch.size() >= max_batch_bytes || std::max(sent[origin], after) >= have) break;
         got = 0;
         auto page = std::min<std::size_t>(fetch_page, limit - n);
-        for (const auto& ch : tx.exec_params("SELECT origin_seq, tx::text FROM zonemesh.origin_changes($1, $2, $3, $4)",
-                                             origin, sent[origin] > after ? sent[origin] : after, have,
-                                             static_cast<long long>(page))) {
+        for (const auto& ch : tx.exec_params(
+                 "SELECT origin_seq, tx FROM zonemesh.origin_changes_text($1, $2, $3, $4, "
+                 "make_interval(secs => $5))",
+                 origin, std::max(sent[origin], after), have, static_cast<long long>(page),
+                 held ? static_cast<double>(forward_delay_ms) / 1000.0 : 0.0)) {
           ++got;
           if (n++) batch += ',';
-          batch += ch[1].c_str();
+          auto text = std::make_shared<const std::string>(ch[1].c_str(), ch[1].size());
+          batch += *text;
           sent[origin] = ch[0].as<long long>();
+          self->node_->sent_txs.add(origin, sent[origin], std::move(text));
         }
         if (got < page) break;
       }
@@ -513,15 +599,17 @@ void session::apply_changes(std::string payload) {
     json ack = {{"vector", json::parse(tx.exec1("SELECT zonemesh.version_vector()::text")[0].c_str())},
                 {"applied", counts.value("applied", 0)},
                 {"failed", counts.value("failed", 0)}};
-    self->on_io([self, applied = counts.value("applied", 0), text = ack.dump()] {
+    self->on_io([self, applied = counts.value("applied", 0), ack = std::move(ack)]() mutable {
       self->node_->metrics_for(self->peer_).received.inc(static_cast<std::uint64_t>(applied));
-      self->write(frame_type::ack, text);
+      ack["links"] = self->node_->live_links();
+      self->write(frame_type::ack, ack.dump());
     });
   });
 }
 
 void session::on_ack(const json& ack) {
   if (in_flight_ > 0) --in_flight_;
+  note_links(ack);
   vector_map theirs = to_vector(ack["vector"]);
   for (const auto& [o, s] : theirs) sent_[o] = std::max(sent_[o], s);
   node_->maintenance->post([peer = peer_, theirs](pqxx::connection_base& c) {
@@ -691,6 +779,14 @@ void node_state::pump_all() {
   for (auto& [peer, s] : sessions) s->pump();
 }
 
+json node_state::live_links() const {
+  json links = json::array();
+  for (const auto& [peer, s] : sessions) {
+    if (s->usable()) links.push_back(peer);
+  }
+  return links;
+}
+
 void node_state::accept() {
   acceptor.async_accept([self = shared_from_this()](const asio::error_code& ec, tcp::socket sock) {
     if (self->stopping) return;
@@ -777,7 +873,7 @@ void node_state::tick() {
       }
       pqxx::read_transaction tx(c);
       auto counts = tx.exec1("SELECT (SELECT count(*) FROM zonemesh.conflicts), (SELECT count(*) FROM zonemesh.apply_errors)");
-      auto status = tx.exec("SELECT peer, changes_behind, seconds_behind FROM zonemesh.peer_status");
+      auto status = tx.exec("SELECT peer, changes_behind, seconds_behind FROM zonemesh.peer_lag()");
       std::vector<std::tuple<std::string, double, double>> peers;
       for (const auto& r : status) peers.emplace_back(r[0].c_str(), r[1].as<double>(), r[2].as<double>());
       double n_conflicts = counts[0].as<double>(), n_errors = counts[1].as<double>();
