@@ -386,6 +386,63 @@ BEGIN
   RETURN jsonb_build_object('applied', n_applied, 'duplicate', n_duplicate, 'own', n_own, 'failed', 0);
 END $$;
 
+-- One transaction applying peers' changes at a time, per site. Applying a
+-- change reads the row and its tombstone and then writes; a row that is not
+-- here yet has nothing to lock, so two links applying at once (one a delete
+-- of a row this site has not seen, the other the row's older insert) each
+-- read "no row, no tombstone", and both committed: the row stayed here next
+-- to a tombstone newer than it, while every other site had deleted it, for
+-- good. The same held for a zone's deletion against an insert into it. Held
+-- to the end of the transaction; taken again at no cost. Local writes do not
+-- take it: they stamp newer than what they replace, under row locks.
+CREATE FUNCTION zonemesh.lock_apply() RETURNS void
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(hashtext('zonemesh.apply'), 0) $$;
+
+-- Snapshot merges apply changes too (005, with the lock).
+CREATE OR REPLACE FUNCTION zonemesh.merge_snapshot_rows(tbl text, rows jsonb) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  r jsonb;
+  n integer := 0;
+  res record;
+BEGIN
+  PERFORM zonemesh.lock_apply();
+  PERFORM zonemesh.observe_remote_stamp(
+    (SELECT max((x ->> 'hlc')::bigint) FROM jsonb_array_elements(rows) x), 'snapshot');
+  PERFORM set_config('zonemesh.applying', 'on', true);
+  FOR r IN SELECT * FROM jsonb_array_elements(rows) LOOP
+    res := zonemesh.apply_change(
+      jsonb_build_object('tbl', tbl, 'op', 'U', 'key', zonemesh.row_key(tbl, r), 'data', r,
+                         'hlc', r -> 'hlc', 'zone', zonemesh.row_zone(tbl, r)),
+      r ->> 'origin');
+    IF res.ok THEN n := n + 1; END IF;
+  END LOOP;
+  PERFORM set_config('zonemesh.applying', 'off', true);
+  RETURN n;
+END $$;
+
+CREATE OR REPLACE FUNCTION zonemesh.merge_snapshot_tombstones(tombs jsonb) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  t jsonb;
+  n integer := 0;
+  res record;
+BEGIN
+  PERFORM zonemesh.lock_apply();
+  PERFORM zonemesh.observe_remote_stamp(
+    (SELECT max((x ->> 'hlc')::bigint) FROM jsonb_array_elements(tombs) x), 'snapshot');
+  PERFORM set_config('zonemesh.applying', 'on', true);
+  FOR t IN SELECT * FROM jsonb_array_elements(tombs) LOOP
+    res := zonemesh.apply_change(
+      jsonb_build_object('tbl', t ->> 'tbl', 'op', 'D', 'key', t -> 'key', 'hlc', t -> 'hlc',
+                         'zone', t -> 'zone'),
+      t ->> 'origin');
+    IF res.ok THEN n := n + 1; END IF;
+  END LOOP;
+  PERFORM set_config('zonemesh.applying', 'off', true);
+  RETURN n;
+END $$;
+
 -- The one-at-a-time path of 004 keeps its code under a new name.
 ALTER FUNCTION zonemesh.apply_batch(jsonb) RENAME TO apply_batch_each;
 
@@ -409,6 +466,7 @@ BEGIN
   IF jsonb_typeof(txs) IS DISTINCT FROM 'array' THEN
     RAISE EXCEPTION 'apply_batch expects a JSON array of source transactions';
   END IF;
+  PERFORM zonemesh.lock_apply();
   n := jsonb_array_length(txs);
   BEGIN
     SELECT array_agg(coalesce(zonemesh.bulk_eligible(x.tx), false) ORDER BY x.k),
@@ -515,3 +573,55 @@ $$;
 -- scans of the whole table: ~0.5 s per read at 100k changes. Many distinct
 -- entries, whatever the sample says.
 ALTER TABLE zonemesh.changes ALTER COLUMN entry SET (n_distinct = -0.05);
+
+-- Pruning (replaces 004's): a tombstone goes by acknowledgement only once no
+-- older write of its row can still arrive here. 004 dropped it as soon as
+-- every peer had the delete. But a write older than the delete, made at
+-- another site before that site acknowledged the delete, may still be on its
+-- way here (a peer holds forwarding back, a link was down): with the
+-- tombstone gone it came back to life here alone, while every other site
+-- kept it deleted, and the sites never converged. Now a tombstone goes by
+-- acknowledgement (as before: the entry that made it here is pruned) only
+-- when this site is settled: it has, from every origin, at least what each
+-- peer last said it has (a peer's own writes made before it acknowledged the
+-- delete are then here, and were stopped by the tombstone), and every origin
+-- it knows of is one of its peers (in a chain, a far site's writes come
+-- through others, whose acknowledgements do not say what the far site has
+-- made). Otherwise tombstones wait for the next prune, or the retention cap.
+-- Change-log entries go as before.
+CREATE OR REPLACE FUNCTION zonemesh.prune(retention interval DEFAULT '7 days') RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  me text := zonemesh.node_id();
+  peers integer := (SELECT count(*) FROM zonemesh.peers);
+  settled boolean;
+  n_log bigint;
+  n_tomb bigint;
+BEGIN
+  settled := NOT EXISTS (SELECT 1 FROM zonemesh.peer_vector pv
+                           LEFT JOIN zonemesh.vector v ON v.origin = pv.origin
+                          WHERE pv.origin <> me AND pv.seq > coalesce(v.seq, 0))
+         AND NOT EXISTS (SELECT 1 FROM (SELECT origin FROM zonemesh.vector
+                                        UNION SELECT origin FROM zonemesh.peer_vector) o
+                          WHERE o.origin <> me
+                            AND NOT EXISTS (SELECT 1 FROM zonemesh.peers p WHERE p.node = o.origin));
+  WITH gone AS (
+    DELETE FROM zonemesh.changelog l
+     WHERE l.committed_at < now() - retention
+        OR (peers > 0 AND NOT EXISTS (
+              SELECT 1 FROM zonemesh.peers p
+               WHERE p.node <> l.origin  -- a peer has its own changes
+                 AND coalesce((SELECT pv.seq FROM zonemesh.peer_vector pv
+                                WHERE pv.peer = p.node AND pv.origin = l.origin), 0) < l.origin_seq))
+    RETURNING l.entry)
+  DELETE FROM zonemesh.changes c USING gone WHERE c.entry = gone.entry;
+  GET DIAGNOSTICS n_log = ROW_COUNT;
+
+  DELETE FROM zonemesh.tombstones tb
+   WHERE tb.deleted_at < now() - retention
+      OR (peers > 0 AND settled AND NOT EXISTS (
+            SELECT 1 FROM zonemesh.changes c WHERE c.op = 'D' AND c.tbl = tb.tbl AND c.key = tb.key
+                                              AND c.hlc = tb.hlc));
+  GET DIAGNOSTICS n_tomb = ROW_COUNT;
+  RETURN jsonb_build_object('changes', n_log, 'tombstones', n_tomb, 'settled', settled);
+END $$;

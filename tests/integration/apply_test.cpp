@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -156,6 +159,102 @@ TEST_F(Apply, DeleteAgainstUpdateAndNoResurrection) {
                "hlc": )" + old_stamp + R"(, "origin": "late"}}]}])";
   apply(a_, late);
   EXPECT_EQ(content(a_, "x.example.com"), "");
+}
+
+// A tombstone must outlive every older write of its row that can still
+// arrive. Here a's insert reaches b, b deletes the row, and c hears of the
+// delete (from b) before the insert (from a: held back, or its link down).
+// Every peer of c has the delete, so c prunes its change-log; if the
+// tombstone went with it, a's insert would then bring the row back at c
+// alone, while a and b have it deleted: the sites would never converge.
+TEST_F(Apply, APrunedDeleteStillStopsAnOlderWriteThatArrivesLater) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
+  converge();
+  ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('example.com', 'late.example.com', 'A', '192.0.2.1')"),
+            "");
+  ship(a_, b_);
+  ASSERT_EQ(sql_error(b_, "DELETE FROM records WHERE name = 'late.example.com'"), "");
+  // c gets b's own transactions only (the delete), not a's insert.
+  std::string after = sql_value(c_, "SELECT coalesce((zonemesh.version_vector() ->> 'site2')::bigint, 0)");
+  std::string b_txs = sql_value(b_, "SELECT jsonb_agg(tx ORDER BY origin_seq) FROM zonemesh.origin_changes('site2', " +
+                                        after + ", 1000)");
+  ASSERT_EQ(nlohmann::json::parse(apply(c_, b_txs))["applied"], 1);
+  ship(b_, a_);  // a has the delete too
+  // c's peers have acknowledged the delete, as the replicator records it:
+  // each peer's version vector (a's includes its own insert).
+  auto record_acks = [&] {
+    ASSERT_EQ(sql_error(c_, "INSERT INTO zonemesh.peers (node) VALUES ('site1'), ('site2') ON CONFLICT DO NOTHING"), "");
+    for (const auto& [peer, db] : {std::pair{std::string("site1"), a_}, std::pair{std::string("site2"), b_}}) {
+      ASSERT_EQ(sql_error(c_, "INSERT INTO zonemesh.peer_vector (peer, origin, seq) SELECT '" + peer +
+                                  "', key, value::bigint FROM jsonb_each_text('" +
+                                  sql_value(db, "SELECT zonemesh.version_vector()") +
+                                  "'::jsonb) ON CONFLICT (peer, origin) DO UPDATE SET seq = EXCLUDED.seq"),
+                "");
+    }
+  };
+  record_acks();
+  ASSERT_EQ(sql_error(c_, "SELECT zonemesh.prune()"), "");
+  ASSERT_EQ(sql_value(c_, "SELECT count(*) FROM zonemesh.changelog WHERE origin = 'site2'"), "0")
+      << "every peer has b's delete: its change-log entry goes";
+  // a's insert arrives at last: older than the delete, it must stay out.
+  ship(a_, c_);
+  EXPECT_EQ(content(c_, "late.example.com"), "");
+  converge();
+  expect_identical();
+  EXPECT_EQ(content(c_, "late.example.com"), "");
+  // Once c has everything its peers have, the tombstone goes too.
+  record_acks();
+  ASSERT_EQ(sql_error(c_, "SELECT zonemesh.prune()"), "");
+  EXPECT_EQ(sql_value(c_, "SELECT count(*) FROM zonemesh.tombstones WHERE tbl = 'records'"), "0");
+}
+
+// Two links apply at once: one a delete of a row this site does not have
+// yet, the other the row's (older) insert. Nothing here locks a row that is
+// not there, so each used to read "no row, no tombstone" and both
+// committed: the row stayed here, next to a tombstone newer than it, while
+// every other site had it deleted. Applying a change now waits for any
+// other transaction applying a change to the same key.
+TEST_F(Apply, ADeleteAndAnOlderInsertAppliedAtOnceByTwoLinksLeaveTheRowDeleted) {
+  for (const bool set_based : {false, true}) {
+    SCOPED_TRACE(set_based ? "set-based" : "one at a time");
+    for (const auto& db : {a_, b_, c_}) reset_site(db);
+    ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
+    converge();
+    ASSERT_EQ(sql_error(a_, "INSERT INTO records (zone, name, type, content) VALUES "
+                            "('example.com', 'race.example.com', 'A', '192.0.2.1')"),
+              "");
+    ship(a_, b_);
+    ASSERT_EQ(sql_error(b_, "DELETE FROM records WHERE name = 'race.example.com'"), "");
+    auto last_tx = [](const std::string& db, const std::string& origin) {
+      return "[" + sql_value(db, "SELECT tx FROM zonemesh.origin_changes('" + origin + "', 0, 100000) ORDER BY 1 DESC LIMIT 1") + "]";
+    };
+    std::string del = last_tx(b_, "site2"), ins = last_tx(a_, "site1");
+    ASSERT_NE(del.find("\"D\""), std::string::npos) << del;
+    std::string setting = set_based ? "1" : "1000000";
+    pqxx::connection first(c_), second(c_);
+    for (auto* conn : {&first, &second}) {
+      pqxx::nontransaction nt(*conn);
+      nt.exec("SET zonemesh.bulk_min_changes = " + setting);
+    }
+    // The delete is applied, not yet committed, when the insert comes in.
+    pqxx::work deleting(first);
+    EXPECT_EQ(nlohmann::json::parse(deleting.exec_params1("SELECT zonemesh.apply_batch($1::jsonb)::text", del)[0].c_str())["applied"], 1);
+    std::atomic<bool> inserted{false};
+    std::thread inserting([&] {
+      pqxx::work w(second);
+      w.exec_params1("SELECT zonemesh.apply_batch($1::jsonb)", ins);
+      w.commit();
+      inserted = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    deleting.commit();
+    inserting.join();
+    EXPECT_TRUE(inserted.load());
+    EXPECT_EQ(content(c_, "race.example.com"), "") << "the older insert must lose to the delete";
+    converge();
+    expect_identical();
+  }
 }
 
 TEST_F(Apply, ZoneDeleteRacingRecordInsertsElsewhere) {

@@ -83,7 +83,13 @@ std::string keep_diagnostics(const cluster& c) {
         (SELECT string_agg('received ' || to_jsonb(r)::text, E'\n') FROM zonemesh.received r),
         (SELECT string_agg('apply_error ' || to_jsonb(e)::text, E'\n') FROM zonemesh.apply_errors e),
         (SELECT string_agg('peer_status ' || to_jsonb(p)::text, E'\n') FROM zonemesh.peer_status p),
-        (SELECT string_agg('changelog ' || to_jsonb(l)::text, E'\n' ORDER BY l.pos) FROM zonemesh.changelog l))
+        (SELECT string_agg('changelog ' || to_jsonb(l)::text, E'\n' ORDER BY l.pos) FROM zonemesh.changelog l),
+        (SELECT string_agg('change ' || jsonb_build_array(l.pos, l.origin, l.origin_seq, l.committed_at, c.n, c.tbl, c.op,
+                                                          c.key, c.hlc, c.applied, c.data ->> 'content',
+                                                          c.old ->> 'hlc', c.old ->> 'origin')::text,
+                           E'\n' ORDER BY l.pos, c.n)
+           FROM zonemesh.changelog l JOIN zonemesh.changes c ON c.entry = l.entry),
+        (SELECT string_agg('conflict ' || to_jsonb(x)::text, E'\n' ORDER BY x.id) FROM zonemesh.conflicts x))
     )sql") << "\n";
     run_command("for f in '" + s.dir + "'/*.log; do cp \"$f\" '" + dir +
                 "/" + s.node + "-'\"$(basename \"$f\")\"; done");
