@@ -282,3 +282,64 @@ def host_of(n):
 
 def emit(result):
     print(json.dumps(result), flush=True)
+
+
+def _proc_cpu(pid, children=False):
+    """user+sys CPU seconds of a process (and of its reaped children)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def cpu_snapshot(sites):
+    """CPU seconds so far per site and process: postgres (the postmaster, its
+    live backends, and those it has reaped), server, replicator. Diff two
+    snapshots with cpu_delta."""
+    snap = {}
+    for s in sites:
+        d = s["dir"]
+        out = {}
+        try:
+            with open(os.path.join(d, "pgdata", "postmaster.pid")) as f:
+                pm = int(f.readline())
+            out["postgres"] = _proc_cpu(pm, children=True) + sum(_proc_cpu(c) for c in _children(pm))
+        except OSError:
+            out["postgres"] = 0.0
+        for name in ("server", "replicator"):
+            try:
+                with open(os.path.join(d, f"{name}.pid")) as f:
+                    pid = int(f.read().strip())
+                out[name] = (pid, _proc_cpu(pid))
+            except (OSError, ValueError):
+                out[name] = (0, 0.0)
+        snap[s["node"]] = out
+    return snap
+
+
+def cpu_delta(before, after):
+    """{site: {process: seconds}} between two cpu_snapshot()s (a process that
+    was restarted in between counts from zero)."""
+    res = {}
+    for node, a in after.items():
+        b = before.get(node, {})
+        r = {"postgres": round(a["postgres"] - b.get("postgres", 0.0), 2)}
+        for name in ("server", "replicator"):
+            pid, t = a[name]
+            bpid, bt = b.get(name, (0, 0.0))
+            r[name] = round(t - (bt if bpid == pid else 0.0), 2)
+        res[node] = r
+    return res

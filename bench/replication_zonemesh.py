@@ -149,11 +149,13 @@ COMMIT;""")
         time.sleep(1)
         sampler = L.ProgressSampler([("A", a["pg"]), ("B", b["pg"]), ("C", c["pg"])])
         load0 = L.loadavg()
+        cpu0 = L.cpu_snapshot([a, b, c])
         t0 = time.monotonic()
         cluster("start", "--dir", cdir, "--site", a["node"], "--process", "replicator")
         started = time.monotonic() - t0
         sampler.start()
         got = L.wait_all(dns, L.host_of(last), L.addr(last), t0, args.cap, poll=0.001)
+        cpu = L.cpu_delta(cpu0, L.cpu_snapshot([a, b, c]))
         sampler.stop()
         db_done = {}
         for label in ("B", "C"):
@@ -165,7 +167,7 @@ COMMIT;""")
                 "per_tx": args.catchup_per_tx, "write_s": round(write_s, 2),
                 "replicator_start_cmd_s": round(started, 3),
                 "dns_done_s": {k: (round(v, 3) if v is not None else None) for k, v in got.items()},
-                "db_done_s": db_done, "load": f"{load0} -> {L.loadavg()}"})
+                "db_done_s": db_done, "cpu_s": cpu, "load": f"{load0} -> {L.loadavg()}"})
 
     # 3. sustained
     for spec in filter(None, args.sustained.split(",")):
