@@ -275,6 +275,9 @@ class session : public std::enable_shared_from_this<session> {
   void on_hello_checked(const json& hello, long long our_clock_ms);
   void apply_changes(std::string payload);
   void on_ack(const json& ack);
+  /// The peer's version vector (from an ack or a ping): what it need not be
+  /// sent, and what it has acknowledged (zonemesh.peer_vector, for pruning).
+  void note_vector(const json& vector);
   void note_links(const json& j) {
     if (!j.is_object() || !j.contains("links") || !j["links"].is_array()) return;
     peer_links_.clear();
@@ -418,9 +421,12 @@ void session::handle(frame_type type, std::string payload) {
     case frame_type::ack:
       on_ack(json::parse(payload));
       break;
-    case frame_type::ping:
+    case frame_type::ping: {
+      auto ping = json::parse(payload);
+      if (ping.is_object() && ping.contains("vector") && ping["vector"].is_object()) note_vector(ping["vector"]);
       write(frame_type::pong, json{{"links", node_->live_links()}}.dump());
       break;
+    }
     case frame_type::pong:
       note_links(json::parse(payload));
       break;
@@ -614,7 +620,12 @@ void session::apply_changes(std::string payload) {
 void session::on_ack(const json& ack) {
   if (in_flight_ > 0) --in_flight_;
   note_links(ack);
-  vector_map theirs = to_vector(ack["vector"]);
+  note_vector(ack["vector"]);
+  pump();
+}
+
+void session::note_vector(const json& vector) {
+  vector_map theirs = to_vector(vector);
   for (const auto& [o, s] : theirs) sent_[o] = std::max(sent_[o], s);
   node_->maintenance->post([peer = peer_, theirs](pqxx::connection_base& c) {
     pqxx::work tx(c);
@@ -626,7 +637,6 @@ void session::on_ack(const json& ack) {
     tx.exec_params("UPDATE zonemesh.peers SET last_contact = now() WHERE node = $1", peer);
     tx.commit();
   });
-  pump();
 }
 
 void session::start_snapshot() {
@@ -752,7 +762,15 @@ void session::tick(long long now) {
   }
   if (established_ && now - last_ping_ >= ping_every_ms) {
     last_ping_ = now;
-    write(frame_type::ping, "{}");
+    // With this site's version vector: a peer that sends this site nothing
+    // (it holds forwarding back, see forward_delay_ms) learns what it has
+    // all the same, so it never sends it later what it got from the origin,
+    // and its pruning does not wait for an ack that never comes.
+    worker_.post([self = shared_from_this()](pqxx::connection_base& c) {
+      pqxx::read_transaction tx(c);
+      json ping = {{"vector", json::parse(tx.exec1("SELECT zonemesh.version_vector()::text")[0].c_str())}};
+      self->on_io([self, text = ping.dump()] { self->write(frame_type::ping, text); });
+    });
   }
   pump();
 }
