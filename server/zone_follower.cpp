@@ -289,9 +289,6 @@ std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower
     out[zone] = built.zone;
   }
   builders.clear();
-  // The record log and COPY buffers were large and short-lived: give their
-  // pages back rather than keep them as free heap.
-  malloc_trim(0);
   spdlog::info("read {} records of {} zones in {} ms (in {} part{}), built in {} ms", rows, out.size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(read - started).count(), parts,
                parts == 1 ? "" : "s",
@@ -306,8 +303,11 @@ std::size_t zone_follower::impl::read_records(
   pqxx::stream_from stream(tx, query);
   std::string line;
   std::array<std::string_view, 5> fields;
-  zonefile::text_record text;
   store::record rec;
+  // The rows of one owner name usually follow each other (they are stored
+  // as they were inserted): its name is parsed once for all of them.
+  std::string last_name;
+  bool last_name_parsed = false;
   std::string_view last_zone;
   auto builder = builders.end();
   while (stream.get_raw_line(line)) {
@@ -322,19 +322,18 @@ std::size_t zone_follower::impl::read_records(
       if (builder == builders.end()) continue;
       last_zone = builder->first;
     }
-    text.name.assign(fields[1]);
-    text.type.assign(fields[2]);
     std::uint32_t ttl = 0;
     const auto ttl_end = fields[3].data() + fields[3].size();
     if (std::from_chars(fields[3].data(), ttl_end, ttl).ptr != ttl_end) {
-      spdlog::warn("zone {}: record skipped: {} {}: bad TTL {}", builder->first, text.name, text.type,
+      spdlog::warn("zone {}: record skipped: {} {}: bad TTL {}", builder->first, fields[1], fields[2],
                    fields[3]);
       record_errors.inc();
       continue;
     }
-    text.ttl = ttl;
-    text.content.assign(fields[4]);
-    std::string error = zonefile::to_wire(text, rec);
+    const bool same_name = last_name_parsed && fields[1] == last_name;
+    std::string error = zonefile::to_wire(fields[1], fields[2], ttl, fields[4], rec, same_name);
+    if (!same_name) last_name.assign(fields[1]);
+    last_name_parsed = error.empty();
     if (error.empty()) error = builder->second.add(rec);
     if (!error.empty()) {
       spdlog::warn("zone {}: record skipped: {}", builder->first, error);
@@ -342,6 +341,9 @@ std::size_t zone_follower::impl::read_records(
     }
   }
   stream.complete();
+  // Sorted here, on the thread that read them: the parts of a parallel load
+  // are sorted at the same time.
+  for (auto& [zone, part] : builders) part.prepare();
   return rows;
 }
 
@@ -359,6 +361,9 @@ void zone_follower::impl::full_load(snapshot_tx& tx) {
   zones->publish(set);
   pos = p;
   position_gauge.set(static_cast<double>(p));
+  // The record log and COPY buffers were large and short-lived: give their
+  // pages back rather than keep them as free heap (once the zones are served).
+  malloc_trim(0);
   spdlog::info("loaded {} zones, {} records at change-log position {} in {} ms", set->size(), records, p,
                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
 }
@@ -522,6 +527,7 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
   }
   tx.commit();
   zones->publish(next);
+  if (!reload.empty()) malloc_trim(0);  // as after a full load
   auto last = rows[static_cast<int>(taken) - 1][0].as<std::int64_t>();
   entries.inc(static_cast<std::uint64_t>(last - from));
   pos = last;

@@ -517,7 +517,7 @@ void zone_snapshot::pop_run() {
 // Builder
 
 zone_builder::zone_builder(const dns::name& apex)
-    : apex_(apex.lowercased()), apex_key_(lookup_key(apex_).full()) {}
+    : apex_(apex.lowercased()), apex_key_(lookup_key(apex_).full()), segments_(1) {}
 
 zone_builder::zone_builder(const zone_snapshot& base)
     : apex_(base.apex()), apex_key_(base.apex_key_) {
@@ -531,6 +531,17 @@ zone_builder::zone_builder(const zone_snapshot& base)
 zone_builder::~zone_builder() = default;
 zone_builder::zone_builder(zone_builder&&) noexcept = default;
 zone_builder& zone_builder::operator=(zone_builder&&) noexcept = default;
+
+const std::uint8_t* zone_builder::log_bytes(std::uint32_t at) const {
+  auto segment = segments_.end() - 1;
+  while (segment->start > at) --segment;  // a few segments at most, the last one first
+  return segment->bytes.data() + (at - segment->start);
+}
+
+std::uint32_t zone_builder::log_size() const {
+  return segments_.empty() ? 0
+                           : static_cast<std::uint32_t>(segments_.back().start + segments_.back().bytes.size());
+}
 
 const node* zone_builder::base_node(std::string_view key) const {
   if (base_ == nullptr) return nullptr;
@@ -560,7 +571,10 @@ draft_node& zone_builder::mutable_node(const dns::name& owner) {
 }
 
 std::string zone_builder::check(const record& rr) const {
-  if (!rr.owner.is_subdomain_of(apex_)) {
+  const auto owner = rr.owner.wire();
+  const bool logged_before = base_ == nullptr && owner.size() == last_owner_.size() &&
+                             std::equal(owner.begin(), owner.end(), last_owner_.begin());
+  if (!logged_before && !rr.owner.is_subdomain_of(apex_)) {
     return rr.owner.to_string() + " is outside zone " + apex_.to_string();
   }
   if (rr.rrclass != class_in) return "only class IN is served";
@@ -574,22 +588,30 @@ std::string zone_builder::check(const record& rr) const {
 }
 
 std::string zone_builder::log_change(record_change::action what, const record& rr) {
-  const lookup_key key(rr.owner);  // lowercase
-  const std::string_view k = key.full();
   const auto owner = rr.owner.wire();
-  const std::size_t at = log_bytes_.size();
+  if (owner.size() != last_owner_.size() || !std::equal(owner.begin(), owner.end(), last_owner_.begin())) {
+    const lookup_key key(rr.owner);  // lowercase
+    last_key_.assign(key.full());
+    last_prefix_ = zone_snapshot::key_prefix(last_key_, apex_key_.size());
+    last_owner_.assign(owner.begin(), owner.end());
+  }
+  const std::string_view k = last_key_;
+  if (segments_.empty()) segments_.emplace_back();  // moved from
+  auto& segment = segments_.back();
+  const std::size_t at = segment.start + segment.bytes.size();
   const std::size_t size = k.size() + owner.size() + rr.rdata.size();
   if (at + size > std::numeric_limits<std::uint32_t>::max()) {
     return "zone " + apex_.to_string() + " is too large to load (more than 4 GiB of records)";
   }
-  log_bytes_.resize(at + size);
-  std::uint8_t* out = log_bytes_.data() + at;
+  const std::size_t old_size = segment.bytes.size();
+  segment.bytes.resize(old_size + size);
+  std::uint8_t* out = segment.bytes.data() + old_size;
   std::memcpy(out, k.data(), k.size());
   out += k.size();
   for (const std::uint8_t c : owner) *out++ = dns::to_lower(c);  // the owner as served: lowercase
   if (!rr.rdata.empty()) std::memcpy(out, rr.rdata.data(), rr.rdata.size());
   logged_change c;
-  c.prefix = zone_snapshot::key_prefix(k, apex_key_.size());
+  c.prefix = last_prefix_;
   c.at = static_cast<std::uint32_t>(at);
   c.key_size = static_cast<std::uint16_t>(k.size());
   c.rdata_size = static_cast<std::uint16_t>(rr.rdata.size());
@@ -598,6 +620,7 @@ std::string zone_builder::log_change(record_change::action what, const record& r
   c.owner_size = static_cast<std::uint8_t>(owner.size());
   c.what = what;
   log_.push_back(c);
+  log_sorted_ = false;
   return {};
 }
 
@@ -649,26 +672,66 @@ void zone_builder::reserve(std::size_t records, std::size_t octets_per_record) {
   if (base_ != nullptr) return;
   log_.reserve(records);
   // the key is about as long as the owner
-  log_bytes_.reserve(std::min<std::size_t>(records * (octets_per_record + apex_key_.size() + 8),
-                                           std::numeric_limits<std::uint32_t>::max()));
+  segments_.back().bytes.reserve(std::min<std::size_t>(records * (octets_per_record + apex_key_.size() + 8),
+                                                       std::numeric_limits<std::uint32_t>::max()));
+}
+
+namespace {
+/// Build order of the log: by key (prefix first), then in the order logged.
+template <typename bytes_of>
+auto log_order(bytes_of bytes) {
+  return [bytes](const auto& a, const auto& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    const std::string_view ka(reinterpret_cast<const char*>(bytes(a.at)), a.key_size);
+    const std::string_view kb(reinterpret_cast<const char*>(bytes(b.at)), b.key_size);
+    if (const int c = ka.compare(kb); c != 0) return c < 0;
+    return a.at < b.at;
+  };
+}
+}  // namespace
+
+void zone_builder::prepare() {
+  if (base_ != nullptr || log_sorted_) return;
+  if (segments_.size() == 1) {
+    const std::uint8_t* bytes = segments_.front().bytes.data();
+    std::sort(log_.begin(), log_.end(), log_order([bytes](std::uint32_t at) { return bytes + at; }));
+  } else {
+    std::sort(log_.begin(), log_.end(), log_order([this](std::uint32_t at) { return log_bytes(at); }));
+  }
+  log_sorted_ = true;
 }
 
 std::string zone_builder::absorb(zone_builder&& other) {
   if (base_ != nullptr || other.base_ != nullptr || !other.apex_.equals(apex_)) {
     return "only builders from records of the same zone can be joined";
   }
-  const std::size_t shift = log_bytes_.size();
-  if (shift + other.log_bytes_.size() > std::numeric_limits<std::uint32_t>::max()) {
+  const std::uint32_t shift = log_size();
+  if (std::size_t{shift} + other.log_size() > std::numeric_limits<std::uint32_t>::max()) {
     return "zone " + apex_.to_string() + " is too large to load (more than 4 GiB of records)";
   }
-  log_bytes_.insert(log_bytes_.end(), other.log_bytes_.begin(), other.log_bytes_.end());
-  log_.reserve(log_.size() + other.log_.size());
-  for (logged_change c : other.log_) {
-    c.at = static_cast<std::uint32_t>(c.at + shift);
-    log_.push_back(c);
+  if (segments_.back().bytes.empty()) segments_.pop_back();
+  for (auto& segment : other.segments_) {
+    if (segment.bytes.empty()) continue;
+    segments_.push_back({static_cast<std::uint32_t>(segment.start + shift), std::move(segment.bytes)});
   }
+  segments_.push_back({log_size(), {}});  // for records added after
+  const bool sorted = log_sorted_ && other.log_sorted_;
+  for (auto& c : other.log_) c.at = static_cast<std::uint32_t>(c.at + shift);
+  if (log_.empty()) {
+    log_ = std::move(other.log_);
+  } else if (sorted) {
+    std::vector<logged_change> merged(log_.size() + other.log_.size());
+    std::merge(log_.begin(), log_.end(), other.log_.begin(), other.log_.end(), merged.begin(),
+               log_order([this](std::uint32_t at) { return log_bytes(at); }));
+    log_ = std::move(merged);
+  } else {
+    log_.insert(log_.end(), other.log_.begin(), other.log_.end());
+  }
+  log_sorted_ = sorted;
   other.log_ = {};
-  other.log_bytes_ = {};
+  other.segments_.assign(1, log_segment{});
+  other.log_sorted_ = true;
+  other.last_owner_.clear();
   return {};
 }
 
@@ -678,16 +741,14 @@ build_result zone_builder::build(std::uint32_t serial) const {
 
 build_result zone_builder::build_from_log(std::uint32_t serial) const {
   build_result result;
-  const auto* bytes = log_bytes_.data();
   auto key_of = [&](const logged_change& c) {
-    return std::string_view(reinterpret_cast<const char*>(bytes + c.at), c.key_size);
+    return std::string_view(reinterpret_cast<const char*>(log_bytes(c.at)), c.key_size);
   };
   // Name order; the changes of one name stay in the order given (`at` grows).
-  std::sort(log_.begin(), log_.end(), [&](const logged_change& a, const logged_change& b) {
-    if (a.prefix != b.prefix) return a.prefix < b.prefix;
-    if (const int c = key_of(a).compare(key_of(b)); c != 0) return c < 0;
-    return a.at < b.at;
-  });
+  if (!log_sorted_) {
+    std::sort(log_.begin(), log_.end(), log_order([this](std::uint32_t at) { return log_bytes(at); }));
+    log_sorted_ = true;
+  }
 
   auto zone = std::make_shared<zone_snapshot>();
   zone->apex_ = apex_;
@@ -713,12 +774,12 @@ build_result zone_builder::build_from_log(std::uint32_t serial) const {
   for (std::size_t i = 0; i < log_.size();) {
     const std::string_view key = key_of(log_[i]);
     d.key.assign(key);
-    d.set_owner({bytes + log_[i].at + log_[i].key_size, log_[i].owner_size});
+    d.set_owner({log_bytes(log_[i].at) + log_[i].key_size, log_[i].owner_size});
     d.rrs.clear();
     for (; i < log_.size() && key_of(log_[i]) == key; ++i) {
       const logged_change& c = log_[i];
       d.apply(c.what, c.type, c.ttl,
-              {bytes + c.at + c.key_size + c.owner_size, c.rdata_size});
+              {log_bytes(c.at) + c.key_size + c.owner_size, c.rdata_size});
     }
     const bool is_apex = key.size() == apex_key_size;
     if (is_apex) {

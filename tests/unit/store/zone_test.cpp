@@ -583,3 +583,60 @@ TEST(ZoneLayout, SmallPerRecordFootprint) {
   RecordProperty("bytes_per_record", std::to_string(per_record));
   EXPECT_LT(per_record, 100.0);
 }
+
+TEST(ZoneLayout, PartsJoinedBuildWhatOneBuilderBuilds) {
+  // A load read in two parts (each part sorted on its own thread, or not),
+  // joined with absorb(), then more changes: the same zone as one builder
+  // given everything in that order. Names repeat in a row and in other case
+  // (the builder reuses the last name's key).
+  std::mt19937 rng(11);
+  std::vector<store::record_change> changes;
+  auto change = [&](store::record_change::action what, const zonefile::text_record& t) {
+    changes.push_back({what, rec(t)});
+  };
+  change(store::record_change::action::upsert, {"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"});
+  for (int i = 0; i < 3000; ++i) {
+    const std::string owner = (rng() % 7 == 0 ? "H" : "h") + std::to_string(rng() % 400) +
+                              (rng() % 3 == 0 ? ".sub" : "") + ".example.com";
+    const std::string address = "192.0.2." + std::to_string(rng() % 4);
+    switch (rng() % 10) {
+      case 0:
+        change(store::record_change::action::remove, {owner, "A", 0, address});
+        break;
+      case 1:
+        change(store::record_change::action::remove_name, {owner, "A", 0, "0.0.0.0"});
+        break;
+      case 2:
+        change(store::record_change::action::upsert, {owner, "TXT", 60, "\"t" + std::to_string(i) + "\""});
+        break;
+      default:
+        change(store::record_change::action::upsert, {owner, "A", static_cast<std::uint32_t>(30 + rng() % 60), address});
+        change(store::record_change::action::upsert, {owner, "AAAA", 60, "2001:db8::" + std::to_string(rng() % 9)});
+    }
+  }
+  auto records_of = [](const store::zone_builder& b) {
+    auto built = b.build(9);
+    EXPECT_TRUE(built) << built.error;
+    std::vector<std::string> out;
+    for (const auto& r : built.zone->records()) {
+      out.push_back(r.owner.to_string() + " " + std::to_string(r.type) + " " + std::to_string(r.ttl) + " " +
+                    std::string(r.rdata.begin(), r.rdata.end()));
+    }
+    return out;
+  };
+  store::zone_builder whole(dname("example.com"));
+  for (const auto& c : changes) ASSERT_EQ(whole.apply(c), "");
+  const auto expected = records_of(whole);
+  ASSERT_GT(expected.size(), 500u);
+  for (int variant = 0; variant < 4; ++variant) {
+    const std::size_t first_end = changes.size() * 2 / 5, second_end = changes.size() * 9 / 10;
+    store::zone_builder first(dname("example.com")), second(dname("example.com"));
+    for (std::size_t i = 0; i < first_end; ++i) ASSERT_EQ(first.apply(changes[i]), "");
+    for (std::size_t i = first_end; i < second_end; ++i) ASSERT_EQ(second.apply(changes[i]), "");
+    if (variant & 1) first.prepare();
+    if (variant & 2) second.prepare();
+    ASSERT_EQ(first.absorb(std::move(second)), "");
+    for (std::size_t i = second_end; i < changes.size(); ++i) ASSERT_EQ(first.apply(changes[i]), "");
+    EXPECT_EQ(records_of(first), expected) << "variant " << variant;
+  }
+}
