@@ -11,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -30,6 +31,21 @@ namespace zonemesh::server {
 
 bool split_copy_line(std::string& line, std::span<std::string_view> fields) {
   if (!line.empty() && line.back() == '\n') line.pop_back();
+  if (std::memchr(line.data(), '\\', line.size()) == nullptr) {
+    // No escape at all (the usual row): the fields are the text between tabs.
+    const char* at = line.data();
+    const char* const end = at + line.size();
+    std::size_t field = 0;
+    while (true) {
+      if (field >= fields.size()) return false;
+      const auto* tab = static_cast<const char*>(std::memchr(at, '\t', static_cast<std::size_t>(end - at)));
+      const char* stop = tab == nullptr ? end : tab;
+      fields[field++] = std::string_view(at, static_cast<std::size_t>(stop - at));
+      if (tab == nullptr) break;
+      at = tab + 1;
+    }
+    return field == fields.size();
+  }
   char* const begin = line.data();
   const char* in = begin;
   const char* const end = begin + line.size();
@@ -278,7 +294,8 @@ std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower
   const auto read = clock::now();
   std::map<std::string, std::shared_ptr<const store::zone_snapshot>> out;
   for (auto& [zone, builder] : builders) {
-    auto built = builder.build(serials[zone]);
+    // A large zone's nodes are written on two threads, as it was read.
+    auto built = builder.build(serials[zone], 2);
     builder = store::zone_builder(dns::name());  // frees the record log now
     if (!built) {
       spdlog::error("zone {}: not served: {}", zone, built.error);

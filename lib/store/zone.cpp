@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <new>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -763,11 +765,11 @@ std::string zone_builder::absorb(zone_builder&& other) {
   return {};
 }
 
-build_result zone_builder::build(std::uint32_t serial) const {
-  return base_ == nullptr ? build_from_log(serial) : build_from_base(serial);
+build_result zone_builder::build(std::uint32_t serial, std::size_t threads) const {
+  return base_ == nullptr ? build_from_log(serial, threads) : build_from_base(serial);
 }
 
-build_result zone_builder::build_from_log(std::uint32_t serial) const {
+build_result zone_builder::build_from_log(std::uint32_t serial, std::size_t threads) const {
   build_result result;
   auto key_of = [&](const logged_change& c) {
     return std::string_view(reinterpret_cast<const char*>(log_bytes(c.at)), c.key_size);
@@ -777,86 +779,155 @@ build_result zone_builder::build_from_log(std::uint32_t serial) const {
     std::sort(log_.begin(), log_.end(), log_order([this](std::uint32_t at) { return log_bytes(at); }));
     log_sorted_ = true;
   }
-
-  auto zone = std::make_shared<zone_snapshot>();
-  zone->apex_ = apex_;
-  zone->apex_key_ = apex_key_;
-  zone->serial_ = serial;
   const std::size_t apex_key_size = apex_key_.size();
   const std::size_t apex_labels = apex_.label_count();
-
-  run_buffer buffer;
-  auto flush = [&](bool all) {
-    if (buffer.size() >= run_size || (all && buffer.size() > 0)) {
-      zone->add_run(make_run(buffer, 0, buffer.size()));
-      buffer.clear();
-    }
-  };
-  draft_node d;
-  draft_node ent;
-  std::string last;  // key of the last node written
-  bool apex_seen = false;
-  apex_serving apex;
-  apex.serial = serial;
-  apex.negative_ttl = std::numeric_limits<std::uint32_t>::max();
-  for (std::size_t i = 0; i < log_.size();) {
+  // The changes of the name starting at `i` applied to `d`; returns the end of them.
+  auto collect = [&](std::size_t i, draft_node& d) {
     const std::string_view key = key_of(log_[i]);
     d.key.assign(key);
     d.set_owner({log_bytes(log_[i].at) + log_[i].key_size, log_[i].owner_size});
     d.rrs.clear();
     for (; i < log_.size() && key_of(log_[i]) == key; ++i) {
       const logged_change& c = log_[i];
-      d.apply(c.what, c.type, c.ttl,
-              {log_bytes(c.at) + c.key_size + c.owner_size, c.rdata_size});
+      d.apply(c.what, c.type, c.ttl, {log_bytes(c.at) + c.key_size + c.owner_size, c.rdata_size});
     }
-    const bool is_apex = key.size() == apex_key_size;
-    if (is_apex) {
-      if (auto error = check_soa(&d, apex_); !error.empty()) {
-        result.error = std::move(error);
-        return result;
-      }
-      apex_seen = true;
-    } else if (!apex_seen) {
-      break;  // names below the apex but no apex: no SOA
-    }
-    if (d.empty()) continue;
-    // Empty non-terminals: the ancestors between the apex and this name that
-    // were not written yet. Written ones are ancestors of the last node (or
-    // that node itself), since descendants follow their ancestor in key order.
-    if (!is_apex) {
-      std::array<std::uint16_t, dns::max_labels + 1> ends{};
-      const std::size_t labels = key_label_ends(key, ends);  // ends[L - 1]: ancestor of L labels
-      std::size_t written = apex_labels;
-      for (std::size_t l = labels - 1; l > apex_labels; --l) {
-        if (std::string_view(last).starts_with(key.substr(0, ends[l - 1]))) {
-          written = l;
-          break;
-        }
-      }
-      if (written + 1 < labels) {
-        const auto owner = d.owner_wire();
-        std::array<std::uint8_t, dns::max_labels + 1> offsets{};
-        const std::size_t n = dns::label_offsets(owner, offsets);
-        for (std::size_t l = written + 1; l < labels; ++l) {
-          ent.key.assign(key.substr(0, ends[l - 1]));
-          ent.set_owner(owner.subspan(offsets[n - l]));
-          ent.rrs.clear();
-          buffer.add_draft(ent, zone_snapshot::key_prefix(ent.key, apex_key_size), nullptr);
-          flush(false);
-        }
-      }
-    }
-    zone->record_count_ += d.rrs.size();
-    buffer.add_draft(d, zone_snapshot::key_prefix(key, apex_key_size), is_apex ? &apex : nullptr);
-    last.assign(key);
-    flush(false);
+    return i;
+  };
+
+  // A large log is written by several threads, each a slice of names into
+  // runs of its own; the runs are then joined in order. A slice starts on a
+  // new name, and knows the last name written before it (for the empty
+  // non-terminals).
+  struct slice {
+    std::size_t begin = 0, end = 0;
+    std::string last;  ///< key of the last node written before the slice
+    std::vector<std::shared_ptr<const node_run>> runs;
+    std::size_t records = 0;
+    bool apex_seen = false;
+    apex_serving apex;
+    std::string error;
+    std::exception_ptr failure;
+  };
+  constexpr std::size_t min_slice = 100000;  // changes; fewer are not worth a thread
+  const std::size_t parts = std::max<std::size_t>(1, std::min(threads, log_.size() / min_slice));
+  std::vector<slice> slices(parts);
+  for (std::size_t k = 0; k < parts; ++k) {
+    std::size_t at = log_.size() * k / parts;
+    while (k > 0 && at < log_.size() && key_of(log_[at]) == key_of(log_[at - 1])) ++at;
+    slices[k].begin = k == 0 ? 0 : std::max(at, slices[k - 1].begin);
+    if (k > 0) slices[k - 1].end = slices[k].begin;
   }
-  if (!apex_seen) {
-    result.error = check_soa(nullptr, apex_);
+  slices.back().end = log_.size();
+  for (std::size_t k = 1; k < parts; ++k) {
+    // the last name before the slice that keeps some records (the apex does)
+    slices[k].apex_seen = true;
+    draft_node d;
+    for (std::size_t end = slices[k].begin; end > 0;) {
+      std::size_t first = end - 1;
+      while (first > 0 && key_of(log_[first - 1]) == key_of(log_[end - 1])) --first;
+      collect(first, d);
+      if (!d.empty()) {
+        slices[k].last = d.key;
+        break;
+      }
+      end = first;
+    }
+  }
+
+  auto write = [&](slice& out) {
+    run_buffer buffer;
+    auto flush = [&](bool all) {
+      if (buffer.size() >= run_size || (all && buffer.size() > 0)) {
+        out.runs.push_back(make_run(buffer, 0, buffer.size()));
+        buffer.clear();
+      }
+    };
+    draft_node d;
+    draft_node ent;
+    std::string& last = out.last;  // key of the last node written
+    out.apex.serial = serial;
+    out.apex.negative_ttl = std::numeric_limits<std::uint32_t>::max();
+    for (std::size_t i = out.begin; i < out.end;) {
+      i = collect(i, d);
+      const std::string_view key = d.key;
+      const bool is_apex = key.size() == apex_key_size;
+      if (is_apex) {
+        if (auto error = check_soa(&d, apex_); !error.empty()) {
+          out.error = std::move(error);
+          return;
+        }
+        out.apex_seen = true;
+      } else if (!out.apex_seen) {
+        break;  // names below the apex but no apex: no SOA
+      }
+      if (d.empty()) continue;
+      // Empty non-terminals: the ancestors between the apex and this name that
+      // were not written yet. Written ones are ancestors of the last node (or
+      // that node itself), since descendants follow their ancestor in key order.
+      if (!is_apex) {
+        std::array<std::uint16_t, dns::max_labels + 1> ends{};
+        const std::size_t labels = key_label_ends(key, ends);  // ends[L - 1]: ancestor of L labels
+        std::size_t written = apex_labels;
+        for (std::size_t l = labels - 1; l > apex_labels; --l) {
+          if (std::string_view(last).starts_with(key.substr(0, ends[l - 1]))) {
+            written = l;
+            break;
+          }
+        }
+        if (written + 1 < labels) {
+          const auto owner = d.owner_wire();
+          std::array<std::uint8_t, dns::max_labels + 1> offsets{};
+          const std::size_t n = dns::label_offsets(owner, offsets);
+          for (std::size_t l = written + 1; l < labels; ++l) {
+            ent.key.assign(key.substr(0, ends[l - 1]));
+            ent.set_owner(owner.subspan(offsets[n - l]));
+            ent.rrs.clear();
+            buffer.add_draft(ent, zone_snapshot::key_prefix(ent.key, apex_key_size), nullptr);
+            flush(false);
+          }
+        }
+      }
+      out.records += d.rrs.size();
+      buffer.add_draft(d, zone_snapshot::key_prefix(key, apex_key_size), is_apex ? &out.apex : nullptr);
+      last.assign(key);
+      flush(false);
+    }
+    flush(true);
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t k = 1; k < parts; ++k) {
+    helpers.emplace_back([&write, &out = slices[k]] {
+      try {
+        write(out);
+      } catch (...) {
+        out.failure = std::current_exception();
+      }
+    });
+  }
+  try {
+    write(slices.front());
+  } catch (...) {
+    slices.front().failure = std::current_exception();
+  }
+  for (auto& t : helpers) t.join();
+  for (const auto& part : slices) {
+    if (part.failure) std::rethrow_exception(part.failure);
+  }
+  const slice& first = slices.front();
+  if (!first.error.empty() || !first.apex_seen) {
+    result.error = first.error.empty() ? check_soa(nullptr, apex_) : first.error;
     return result;
   }
-  flush(true);
-  zone->negative_ttl_ = apex.negative_ttl;
+
+  auto zone = std::make_shared<zone_snapshot>();
+  zone->apex_ = apex_;
+  zone->apex_key_ = apex_key_;
+  zone->serial_ = serial;
+  for (auto& part : slices) {
+    zone->record_count_ += part.records;
+    for (auto& run : part.runs) zone->add_run(std::move(run));
+  }
+  zone->negative_ttl_ = first.apex.negative_ttl;
   zone->apex_node_ = &zone->runs_.front()->at(0);
   result.zone = std::move(zone);
   return result;

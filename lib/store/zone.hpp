@@ -298,8 +298,9 @@ class zone_builder {
   std::string apply(const record_change& change);
 
   /// Builds the snapshot, serving `serial` in the SOA. Fails without exactly
-  /// one SOA at the apex.
-  build_result build(std::uint32_t serial) const;
+  /// one SOA at the apex. A builder from records of more than 200,000
+  /// changes writes its nodes on up to `threads` threads (this one included).
+  build_result build(std::uint32_t serial, std::size_t threads = 1) const;
 
   /// Makes room for about this many records of about this many octets of
   /// owner and RDATA each (a builder from records; saves the copies of a
@@ -323,7 +324,7 @@ class zone_builder {
   /// The node with this key, with its records, in the base snapshot or null.
   const node* base_node(std::string_view key) const;
   const std::uint8_t* keep(std::span<const std::uint8_t> bytes);
-  build_result build_from_log(std::uint32_t serial) const;
+  build_result build_from_log(std::uint32_t serial, std::size_t threads) const;
   build_result build_from_base(std::uint32_t serial) const;
 
   dns::name apex_;

@@ -647,3 +647,43 @@ TEST(ZoneLayout, PartsJoinedBuildWhatOneBuilderBuilds) {
     EXPECT_EQ(records_of(first), expected) << "variant " << variant;
   }
 }
+
+TEST(ZoneLayout, BuildOnSeveralThreadsWritesTheSameZone) {
+  // More than 200,000 changes: build() cuts the names into slices written
+  // at the same time. Deep names with shared ancestors (empty non-terminals
+  // across slice boundaries) and names emptied by later changes.
+  std::mt19937 rng(5);
+  store::zone_builder b(dname("example.com"));
+  ASSERT_EQ(b.add(rec({"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"})), "");
+  for (int i = 0; i < 330000; ++i) {
+    const unsigned n = static_cast<unsigned>(rng() % 60000);
+    const std::string owner = (n % 3 == 0 ? "x.y." : "") + std::string("h") + std::to_string(n) + ".g" +
+                              std::to_string(n % 7) + ".example.com";
+    if (rng() % 6 == 0) {
+      ASSERT_EQ(b.apply({store::record_change::action::remove_name, rec({owner, "A", 0, "0.0.0.0"})}), "");
+    } else {
+      ASSERT_EQ(b.add(rec({owner, "A", 60, "192.0.2." + std::to_string(rng() % 3)})), "");
+    }
+  }
+  auto nodes_of = [](const store::build_result& built) {
+    std::vector<std::string> out;
+    for (const store::node* n : built.zone->nodes()) {
+      out.push_back(n->owner().to_string() + " " + std::to_string(n->rrsets().size()) + " " +
+                    std::to_string(n->record_count()));
+      EXPECT_EQ(built.zone->find(n->owner()), n) << n->owner().to_string();
+    }
+    return out;
+  };
+  const auto one = b.build(3, 1);
+  ASSERT_TRUE(one) << one.error;
+  const auto expected = nodes_of(one);
+  for (std::size_t threads : {2, 3}) {
+    const auto many = b.build(3, threads);
+    ASSERT_TRUE(many) << many.error;
+    EXPECT_EQ(many.zone->record_count(), one.zone->record_count());
+    EXPECT_EQ(many.zone->node_count(), one.zone->node_count());
+    EXPECT_EQ(many.zone->negative_ttl(), one.zone->negative_ttl());
+    EXPECT_EQ(nodes_of(many), expected) << threads << " threads";
+    EXPECT_EQ(many.zone->soa().front().rdata.size(), one.zone->soa().front().rdata.size());
+  }
+}
