@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "dns/types.hpp"
 
@@ -169,6 +170,18 @@ bool put_character_strings(std::vector<std::uint8_t>& out, std::string_view text
   }
 }
 
+/// A record type, the common ones as the database writes them (upper case)
+/// without a search of the mnemonic table.
+std::optional<std::uint16_t> record_type(std::string_view text) {
+  if (text == "A") return dns::rr_type::a;
+  if (text == "AAAA") return dns::rr_type::aaaa;
+  if (text == "TXT") return dns::rr_type::txt;
+  if (text == "MX") return dns::rr_type::mx;
+  if (text == "CNAME") return dns::rr_type::cname;
+  if (text == "NS") return dns::rr_type::ns;
+  return dns::type_from_string(text);
+}
+
 /// The common types in the database's normalized form, without ldns (which
 /// allocates dozens of times per record, and a 64 KiB buffer each time: a
 /// 1M-record zone loads much faster this way). Returns false for anything
@@ -177,7 +190,7 @@ bool put_character_strings(std::vector<std::uint8_t>& out, std::string_view text
 /// `out.owner` already holds `name` parsed.
 bool fast_to_wire(std::string_view name, std::string_view type_text, std::uint32_t ttl,
                   std::string_view content, store::record& out, bool owner_parsed) {
-  const auto type = dns::type_from_string(type_text);
+  const auto type = record_type(type_text);
   if (!type) return false;
   std::vector<std::uint8_t>& rdata = out.rdata;
   rdata.clear();
