@@ -11,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -30,6 +31,21 @@ namespace zonemesh::server {
 
 bool split_copy_line(std::string& line, std::span<std::string_view> fields) {
   if (!line.empty() && line.back() == '\n') line.pop_back();
+  if (std::memchr(line.data(), '\\', line.size()) == nullptr) {
+    // No escape at all (the usual row): the fields are the text between tabs.
+    const char* at = line.data();
+    const char* const end = at + line.size();
+    std::size_t field = 0;
+    while (true) {
+      if (field >= fields.size()) return false;
+      const auto* tab = static_cast<const char*>(std::memchr(at, '\t', static_cast<std::size_t>(end - at)));
+      const char* stop = tab == nullptr ? end : tab;
+      fields[field++] = std::string_view(at, static_cast<std::size_t>(stop - at));
+      if (tab == nullptr) break;
+      at = tab + 1;
+    }
+    return field == fields.size();
+  }
   char* const begin = line.data();
   const char* in = begin;
   const char* const end = begin + line.size();
@@ -278,7 +294,8 @@ std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower
   const auto read = clock::now();
   std::map<std::string, std::shared_ptr<const store::zone_snapshot>> out;
   for (auto& [zone, builder] : builders) {
-    auto built = builder.build(serials[zone]);
+    // A large zone's nodes are written on two threads, as it was read.
+    auto built = builder.build(serials[zone], 2);
     builder = store::zone_builder(dns::name());  // frees the record log now
     if (!built) {
       spdlog::error("zone {}: not served: {}", zone, built.error);
@@ -289,9 +306,6 @@ std::map<std::string, std::shared_ptr<const store::zone_snapshot>> zone_follower
     out[zone] = built.zone;
   }
   builders.clear();
-  // The record log and COPY buffers were large and short-lived: give their
-  // pages back rather than keep them as free heap.
-  malloc_trim(0);
   spdlog::info("read {} records of {} zones in {} ms (in {} part{}), built in {} ms", rows, out.size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(read - started).count(), parts,
                parts == 1 ? "" : "s",
@@ -306,8 +320,11 @@ std::size_t zone_follower::impl::read_records(
   pqxx::stream_from stream(tx, query);
   std::string line;
   std::array<std::string_view, 5> fields;
-  zonefile::text_record text;
   store::record rec;
+  // The rows of one owner name usually follow each other (they are stored
+  // as they were inserted): its name is parsed once for all of them.
+  std::string last_name;
+  bool last_name_parsed = false;
   std::string_view last_zone;
   auto builder = builders.end();
   while (stream.get_raw_line(line)) {
@@ -322,19 +339,18 @@ std::size_t zone_follower::impl::read_records(
       if (builder == builders.end()) continue;
       last_zone = builder->first;
     }
-    text.name.assign(fields[1]);
-    text.type.assign(fields[2]);
     std::uint32_t ttl = 0;
     const auto ttl_end = fields[3].data() + fields[3].size();
     if (std::from_chars(fields[3].data(), ttl_end, ttl).ptr != ttl_end) {
-      spdlog::warn("zone {}: record skipped: {} {}: bad TTL {}", builder->first, text.name, text.type,
+      spdlog::warn("zone {}: record skipped: {} {}: bad TTL {}", builder->first, fields[1], fields[2],
                    fields[3]);
       record_errors.inc();
       continue;
     }
-    text.ttl = ttl;
-    text.content.assign(fields[4]);
-    std::string error = zonefile::to_wire(text, rec);
+    const bool same_name = last_name_parsed && fields[1] == last_name;
+    std::string error = zonefile::to_wire(fields[1], fields[2], ttl, fields[4], rec, same_name);
+    if (!same_name) last_name.assign(fields[1]);
+    last_name_parsed = error.empty();
     if (error.empty()) error = builder->second.add(rec);
     if (!error.empty()) {
       spdlog::warn("zone {}: record skipped: {}", builder->first, error);
@@ -342,6 +358,9 @@ std::size_t zone_follower::impl::read_records(
     }
   }
   stream.complete();
+  // Sorted here, on the thread that read them: the parts of a parallel load
+  // are sorted at the same time.
+  for (auto& [zone, part] : builders) part.prepare();
   return rows;
 }
 
@@ -359,6 +378,9 @@ void zone_follower::impl::full_load(snapshot_tx& tx) {
   zones->publish(set);
   pos = p;
   position_gauge.set(static_cast<double>(p));
+  // The record log and COPY buffers were large and short-lived: give their
+  // pages back rather than keep them as free heap (once the zones are served).
+  malloc_trim(0);
   spdlog::info("loaded {} zones, {} records at change-log position {} in {} ms", set->size(), records, p,
                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count());
 }
@@ -522,6 +544,7 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
   }
   tx.commit();
   zones->publish(next);
+  if (!reload.empty()) malloc_trim(0);  // as after a full load
   auto last = rows[static_cast<int>(taken) - 1][0].as<std::int64_t>();
   entries.inc(static_cast<std::uint64_t>(last - from));
   pos = last;

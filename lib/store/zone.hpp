@@ -298,8 +298,9 @@ class zone_builder {
   std::string apply(const record_change& change);
 
   /// Builds the snapshot, serving `serial` in the SOA. Fails without exactly
-  /// one SOA at the apex.
-  build_result build(std::uint32_t serial) const;
+  /// one SOA at the apex. A builder from records of more than 200,000
+  /// changes writes its nodes on up to `threads` threads (this one included).
+  build_result build(std::uint32_t serial, std::size_t threads = 1) const;
 
   /// Makes room for about this many records of about this many octets of
   /// owner and RDATA each (a builder from records; saves the copies of a
@@ -307,8 +308,14 @@ class zone_builder {
   void reserve(std::size_t records, std::size_t octets_per_record);
   /// Takes over what `other` (a builder from records of the same zone)
   /// collected, as if it had been added here after this builder's own: for
-  /// a load read in parallel parts. Returns an empty string or why not.
+  /// a load read in parallel parts. Its octets are moved, not copied; when
+  /// both were prepare()d, their sorted logs are merged. Returns an empty
+  /// string or why not.
   std::string absorb(zone_builder&& other);
+  /// Sorts what was collected so far (a builder from records; else nothing),
+  /// which build() would otherwise do: the thread that read a part of a
+  /// load calls it, so that the parts are sorted at the same time.
+  void prepare();
 
  private:
   std::string check(const record& rr) const;
@@ -317,7 +324,7 @@ class zone_builder {
   /// The node with this key, with its records, in the base snapshot or null.
   const node* base_node(std::string_view key) const;
   const std::uint8_t* keep(std::span<const std::uint8_t> bytes);
-  build_result build_from_log(std::uint32_t serial) const;
+  build_result build_from_log(std::uint32_t serial, std::size_t threads) const;
   build_result build_from_base(std::uint32_t serial) const;
 
   dns::name apex_;
@@ -336,7 +343,21 @@ class zone_builder {
     record_change::action what = record_change::action::upsert;
   };
   mutable std::vector<logged_change> log_;
-  std::vector<std::uint8_t> log_bytes_;
+  /// Where the log's octets are: `at` counts through these segments in
+  /// order. New records go to the last one; absorb() adds other builders'.
+  struct log_segment {
+    std::uint32_t start = 0;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::vector<log_segment> segments_;
+  const std::uint8_t* log_bytes(std::uint32_t at) const;
+  std::uint32_t log_size() const;
+  mutable bool log_sorted_ = true;  ///< log_ is in build order
+  /// The owner of the last record logged, as given, and its key: the records
+  /// of one name usually come together, and their key is made once.
+  std::vector<std::uint8_t> last_owner_;
+  std::string last_key_;
+  std::uint64_t last_prefix_ = 0;
 
   /// From a snapshot: private drafts of the base's nodes that changed and of
   /// new nodes (an emptied one is to go away), by key.

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 
 #include "dns/types.hpp"
 
@@ -142,32 +144,77 @@ bool split_fields(std::string_view text, std::string_view* fields, std::size_t n
   return true;
 }
 
+/// Character strings of a TXT (or SPF) record in the database's normalized
+/// form: one or more "..." separated by single spaces, each of at most 255
+/// printable ASCII characters without quote, backslash, semicolon or
+/// parenthesis. Anything else (escapes, unquoted words) is left to ldns.
+bool put_character_strings(std::vector<std::uint8_t>& out, std::string_view text) {
+  if (text.empty()) return false;
+  std::size_t i = 0;
+  while (true) {
+    if (i >= text.size() || text[i] != '"') return false;
+    const std::size_t start = ++i;
+    while (i < text.size() && text[i] != '"') {
+      const char c = text[i];
+      if (c < 0x20 || c > 0x7e || c == '\\' || c == ';' || c == '(' || c == ')') return false;
+      ++i;
+    }
+    if (i >= text.size() || i - start > 255) return false;
+    out.push_back(static_cast<std::uint8_t>(i - start));
+    out.insert(out.end(), text.begin() + static_cast<std::ptrdiff_t>(start),
+               text.begin() + static_cast<std::ptrdiff_t>(i));
+    ++i;  // the closing quote
+    if (i == text.size()) return true;
+    if (text[i] != ' ') return false;
+    ++i;
+  }
+}
+
+/// A record type, the common ones as the database writes them (upper case)
+/// without a search of the mnemonic table.
+std::optional<std::uint16_t> record_type(std::string_view text) {
+  if (text == "A") return dns::rr_type::a;
+  if (text == "AAAA") return dns::rr_type::aaaa;
+  if (text == "TXT") return dns::rr_type::txt;
+  if (text == "MX") return dns::rr_type::mx;
+  if (text == "CNAME") return dns::rr_type::cname;
+  if (text == "NS") return dns::rr_type::ns;
+  return dns::type_from_string(text);
+}
+
 /// The common types in the database's normalized form, without ldns (which
-/// allocates dozens of times per record: a 1M-record zone loads much faster
-/// this way). Returns false for anything else, which then goes through ldns,
-/// so both paths accept and produce the same.
-bool fast_to_wire(const text_record& rec, store::record& out) {
-  const auto type = dns::type_from_string(rec.type);
+/// allocates dozens of times per record, and a 64 KiB buffer each time: a
+/// 1M-record zone loads much faster this way). Returns false for anything
+/// else, which then goes through ldns, so both paths accept and produce the
+/// same. Writes into `out`, reusing its RDATA buffer; with `owner_parsed`,
+/// `out.owner` already holds `name` parsed.
+bool fast_to_wire(std::string_view name, std::string_view type_text, std::uint32_t ttl,
+                  std::string_view content, store::record& out, bool owner_parsed) {
+  const auto type = record_type(type_text);
   if (!type) return false;
-  std::vector<std::uint8_t> rdata;
-  std::string_view content = rec.content;
+  std::vector<std::uint8_t>& rdata = out.rdata;
+  rdata.clear();
   std::string_view f[4];
   unsigned a = 0, b = 0, c = 0;
   switch (*type) {
     case dns::rr_type::a: {
       in_addr v4;
-      std::string copy(content);
-      if (content.size() > 15 || inet_pton(AF_INET, copy.c_str(), &v4) != 1) return false;
+      char copy[16];
+      if (content.size() > 15) return false;
+      std::memcpy(copy, content.data(), content.size());
+      copy[content.size()] = '\0';
+      if (inet_pton(AF_INET, copy, &v4) != 1) return false;
       const auto* p = reinterpret_cast<const std::uint8_t*>(&v4);
       rdata.assign(p, p + 4);
       break;
     }
     case dns::rr_type::aaaa: {
       in6_addr v6;
-      std::string copy(content);
-      if (content.size() > 45 || copy.find('.') != std::string::npos || inet_pton(AF_INET6, copy.c_str(), &v6) != 1) {
-        return false;
-      }
+      char copy[46];
+      if (content.size() > 45 || content.find('.') != std::string_view::npos) return false;
+      std::memcpy(copy, content.data(), content.size());
+      copy[content.size()] = '\0';
+      if (inet_pton(AF_INET6, copy, &v6) != 1) return false;
       const auto* p = reinterpret_cast<const std::uint8_t*>(&v6);
       rdata.assign(p, p + 16);
       break;
@@ -199,23 +246,30 @@ bool fast_to_wire(const text_record& rec, store::record& out) {
       put16(rdata, c);
       if (!put_name(rdata, f[3])) return false;
       break;
+    case dns::rr_type::txt:
+    case dns::rr_type::spf:
+      if (!put_character_strings(rdata, content)) return false;
+      break;
     default:
       return false;
   }
-  store::record r;
-  if (dns::name::from_text(rec.name, r.owner) != dns::name_status::ok) return false;
-  r.type = *type;
-  r.rrclass = dns::rr_class::in;
-  r.ttl = rec.ttl;
-  r.rdata = std::move(rdata);
-  out = std::move(r);
+  if (!owner_parsed && dns::name::from_text(name, out.owner) != dns::name_status::ok) return false;
+  out.type = *type;
+  out.rrclass = dns::rr_class::in;
+  out.ttl = ttl;
   return true;
 }
 
 }  // namespace
 
+std::string to_wire(std::string_view name, std::string_view type, std::uint32_t ttl, std::string_view content,
+                    store::record& out, bool owner_parsed) {
+  if (fast_to_wire(name, type, ttl, content, out, owner_parsed)) return {};
+  return to_wire(text_record{std::string(name), std::string(type), ttl, std::string(content)}, out);
+}
+
 std::string to_wire(const text_record& rec, store::record& out) {
-  if (fast_to_wire(rec, out)) return {};
+  if (fast_to_wire(rec.name, rec.type, rec.ttl, rec.content, out, false)) return {};
   rr_ptr rr;
   if (auto error = make_rr(rec, rr); !error.empty()) return error;
   buffer_ptr buf(ldns_buffer_new(512));

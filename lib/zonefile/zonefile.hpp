@@ -28,6 +28,14 @@ struct text_record {
 /// else a message naming the record and what is wrong with it.
 std::string to_wire(const text_record& rec, store::record& out);
 
+/// The same from views (the fields of a COPY row, say), for bulk loads:
+/// nothing is copied for the common types, `out`'s RDATA buffer is reused,
+/// and with `owner_parsed` `out.owner` already holds `name` parsed (the
+/// previous record's owner) and is not parsed again. On an error `out` is
+/// left unspecified.
+std::string to_wire(std::string_view name, std::string_view type, std::uint32_t ttl, std::string_view content,
+                    store::record& out, bool owner_parsed = false);
+
 /// The other way: wire RDATA to PowerDNS-style content.
 std::string to_text(const store::record& rec, text_record& out);
 

@@ -583,3 +583,107 @@ TEST(ZoneLayout, SmallPerRecordFootprint) {
   RecordProperty("bytes_per_record", std::to_string(per_record));
   EXPECT_LT(per_record, 100.0);
 }
+
+TEST(ZoneLayout, PartsJoinedBuildWhatOneBuilderBuilds) {
+  // A load read in two parts (each part sorted on its own thread, or not),
+  // joined with absorb(), then more changes: the same zone as one builder
+  // given everything in that order. Names repeat in a row and in other case
+  // (the builder reuses the last name's key), and some share their first 8
+  // key octets (the radix sort's prefix) with many others.
+  std::mt19937 rng(11);
+  std::vector<store::record_change> changes;
+  auto change = [&](store::record_change::action what, const zonefile::text_record& t) {
+    changes.push_back({what, rec(t)});
+  };
+  change(store::record_change::action::upsert, {"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"});
+  for (int i = 0; i < 8000; ++i) {  // parts of more than 4096 changes: prepare() radix sorts them
+    const std::string owner = rng() % 5 == 0 ? "longlabel" + std::to_string(rng() % 300) + ".example.com"
+                                             : (rng() % 7 == 0 ? "H" : "h") + std::to_string(rng() % 2000) +
+                                                   (rng() % 3 == 0 ? ".sub" : "") + ".example.com";
+    const std::string address = "192.0.2." + std::to_string(rng() % 4);
+    switch (rng() % 10) {
+      case 0:
+        change(store::record_change::action::remove, {owner, "A", 0, address});
+        break;
+      case 1:
+        change(store::record_change::action::remove_name, {owner, "A", 0, "0.0.0.0"});
+        break;
+      case 2:
+        change(store::record_change::action::upsert, {owner, "TXT", 60, "\"t" + std::to_string(i) + "\""});
+        break;
+      default:
+        change(store::record_change::action::upsert, {owner, "A", static_cast<std::uint32_t>(30 + rng() % 60), address});
+        change(store::record_change::action::upsert, {owner, "AAAA", 60, "2001:db8::" + std::to_string(rng() % 9)});
+    }
+  }
+  auto records_of = [](const store::zone_builder& b) {
+    auto built = b.build(9);
+    EXPECT_TRUE(built) << built.error;
+    std::vector<std::string> out;
+    for (const store::node* n : built.zone->nodes()) {
+      EXPECT_EQ(built.zone->find(n->owner()), n) << n->owner().to_string();
+    }
+    for (const auto& r : built.zone->records()) {
+      out.push_back(r.owner.to_string() + " " + std::to_string(r.type) + " " + std::to_string(r.ttl) + " " +
+                    std::string(r.rdata.begin(), r.rdata.end()));
+    }
+    return out;
+  };
+  store::zone_builder whole(dname("example.com"));
+  for (const auto& c : changes) ASSERT_EQ(whole.apply(c), "");
+  const auto expected = records_of(whole);
+  ASSERT_GT(expected.size(), 500u);
+  for (int variant = 0; variant < 8; ++variant) {
+    // variants 4-7: nothing after the join, so build() takes the merged log as it is
+    const std::size_t first_end = changes.size() * 2 / 5;
+    const std::size_t second_end = variant < 4 ? changes.size() * 9 / 10 : changes.size();
+    store::zone_builder first(dname("example.com")), second(dname("example.com"));
+    for (std::size_t i = 0; i < first_end; ++i) ASSERT_EQ(first.apply(changes[i]), "");
+    for (std::size_t i = first_end; i < second_end; ++i) ASSERT_EQ(second.apply(changes[i]), "");
+    if (variant & 1) first.prepare();
+    if (variant & 2) second.prepare();
+    ASSERT_EQ(first.absorb(std::move(second)), "");
+    for (std::size_t i = second_end; i < changes.size(); ++i) ASSERT_EQ(first.apply(changes[i]), "");
+    EXPECT_EQ(records_of(first), expected) << "variant " << variant;
+  }
+}
+
+TEST(ZoneLayout, BuildOnSeveralThreadsWritesTheSameZone) {
+  // More than 200,000 changes: build() cuts the names into slices written
+  // at the same time. Deep names with shared ancestors (empty non-terminals
+  // across slice boundaries) and names emptied by later changes.
+  std::mt19937 rng(5);
+  store::zone_builder b(dname("example.com"));
+  ASSERT_EQ(b.add(rec({"example.com", "SOA", 60, "ns hostmaster 1 2 3 4 5"})), "");
+  for (int i = 0; i < 330000; ++i) {
+    const unsigned n = static_cast<unsigned>(rng() % 60000);
+    const std::string owner = (n % 3 == 0 ? "x.y." : "") + std::string("h") + std::to_string(n) + ".g" +
+                              std::to_string(n % 7) + ".example.com";
+    if (rng() % 6 == 0) {
+      ASSERT_EQ(b.apply({store::record_change::action::remove_name, rec({owner, "A", 0, "0.0.0.0"})}), "");
+    } else {
+      ASSERT_EQ(b.add(rec({owner, "A", 60, "192.0.2." + std::to_string(rng() % 3)})), "");
+    }
+  }
+  auto nodes_of = [](const store::build_result& built) {
+    std::vector<std::string> out;
+    for (const store::node* n : built.zone->nodes()) {
+      out.push_back(n->owner().to_string() + " " + std::to_string(n->rrsets().size()) + " " +
+                    std::to_string(n->record_count()));
+      EXPECT_EQ(built.zone->find(n->owner()), n) << n->owner().to_string();
+    }
+    return out;
+  };
+  const auto one = b.build(3, 1);
+  ASSERT_TRUE(one) << one.error;
+  const auto expected = nodes_of(one);
+  for (std::size_t threads : {2, 3}) {
+    const auto many = b.build(3, threads);
+    ASSERT_TRUE(many) << many.error;
+    EXPECT_EQ(many.zone->record_count(), one.zone->record_count());
+    EXPECT_EQ(many.zone->node_count(), one.zone->node_count());
+    EXPECT_EQ(many.zone->negative_ttl(), one.zone->negative_ttl());
+    EXPECT_EQ(nodes_of(many), expected) << threads << " threads";
+    EXPECT_EQ(many.zone->soa().front().rdata.size(), one.zone->soa().front().rdata.size());
+  }
+}
