@@ -52,6 +52,7 @@ inline std::vector<zonefile::text_record> signing_zone_records() {
       {"ns.insecure.example.com", "A", 3600, "192.0.2.81"},
       {"txt.example.com", "TXT", 3600, "\"hello\" \"world\""},
       {"srv._tcp.example.com", "SRV", 3600, "0 5 5060 Sip.Example.com"},
+      {"big.example.com", "TXT", 3600, "\"" + std::string(200, 'a') + "\" \"" + std::string(200, 'b') + "\""},
   };
 }
 
