@@ -299,3 +299,58 @@ TEST(ZoneSigningIncremental, ZoneCutChangesFallBack) {
 
 }  // namespace
 }  // namespace zonemesh::dnssec
+
+namespace zonemesh::dnssec {
+namespace {
+
+/// The RRSIGs at the apex covering `type`, by key tag.
+std::vector<std::uint16_t> apex_signers(const store::zone_snapshot& z, std::uint16_t type) {
+  std::vector<std::uint16_t> tags;
+  for (const store::rr_ref rr : *z.apex_node().find(dns::rr_type::rrsig)) {
+    rrsig_view v;
+    EXPECT_TRUE(parse_rrsig(rr.rdata, v));
+    if (v.fields.type_covered == type) tags.push_back(v.fields.key_tag);
+  }
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
+TEST(ZoneSigning, RolloverStatesFromTheTable) {
+  auto zone = testing::build_zone(testing::signing_zone_records());
+  auto ksk = parse_private_key(testing::ksk_p256);
+  auto zsk = parse_private_key(testing::zsk_p256);
+  auto new_zsk = make_signing_key(13);
+  auto new_ksk = make_signing_key(13);
+  // ZSK pre-publish: the new ZSK is in DNSKEY but does not sign.
+  zone_signing_policy pre;
+  pre.keys.emplace_back(ksk, 257, true, true);
+  pre.keys.emplace_back(zsk, 256, true, true);
+  pre.keys.emplace_back(new_zsk, 256, true, false);
+  signature_cache cache;
+  sign_stats stats;
+  auto a = sign_zone(*zone, pre, cache, now(), stats);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(count_type(*a.zone, dns::rr_type::dnskey), 3u);
+  EXPECT_EQ(apex_signers(*a.zone, dns::rr_type::soa), std::vector<std::uint16_t>{pre.keys[1].tag});
+  EXPECT_EQ(apex_signers(*a.zone, dns::rr_type::dnskey), std::vector<std::uint16_t>{pre.keys[0].tag});
+  testing::expect_verifiers_accept(*a.zone, "zsk-prepublish");
+  // KSK double signature: both KSKs active sign DNSKEY (and CDS/CDNSKEY
+  // list both); an unpublished, inactive key is nowhere.
+  zone_signing_policy dbl;
+  dbl.keys.emplace_back(ksk, 257, true, true);
+  dbl.keys.emplace_back(new_ksk, 257, true, true);
+  dbl.keys.emplace_back(zsk, 256, true, true);
+  dbl.keys.emplace_back(new_zsk, 256, false, false);
+  auto b = sign_zone(*zone, dbl, cache, now(), stats);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(count_type(*b.zone, dns::rr_type::dnskey), 3u);
+  EXPECT_EQ(count_type(*b.zone, dns::rr_type::cds), 2u);
+  auto both = std::vector<std::uint16_t>{dbl.keys[0].tag, dbl.keys[1].tag};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(apex_signers(*b.zone, dns::rr_type::dnskey), both);
+  EXPECT_EQ(apex_signers(*b.zone, dns::rr_type::soa), std::vector<std::uint16_t>{dbl.keys[2].tag});
+  testing::expect_verifiers_accept(*b.zone, "ksk-double");
+}
+
+}  // namespace
+}  // namespace zonemesh::dnssec
