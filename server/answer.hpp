@@ -31,9 +31,9 @@ struct answer_options {
   std::size_t max_chain = 12;  ///< CNAME/DNAME hops followed before giving up
 };
 
-/// Whether answers from `zone` carry DNSSEC records (RRSIG, NSEC, DS in
-/// referrals). Always false for now: zonemesh does not sign zones yet; when
-/// it does, this reads the zone snapshot's signed state.
+/// Whether answers from `zone` carry DNSSEC records (RRSIG, NSEC/NSEC3, DS
+/// in referrals) when the query has DO=1: true for the snapshots the signer
+/// (zone_signer) made.
 bool zone_is_signed(const store::zone_snapshot& zone);
 
 /// Answers (qname, qtype) in class IN. The question must already be written.

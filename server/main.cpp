@@ -23,6 +23,7 @@
 #include "transfer_policy.hpp"
 #include "transfer_processor.hpp"
 #include "zone_follower.hpp"
+#include "zone_signer.hpp"
 
 namespace {
 
@@ -38,7 +39,16 @@ int serve(const zonemesh::common::config& cfg) {
   using namespace zonemesh;
   server::stop_signals signals;
   common::metrics::registry metrics;
+  // The follower publishes the zones as the database holds them into
+  // `unsigned_zones`; the signer publishes what is served into `zones`:
+  // zones without an active DNSSEC key as they are, the others once signed.
+  auto unsigned_zones = std::make_shared<store::zone_publisher>();
   auto zones = std::make_shared<store::zone_publisher>();
+  server::signer_options signing;
+  signing.validity = cfg.server.dnssec_signature_validity;
+  signing.refresh = cfg.server.dnssec_signature_refresh;
+  server::zone_signer signer(cfg.database.conninfo, unsigned_zones, zones, metrics, signing);
+  signer.start();
 
   std::atomic<bool> fatal{false};
   server::follower_options follow;
@@ -46,7 +56,7 @@ int serve(const zonemesh::common::config& cfg) {
     fatal = true;
     signals.request_stop();
   };
-  server::zone_follower follower(cfg.database.conninfo, zones, metrics, follow);
+  server::zone_follower follower(cfg.database.conninfo, unsigned_zones, metrics, follow);
   follower.start();
 
   auto policy = std::make_shared<server::policy_publisher>();
@@ -99,6 +109,7 @@ int serve(const zonemesh::common::config& cfg) {
   secondaries.stop();
   policy_follower.stop();
   follower.stop();
+  signer.stop();
   spdlog::info("stopped");
   return fatal ? 1 : 0;
 }

@@ -70,6 +70,14 @@ version = none
 # NSID. At most 512 bytes.
 nsid = none
 
+# DNSSEC signing (zones with an active key in dnssec_keys): signatures are
+# valid from one hour ago for dnssec_signature_validity seconds (default
+# 1209600, 14 days; 3600 to 31536000), and made again when fewer than
+# dnssec_signature_refresh seconds (default 604800, 7 days; at least 600 and
+# less than the validity) remain.
+dnssec_signature_validity = 1209600
+dnssec_signature_refresh = 604800
+
 [database]
 # libpq connection string (keyword/value or URI). Default: empty, which
 # uses libpq's defaults and the PG* environment variables.
@@ -412,10 +420,19 @@ config parse_config(std::string_view text, std::string_view source) {
             if (value.size() > max_nsid) bad_value("NSID longer than 512 bytes");
             cfg.server.nsid.assign(value.begin(), value.end());
           }
+        } else if (key == "dnssec_signature_validity") {
+          const auto n = parse_integer<std::int64_t>(value, 3600, 31'536'000);
+          if (!n) bad_value("expected seconds from 3600 to 31536000");
+          cfg.server.dnssec_signature_validity = std::chrono::seconds(*n);
+        } else if (key == "dnssec_signature_refresh") {
+          const auto n = parse_integer<std::int64_t>(value, 600, 31'536'000);
+          if (!n) bad_value("expected seconds from 600 to 31536000");
+          cfg.server.dnssec_signature_refresh = std::chrono::seconds(*n);
         } else {
           err.fail("unknown key '" + key +
                    "' in [server] (known: node, listen, workers, tcp_idle_timeout_ms, "
-                   "tcp_max_connections, hostname, version, nsid)");
+                   "tcp_max_connections, hostname, version, nsid, dnssec_signature_validity, "
+                   "dnssec_signature_refresh)");
         }
         break;
       case section::database:
@@ -474,6 +491,9 @@ config parse_config(std::string_view text, std::string_view source) {
 
   err.line = 0;
   if (!node_set) err.fail("missing required key 'node' in [server]");
+  if (cfg.server.dnssec_signature_refresh >= cfg.server.dnssec_signature_validity) {
+    err.fail("[server] dnssec_signature_refresh must be less than dnssec_signature_validity");
+  }
   if (cfg.server.listen.empty()) {
     cfg.server.listen = {{"0.0.0.0", 53, false}, {"::", 53, true}};
   }

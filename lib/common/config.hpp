@@ -42,6 +42,10 @@ struct server_settings {
   std::optional<std::string> hostname;     ///< hostname.bind / id.server; nullopt = refuse
   std::optional<std::string> version;      ///< version.bind; nullopt = refuse
   std::vector<std::uint8_t> nsid;          ///< RFC 5001 NSID payload; empty = no NSID
+  /// DNSSEC: RRSIG expiration = now + this (inception = now - 1 h).
+  std::chrono::seconds dnssec_signature_validity{14 * 86400};
+  /// DNSSEC: signatures with less than this left are made again.
+  std::chrono::seconds dnssec_signature_refresh{7 * 86400};
 
   /// `workers`, with "auto" (0) resolved to the number of hardware threads.
   [[nodiscard]] unsigned effective_workers() const;

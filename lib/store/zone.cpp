@@ -387,6 +387,38 @@ const node* zone_snapshot::find(const dns::name& n) const {
   return find(key.full());
 }
 
+const node* zone_snapshot::find_at_or_before(const dns::name& n, std::uint16_t type) const {
+  if (run_index_.empty()) return nullptr;
+  const lookup_key key(n);
+  run_position at = position_of(key.full());
+  // Start at the name itself when present, else at the node before it.
+  if (at.run == run_index_.size() || node_at(at).key() != key.full()) {
+    if (at.run == run_index_.size()) {
+      at.run = run_index_.size() - 1;
+      at.index = run_index_[at.run].size - 1;
+    } else if (at.index > 0) {
+      --at.index;
+    } else if (at.run > 0) {
+      --at.run;
+      at.index = run_index_[at.run].size - 1;
+    } else {
+      return nullptr;
+    }
+  }
+  while (true) {
+    const node& candidate = node_at(at);
+    if (candidate.find(type) != nullptr) return &candidate;
+    if (at.index > 0) {
+      --at.index;
+    } else if (at.run > 0) {
+      --at.run;
+      at.index = run_index_[at.run].size - 1;
+    } else {
+      return nullptr;
+    }
+  }
+}
+
 lookup_result zone_snapshot::lookup(const dns::name& qname) const {
   const lookup_key key(qname);
   const std::size_t apex_labels = apex_.label_count();
@@ -769,6 +801,7 @@ build_result zone_builder::build_from_log(std::uint32_t serial) const {
   flush(true);
   zone->negative_ttl_ = apex.negative_ttl;
   zone->apex_node_ = &zone->runs_.front()->at(0);
+  zone->dnssec_ = dnssec_;
   result.zone = std::move(zone);
   return result;
 }
@@ -949,6 +982,7 @@ build_result zone_builder::build_from_base(std::uint32_t serial) const {
   zone->record_count_ = record_count;
   zone->negative_ttl_ = apex.negative_ttl;
   zone->apex_node_ = &zone->runs_.front()->at(0);
+  zone->dnssec_ = dnssec_;
   result.zone = std::move(zone);
   return result;
 }

@@ -170,6 +170,18 @@ struct lookup_result {
 /// A run of consecutive nodes of a snapshot (defined in zone.cpp).
 struct node_run;
 
+/// What a signed snapshot carries besides its records (RRSIG, NSEC, NSEC3,
+/// DNSKEY... are records of the snapshot): the denial mode and, for NSEC3,
+/// the sorted hashes of the chain, so that a covering NSEC3 is found by a
+/// binary search. Made by the signer (lib/dnssec/zone_signing.*).
+struct zone_dnssec {
+  bool nsec3 = false;
+  std::uint8_t nsec3_flags = 0;  ///< 1 = opt-out
+  std::uint16_t nsec3_iterations = 0;
+  std::vector<std::uint8_t> nsec3_salt;
+  std::vector<std::array<std::uint8_t, 20>> nsec3_hashes;  ///< ascending
+};
+
 /// One zone, immutable once built and shared read-only between threads.
 /// Always owned by a shared_ptr (build() makes it so), which lets a
 /// zone_builder started from it keep it alive. Node pointers stay valid as
@@ -197,6 +209,11 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// Exact node lookup by name (any case); null when absent. Ignores zone cuts.
   const node* find(const dns::name& n) const;
   const node* find(std::string_view key) const;
+  /// The last node in canonical order at or before `n` that holds an RRset
+  /// of `type` (the NSEC that matches or covers `n`); null when none.
+  const node* find_at_or_before(const dns::name& n, std::uint16_t type) const;
+  /// Non-null for a signed snapshot (see zone_dnssec).
+  const zone_dnssec* dnssec() const { return dnssec_.get(); }
   /// Walks from the apex to `qname` (which must be at or below the apex),
   /// stopping at the first zone cut or DNAME on the way.
   lookup_result lookup(const dns::name& qname) const;
@@ -249,6 +266,7 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   void pop_run();
   std::size_t node_count_ = 0;
   const node* apex_node_ = nullptr;
+  std::shared_ptr<const zone_dnssec> dnssec_;
 };
 
 /// Outcome of building a snapshot: `zone` or an `error` saying why not.
@@ -300,6 +318,8 @@ class zone_builder {
   /// Builds the snapshot, serving `serial` in the SOA. Fails without exactly
   /// one SOA at the apex.
   build_result build(std::uint32_t serial) const;
+  /// Marks the snapshot that build() makes as signed, with this denial data.
+  void set_dnssec(std::shared_ptr<const zone_dnssec> info) { dnssec_ = std::move(info); }
 
   /// Makes room for about this many records of about this many octets of
   /// owner and RDATA each (a builder from records; saves the copies of a
@@ -323,6 +343,7 @@ class zone_builder {
   dns::name apex_;
   std::string apex_key_;
   std::shared_ptr<const zone_snapshot> base_;  ///< null when building from records
+  std::shared_ptr<const zone_dnssec> dnssec_;
 
   /// From records: one entry per add()/apply(), its key, owner and RDATA in log_bytes_.
   struct logged_change {

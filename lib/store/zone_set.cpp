@@ -66,16 +66,19 @@ zone_publisher::zone_publisher() : current_(std::make_shared<const zone_set>()) 
 void zone_publisher::publish(std::shared_ptr<const zone_set> set) {
   std::lock_guard lock(writers_);
   current_.store(std::move(set), std::memory_order_release);
+  notify();
 }
 
 void zone_publisher::put_zone(std::shared_ptr<const zone_snapshot> zone) {
   std::lock_guard lock(writers_);
   current_.store(current_.load()->with_zone(std::move(zone)), std::memory_order_release);
+  notify();
 }
 
 void zone_publisher::remove_zone(const dns::name& apex) {
   std::lock_guard lock(writers_);
   current_.store(current_.load()->without_zone(apex), std::memory_order_release);
+  notify();
 }
 
 std::string zone_publisher::apply(const dns::name& apex, std::span<const record_change> changes,
@@ -87,6 +90,7 @@ std::string zone_publisher::apply(const dns::name& apex, std::span<const record_
   auto built = apply_changes(*base, changes, serial);
   if (!built) return built.error;
   current_.store(set->with_zone(std::move(built.zone)), std::memory_order_release);
+  notify();
   return {};
 }
 

@@ -3,6 +3,7 @@
 // shared_ptr to an immutable zone_set and never wait for writers.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -54,10 +55,18 @@ class zone_publisher {
   /// Returns an error string (nothing is published) or an empty string.
   std::string apply(const dns::name& apex, std::span<const record_change> changes,
                     std::uint32_t serial);
+  /// Called after every publication (on the writer's thread, writers held):
+  /// lets a consumer such as the DNSSEC signer wake up. Set it before any
+  /// writer starts; it must be quick and must not publish here.
+  void on_publish(std::function<void()> callback) { on_publish_ = std::move(callback); }
 
  private:
+  void notify() const {
+    if (on_publish_) on_publish_();
+  }
   std::atomic<std::shared_ptr<const zone_set>> current_;
   std::mutex writers_;
+  std::function<void()> on_publish_;
 };
 
 }  // namespace zonemesh::store

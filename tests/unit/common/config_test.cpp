@@ -235,5 +235,23 @@ TEST(LogLevel, NamesRoundTrip) {
   EXPECT_FALSE(parse_log_level("INFO"));
 }
 
+
+TEST(Config, DnssecSignatureTimesParseAndAreChecked) {
+  const auto defaults = parse_config("[server]\nnode = a\n");
+  EXPECT_EQ(defaults.server.dnssec_signature_validity, std::chrono::seconds(1209600));
+  EXPECT_EQ(defaults.server.dnssec_signature_refresh, std::chrono::seconds(604800));
+  const auto set = parse_config(
+      "[server]\nnode = a\ndnssec_signature_validity = 86400\ndnssec_signature_refresh = 43200\n");
+  EXPECT_EQ(set.server.dnssec_signature_validity, std::chrono::seconds(86400));
+  EXPECT_EQ(set.server.dnssec_signature_refresh, std::chrono::seconds(43200));
+  EXPECT_NE(error_of("[server]\nnode = a\ndnssec_signature_validity = 10\n").find("3600 to 31536000"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\nnode = a\ndnssec_signature_validity = 7200\ndnssec_signature_refresh = 7200\n")
+                .find("less than dnssec_signature_validity"),
+            std::string::npos);
+  const auto example = parse_config(example_config(), "example");
+  EXPECT_EQ(example.server.dnssec_signature_validity, std::chrono::seconds(1209600));
+}
+
 }  // namespace
 }  // namespace zonemesh::common
