@@ -51,6 +51,7 @@ struct zone_state {
   std::shared_ptr<const store::zone_snapshot> served;  ///< its signed version
   std::int64_t resign_at = 0;                          ///< epoch seconds
   dnssec::signature_cache cache;
+  std::size_t cache_after_full = 0;  ///< cache entries after the last whole-zone pass
   bool failed = false;  ///< the last attempt failed (logged once per change)
 };
 
@@ -73,7 +74,12 @@ struct zone_signer::impl {
         key_errors(metrics.add_counter("zonemesh_dnssec_key_errors_total",
                                        "dnssec_keys rows and NSEC3PARAM metadata skipped as invalid")),
         sign_ms(metrics.add_counter("zonemesh_dnssec_sign_milliseconds_total",
-                                    "Time spent signing zone versions, in milliseconds")) {}
+                                    "Time spent signing zone versions, in milliseconds")),
+        incremental_passes(metrics.add_counter("zonemesh_dnssec_incremental_signings_total",
+                                               "Zone versions signed by re-signing only what changed")),
+        whole_passes(metrics.add_counter("zonemesh_dnssec_whole_zone_signings_total",
+                                         "Zone versions signed as a whole (first, keys changed, expiry due, "
+                                         "cuts changed)")) {}
 
   // ---- keys ----
   void keys_run();
@@ -106,6 +112,8 @@ struct zone_signer::impl {
   common::metrics::counter& sign_errors;
   common::metrics::counter& key_errors;
   common::metrics::counter& sign_ms;
+  common::metrics::counter& incremental_passes;
+  common::metrics::counter& whole_passes;
 
   std::atomic<std::shared_ptr<const policy_set>> policies;  ///< null until the first load
   std::int64_t keys_loaded_at = -1;
@@ -256,27 +264,48 @@ void zone_signer::impl::sign_pass() {
       const auto started = clock::now();
       dnssec::sign_stats stats;
       store::build_result result;
+      bool incremental = false;
       try {
-        result = dnssec::sign_zone(*zone, *p->second.policy, st.cache, now, stats);
+        // A new version with the same keys and nothing due: only what
+        // changed is signed again. The cache keeps the signatures of
+        // removed RRsets until the next whole pass sweeps them; past twice
+        // its size after that pass, a whole pass comes early.
+        if (st.served && st.raw && st.policy == p->second.policy && now < st.resign_at &&
+            st.cache.size() <= 2 * st.cache_after_full + 10000) {
+          auto inc = dnssec::sign_zone_incremental(*st.raw, *st.served, *zone, *p->second.policy, st.cache, now,
+                                                   stats);
+          if (inc.zone) {
+            result.zone = inc.zone;
+            incremental = true;
+          } else {
+            spdlog::debug("zone {}: whole-zone signing: {}", zone->apex().to_string(), inc.fallback);
+            stats = {};
+          }
+        }
+        if (!incremental) result = dnssec::sign_zone(*zone, *p->second.policy, st.cache, now, stats);
       } catch (const std::exception& e) {
         result.error = e.what();
       }
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
       sign_ms.inc(static_cast<std::uint64_t>(ms));
       if (result) {
-        st.cache.sweep();
+        if (!incremental) {
+          st.cache.sweep();
+          st.cache_after_full = st.cache.size();
+          st.resign_at = stats.earliest_expiration - p->second.policy->refresh;
+        }
         st.raw = zone;
         st.policy = p->second.policy;
         st.served = result.zone;
-        st.resign_at = stats.earliest_expiration - p->second.policy->refresh;
         st.failed = false;
+        (incremental ? incremental_passes : whole_passes).inc();
         made.inc(stats.signatures_made);
         reused.inc(stats.signatures_reused);
         changed = true;
         spdlog::log(stats.signatures_made > 100 ? spdlog::level::info : spdlog::level::debug,
-                    "zone {} serial {} signed: {} signatures made, {} reused, {} denial records, {} ms",
-                    zone->apex().to_string(), zone->serial(), stats.signatures_made, stats.signatures_reused,
-                    stats.denial_records, static_cast<long long>(ms));
+                    "zone {} serial {} signed ({}): {} signatures made, {} reused, {} denial records, {} ms",
+                    zone->apex().to_string(), zone->serial(), incremental ? "changes" : "whole zone",
+                    stats.signatures_made, stats.signatures_reused, stats.denial_records, static_cast<long long>(ms));
       } else {
         if (!st.failed) {
           sign_errors.inc();

@@ -31,7 +31,8 @@ struct signer_options {
 /// Metrics: zonemesh_dnssec_signed_zones, zonemesh_dnssec_keys,
 /// zonemesh_dnssec_signatures_made_total, zonemesh_dnssec_signatures_reused_total,
 /// zonemesh_dnssec_sign_errors_total, zonemesh_dnssec_key_errors_total,
-/// zonemesh_dnssec_sign_seconds_total.
+/// zonemesh_dnssec_sign_milliseconds_total,
+/// zonemesh_dnssec_incremental_signings_total, zonemesh_dnssec_whole_zone_signings_total.
 class zone_signer {
  public:
   /// Signs what `in` publishes into `out`. Call before the follower starts

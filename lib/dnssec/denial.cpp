@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 namespace zonemesh::dnssec {
 
@@ -119,10 +120,21 @@ std::vector<std::uint8_t> nsec3param_rdata(const nsec3_params& p) {
 nsec3_hash hash_name(const dns::name& owner, const nsec3_params& p) {
   const auto lower = owner.lowercased();
   nsec3_hash h{};
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  // One digest context per thread: NSEC3 proofs hash names per query, and
+  // this keeps that free of allocations after a thread's first use.
+  struct ctx_free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, ctx_free> tls_ctx(EVP_MD_CTX_new());
+  struct md_free {
+    void operator()(EVP_MD* m) const { EVP_MD_free(m); }
+  };
+  thread_local std::unique_ptr<EVP_MD, md_free> tls_sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
+  EVP_MD_CTX* ctx = tls_ctx.get();
+  const EVP_MD* sha1 = tls_sha1.get();
   unsigned int len = 0;
   auto round = [&](std::span<const std::uint8_t> data) {
-    EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+    EVP_DigestInit_ex(ctx, sha1, nullptr);
     EVP_DigestUpdate(ctx, data.data(), data.size());
     if (!p.salt.empty()) EVP_DigestUpdate(ctx, p.salt.data(), p.salt.size());
     EVP_DigestFinal_ex(ctx, h.data(), &len);
@@ -132,7 +144,6 @@ nsec3_hash hash_name(const dns::name& owner, const nsec3_params& p) {
     const nsec3_hash prev = h;
     round(prev);
   }
-  EVP_MD_CTX_free(ctx);
   return h;
 }
 

@@ -76,4 +76,22 @@ struct sign_stats {
 store::build_result sign_zone(const store::zone_snapshot& zone, const zone_signing_policy& policy,
                               signature_cache& cache, std::int64_t now, sign_stats& stats);
 
+/// Outcome of an incremental signing: a zone, or `fallback` with the reason
+/// why the whole zone must be signed instead (sign_zone()).
+struct incremental_result {
+  std::shared_ptr<const store::zone_snapshot> zone;
+  std::string fallback;
+};
+
+/// Signs `new_raw` from `old_signed` (the signing of `old_raw` with the same
+/// policy and cache): only the names that differ between the two unsigned
+/// versions, and the NSEC/NSEC3 records around them, are signed again; the
+/// rest of `old_signed` is shared. Falls back (never guesses) when a change
+/// touches a zone cut, a DNAME, names below them, the apex key records, or
+/// more than `max_names` names.
+incremental_result sign_zone_incremental(const store::zone_snapshot& old_raw, const store::zone_snapshot& old_signed,
+                                         const store::zone_snapshot& new_raw, const zone_signing_policy& policy,
+                                         signature_cache& cache, std::int64_t now, sign_stats& stats,
+                                         std::size_t max_names = 2000);
+
 }  // namespace zonemesh::dnssec

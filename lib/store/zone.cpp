@@ -510,6 +510,81 @@ std::size_t zone_snapshot::memory_bytes() const {
   return n;
 }
 
+const node* zone_snapshot::neighbor(const dns::name& n, bool forward, std::uint16_t type) const {
+  if (run_index_.empty()) return nullptr;
+  const lookup_key key(n);
+  run_position at = position_of(key.full());
+  auto step_back = [&]() {
+    if (at.index > 0) {
+      --at.index;
+    } else if (at.run > 0) {
+      --at.run;
+      at.index = run_index_[at.run].size - 1;
+    } else {
+      return false;
+    }
+    return true;
+  };
+  auto step_forward = [&]() {
+    if (at.run == run_index_.size()) return false;
+    if (++at.index == run_index_[at.run].size) {
+      ++at.run;
+      at.index = 0;
+    }
+    return at.run < run_index_.size();
+  };
+  if (forward) {
+    // position_of gives the first node >= key: skip the name itself.
+    if (at.run < run_index_.size() && node_at(at).key() == key.full() && !step_forward()) return nullptr;
+    while (at.run < run_index_.size()) {
+      if (node_at(at).find(type) != nullptr) return &node_at(at);
+      if (!step_forward()) return nullptr;
+    }
+    return nullptr;
+  }
+  if (at.run == run_index_.size()) {
+    at.run = run_index_.size() - 1;
+    at.index = run_index_[at.run].size - 1;
+  } else if (!step_back()) {
+    return nullptr;
+  }
+  while (true) {
+    if (node_at(at).find(type) != nullptr) return &node_at(at);
+    if (!step_back()) return nullptr;
+  }
+}
+
+std::vector<std::pair<const node*, const node*>> zone_snapshot::diff(const zone_snapshot& older) const {
+  std::unordered_set<const node_run*> mine, theirs;
+  for (const auto& run : runs_) mine.insert(run.get());
+  for (const auto& run : older.runs_) theirs.insert(run.get());
+  // Keys in a shared run are in that run in both snapshots, so only the
+  // nodes of unshared runs can differ; each list is in key order.
+  std::vector<const node*> before, after;
+  for (const auto& run : older.runs_) {
+    if (mine.count(run.get()) != 0) continue;
+    for (std::size_t i = 0; i < run->size(); ++i) before.push_back(&run->at(i));
+  }
+  for (const auto& run : runs_) {
+    if (theirs.count(run.get()) != 0) continue;
+    for (std::size_t i = 0; i < run->size(); ++i) after.push_back(&run->at(i));
+  }
+  std::vector<std::pair<const node*, const node*>> out;
+  std::size_t i = 0, j = 0;
+  while (i < before.size() || j < after.size()) {
+    if (j == after.size() || (i < before.size() && before[i]->key() < after[j]->key())) {
+      out.emplace_back(before[i++], nullptr);
+    } else if (i == before.size() || after[j]->key() < before[i]->key()) {
+      out.emplace_back(nullptr, after[j++]);
+    } else {
+      const node* a = before[i++];
+      const node* b = after[j++];
+      if (a->size != b->size || std::memcmp(a, b, a->size) != 0) out.emplace_back(a, b);
+    }
+  }
+  return out;
+}
+
 std::size_t zone_snapshot::shared_runs_with(const zone_snapshot& other) const {
   std::unordered_set<const node_run*> theirs;
   for (const auto& run : other.runs_) theirs.insert(run.get());

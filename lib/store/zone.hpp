@@ -212,6 +212,14 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// The last node in canonical order at or before `n` that holds an RRset
   /// of `type` (the NSEC that matches or covers `n`); null when none.
   const node* find_at_or_before(const dns::name& n, std::uint16_t type) const;
+  /// The nearest node strictly after (`forward`) or before `n` in canonical
+  /// order that holds an RRset of `type`; null when none (no wrapping).
+  const node* neighbor(const dns::name& n, bool forward, std::uint16_t type) const;
+  /// The names whose nodes differ between `older` and this snapshot, in key
+  /// order: {node in older or null, node here or null}. Empty non-terminals
+  /// count as nodes. Only the runs the two do not share are compared, so
+  /// the cost follows the size of the change.
+  std::vector<std::pair<const node*, const node*>> diff(const zone_snapshot& older) const;
   /// Non-null for a signed snapshot (see zone_dnssec).
   const zone_dnssec* dnssec() const { return dnssec_.get(); }
   /// Walks from the apex to `qname` (which must be at or below the apex),

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
+#include <tuple>
 
 #include "dns/types.hpp"
 #include "dnssec/rrsig.hpp"
@@ -200,6 +202,154 @@ TEST(Denial, Nsec3ParamTextErrors) {
   EXPECT_FALSE(parse_nsec3param("1 0 9999 -", error));
   EXPECT_NE(error.find("iterations"), std::string::npos);
   EXPECT_FALSE(parse_nsec3param("1 0", error));
+}
+
+}  // namespace
+}  // namespace zonemesh::dnssec
+
+namespace zonemesh::dnssec {
+namespace {
+
+using record_key = std::tuple<std::string, std::uint16_t, std::uint32_t, std::vector<std::uint8_t>>;
+
+std::vector<record_key> contents(const store::zone_snapshot& z) {
+  std::vector<record_key> out;
+  for (const auto& r : z.records()) out.emplace_back(r.owner.to_string(), r.type, r.ttl, r.rdata);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// Edits applied one version after the other: each incremental signing must
+/// give exactly what signing the whole version gives (same cache, so the
+/// same signatures), and the last one must pass the verifiers.
+void expect_incremental_equals_full(const char* nsec3param) {
+  auto policy = testing::ksk_zsk_policy();
+  if (nsec3param != nullptr) {
+    std::string error;
+    policy.nsec3 = parse_nsec3param(nsec3param, error);
+    ASSERT_TRUE(policy.nsec3) << error;
+  }
+  auto records = testing::signing_zone_records();
+  auto raw = testing::build_zone(records, 100);
+  signature_cache cache;
+  sign_stats stats;
+  auto full = sign_zone(*raw, policy, cache, now(), stats);
+  ASSERT_TRUE(full) << full.error;
+  auto served = full.zone;
+  struct edit {
+    const char* what;
+    std::vector<zonefile::text_record> add;
+    std::vector<std::string> remove_names;
+  };
+  const std::vector<edit> edits{
+      {"new name at the end", {{"zzz.example.com", "A", 3600, "192.0.2.200"}}, {}},
+      {"new name in the middle", {{"m.example.com", "AAAA", 3600, "2001:db8::1"}}, {}},
+      {"new type at a name", {{"mail.example.com", "TXT", 3600, "\"x\""}}, {}},
+      {"remove a name", {}, {"txt.example.com"}},
+      {"new empty non-terminal", {{"a.b.new.example.com", "A", 3600, "192.0.2.201"}}, {}},
+      {"remove it again", {}, {"a.b.new.example.com"}},
+      {"apex record", {{"example.com", "TXT", 3600, "\"apex\""}}, {}},
+      {"two at once", {{"aaa.example.com", "A", 3600, "192.0.2.1"}, {"yyy.example.com", "A", 3600, "192.0.2.2"}},
+       {"zzz.example.com"}},
+      {"wildcard change", {{"*.wild.example.com", "MX", 3600, "10 mail.example.com"}}, {}},
+  };
+  std::uint32_t serial = 100;
+  for (const auto& e : edits) {
+    for (const auto& a : e.add) records.push_back(a);
+    for (const auto& name : e.remove_names) {
+      records.erase(std::remove_if(records.begin(), records.end(),
+                                   [&](const zonefile::text_record& r) { return r.name == name; }),
+                    records.end());
+    }
+    auto next_raw = testing::build_zone(records, ++serial);
+    sign_stats inc_stats;
+    auto inc = sign_zone_incremental(*raw, *served, *next_raw, policy, cache, now(), inc_stats);
+    ASSERT_TRUE(inc.zone) << e.what << ": fell back: " << inc.fallback;
+    EXPECT_LE(inc_stats.signatures_made, 12u) << e.what;
+    sign_stats full_stats;
+    auto whole = sign_zone(*next_raw, policy, cache, now(), full_stats);
+    ASSERT_TRUE(whole) << whole.error;
+    EXPECT_EQ(full_stats.signatures_made, 0u) << e.what << ": the whole signing found unsigned RRsets";
+    EXPECT_EQ(contents(*inc.zone), contents(*whole.zone)) << e.what;
+    EXPECT_EQ(inc.zone->dnssec()->nsec3_hashes, whole.zone->dnssec()->nsec3_hashes) << e.what;
+    EXPECT_EQ(inc.zone->serial(), serial);
+    raw = next_raw;
+    served = inc.zone;
+  }
+  testing::expect_verifiers_accept(*served, nsec3param == nullptr ? "incremental-nsec" : "incremental-nsec3");
+}
+
+TEST(ZoneSigningIncremental, NsecEqualsWholeSigning) { expect_incremental_equals_full(nullptr); }
+TEST(ZoneSigningIncremental, Nsec3EqualsWholeSigning) { expect_incremental_equals_full("1 0 2 cafe"); }
+TEST(ZoneSigningIncremental, Nsec3OptOutEqualsWholeSigning) { expect_incremental_equals_full("1 1 0 -"); }
+
+TEST(ZoneSigningIncremental, ZoneCutChangesFallBack) {
+  auto policy = testing::ksk_zsk_policy();
+  auto records = testing::signing_zone_records();
+  auto raw = testing::build_zone(records, 1);
+  signature_cache cache;
+  sign_stats stats;
+  auto full = sign_zone(*raw, policy, cache, now(), stats);
+  records.push_back({"newcut.example.com", "NS", 3600, "ns.elsewhere.example.net"});
+  auto next_raw = testing::build_zone(records, 2);
+  auto inc = sign_zone_incremental(*raw, *full.zone, *next_raw, policy, cache, now(), stats);
+  EXPECT_FALSE(inc.zone);
+  EXPECT_NE(inc.fallback.find("zone cut"), std::string::npos) << inc.fallback;
+}
+
+}  // namespace
+}  // namespace zonemesh::dnssec
+
+namespace zonemesh::dnssec {
+namespace {
+
+/// The RRSIGs at the apex covering `type`, by key tag.
+std::vector<std::uint16_t> apex_signers(const store::zone_snapshot& z, std::uint16_t type) {
+  std::vector<std::uint16_t> tags;
+  for (const store::rr_ref rr : *z.apex_node().find(dns::rr_type::rrsig)) {
+    rrsig_view v;
+    EXPECT_TRUE(parse_rrsig(rr.rdata, v));
+    if (v.fields.type_covered == type) tags.push_back(v.fields.key_tag);
+  }
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
+TEST(ZoneSigning, RolloverStatesFromTheTable) {
+  auto zone = testing::build_zone(testing::signing_zone_records());
+  auto ksk = parse_private_key(testing::ksk_p256);
+  auto zsk = parse_private_key(testing::zsk_p256);
+  auto new_zsk = make_signing_key(13);
+  auto new_ksk = make_signing_key(13);
+  // ZSK pre-publish: the new ZSK is in DNSKEY but does not sign.
+  zone_signing_policy pre;
+  pre.keys.emplace_back(ksk, 257, true, true);
+  pre.keys.emplace_back(zsk, 256, true, true);
+  pre.keys.emplace_back(new_zsk, 256, true, false);
+  signature_cache cache;
+  sign_stats stats;
+  auto a = sign_zone(*zone, pre, cache, now(), stats);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(count_type(*a.zone, dns::rr_type::dnskey), 3u);
+  EXPECT_EQ(apex_signers(*a.zone, dns::rr_type::soa), std::vector<std::uint16_t>{pre.keys[1].tag});
+  EXPECT_EQ(apex_signers(*a.zone, dns::rr_type::dnskey), std::vector<std::uint16_t>{pre.keys[0].tag});
+  testing::expect_verifiers_accept(*a.zone, "zsk-prepublish");
+  // KSK double signature: both KSKs active sign DNSKEY (and CDS/CDNSKEY
+  // list both); an unpublished, inactive key is nowhere.
+  zone_signing_policy dbl;
+  dbl.keys.emplace_back(ksk, 257, true, true);
+  dbl.keys.emplace_back(new_ksk, 257, true, true);
+  dbl.keys.emplace_back(zsk, 256, true, true);
+  dbl.keys.emplace_back(new_zsk, 256, false, false);
+  auto b = sign_zone(*zone, dbl, cache, now(), stats);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(count_type(*b.zone, dns::rr_type::dnskey), 3u);
+  EXPECT_EQ(count_type(*b.zone, dns::rr_type::cds), 2u);
+  auto both = std::vector<std::uint16_t>{dbl.keys[0].tag, dbl.keys[1].tag};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(apex_signers(*b.zone, dns::rr_type::dnskey), both);
+  EXPECT_EQ(apex_signers(*b.zone, dns::rr_type::soa), std::vector<std::uint16_t>{dbl.keys[2].tag});
+  testing::expect_verifiers_accept(*b.zone, "ksk-double");
 }
 
 }  // namespace
