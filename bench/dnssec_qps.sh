@@ -15,6 +15,8 @@
 # first use and caches; Knot signs the whole zone at load), then rounds
 # alternate between the servers (R rounds each):
 #   dnsperf -D -l DURATION -c 8 -q 128      (-D: the DO bit, EDNS0)
+# Then 5 signed edits at zonemesh: the time from an INSERT's COMMIT to its
+# signed answer over DNS.
 # Prints a markdown table (also WORK/dnssec_qps.md): best and per-round QPS,
 # lost queries, average latency, each server's CPU seconds (user+sys, from
 # /proc) per round, the load average around each round, and the ratio
@@ -128,7 +130,7 @@ SERVERS=(zonemesh knot)
 for s in "${SERVERS[@]}"; do
   kdig @127.0.0.1 -p "${PORT[$s]}" "$ZONE" AXFR +nocomments +nostats 2>/dev/null >"$WORK/axfr-$s.zone" || true
   if kzonecheck -o "$ZONE" -d on "$WORK/axfr-$s.zone" >"$WORK/kzonecheck-$s.txt" 2>&1; then
-    log "$s: AXFR ($(grep -c RRSIG "$WORK/axfr-$s.zone") RRSIGs) passes kzonecheck -d on"
+    log "$s: AXFR ($(awk '$4 == "RRSIG"' "$WORK/axfr-$s.zone" | wc -l) RRSIGs) passes kzonecheck -d on"
   else
     log "WARNING: $s: AXFR fails kzonecheck -d on: $(head -3 "$WORK/kzonecheck-$s.txt")"
   fi
@@ -175,6 +177,28 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
+# A signed edit: from the COMMIT of an INSERT to the signed answer (DO=1, the
+# new address with its RRSIG) over DNS, the zone of 100k names being signed.
+log "signed edits: COMMIT -> signed answer, 5 times"
+FRESH=""
+for i in 1 2 3 4 5; do
+  name="fresh$i.$ZONE"
+  t0=$(date +%s.%N)
+  psql -X -q "$ZM_PG" -c "INSERT INTO records (zone, name, type, ttl, content) VALUES ('$ZONE', '$name', 'A', 300, '192.0.2.$i')" >/dev/null
+  t1=$(date +%s.%N)
+  ok=0
+  for j in $(seq 20000); do
+    if kdig +dnssec +norec +retry=0 +timeout=1 @127.0.0.1 -p "$ZM_DNS" "$name" A 2>/dev/null \
+        | awk -v n="$name." '$1 == n && $4 == "RRSIG" {f=1} END {exit !f}'; then ok=1; break; fi
+  done
+  t2=$(date +%s.%N)
+  [ "$ok" = 1 ] || die "the signed answer for $name never came"
+  ms=$(echo "($t2 - $t1) * 1000 / 1" | bc)
+  FRESH="$FRESH${FRESH:+ }$ms"
+  log "signed edit $i: COMMIT took $(echo "($t1 - $t0) * 1000 / 1" | bc) ms, then the signed answer after $ms ms"
+  sleep 1
+done
+
 # answers with DO=1 carry signatures at both servers: the size of a typical answer
 ans_size() { kdig +dnssec +norec @127.0.0.1 -p "$1" "$2" "$3" 2>/dev/null | awk '/MSG SIZE|Received/ {print $3; exit}'; }
 
@@ -192,5 +216,6 @@ best_qpc() { tr '/' '\n' <<<"${QPC[$1]}" | sort -g | tail -1; }
   echo
   echo "zonemesh/knot best QPS ratio: $(echo "scale=2; ${BEST[zonemesh]} / ${BEST[knot]}" | bc)"
   echo "zonemesh/knot best queries per CPU second ratio: $(echo "scale=2; $(best_qpc zonemesh) / $(best_qpc knot)" | bc)"
+  echo "zonemesh signed edits, COMMIT returned -> signed answer over DNS (ms, 5 edits, polled with kdig): $FRESH"
   echo "load average at end: $(cat /proc/loadavg)"
 } | tee "$WORK/dnssec_qps.md"
