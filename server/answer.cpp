@@ -81,7 +81,9 @@ class assembler {
   static constexpr std::size_t max_visited = 16;
   std::array<dns::name, max_visited> visited_{};
   std::size_t visited_count_ = 0;
-  std::array<const store::node*, 8> denials_{};  ///< NSEC/NSEC3 nodes already written
+  // NSEC/NSEC3 nodes already written; only the first denial_count_ are read
+  // (left uninitialized: this object is made per query).
+  std::array<const store::node*, 8> denials_;
   std::size_t denial_count_ = 0;
 };
 
