@@ -107,7 +107,8 @@ std::vector<std::uint8_t> rrsig_signed_data(const rrsig_fields& f, const dns::na
   put32(out, f.expiration);
   put32(out, f.inception);
   put16(out, f.key_tag);
-  for (const auto c : signer.lowercased().wire()) out.push_back(c);
+  const dns::name signer_lower = signer.lowercased();  // named: wire() points into it
+  for (const auto c : signer_lower.wire()) out.push_back(c);
 
   // The owner as signed: lowercase; "*." + the rightmost `labels` labels
   // when the name has more labels than the RRSIG counts (RFC 4035 5.3.2).

@@ -3,16 +3,19 @@
 //
 // Build (not part of CMake; from the repository root):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Iserver -Itests/fuzz \
-//     tests/fuzz/query_fuzz.cpp lib/dns/*.cpp lib/store/*.cpp lib/zonefile/*.cpp \
-//     server/answer.cpp server/query_processor_impl.cpp -lldns -o /tmp/query_fuzz
+//     tests/fuzz/query_fuzz.cpp lib/dns/*.cpp lib/store/*.cpp lib/zonefile/*.cpp lib/dnssec/*.cpp \
+//     server/answer.cpp server/query_processor_impl.cpp -lldns -lcrypto -o /tmp/query_fuzz
 //   /tmp/query_fuzz -max_len=1024 -runs=1000000
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "check_message.hpp"
 #include "dns/wire.hpp"
+#include "dnssec/zone_signing.hpp"
 #include "query_processor_impl.hpp"
 #include "store/zone_set.hpp"
 #include "zonefile/zonefile.hpp"
@@ -36,17 +39,36 @@ std::unique_ptr<server::query_processor_impl> make_processor() {
       {"sub.example.com", "NS", 300, "ns.sub.example.com"},
       {"ns.sub.example.com", "A", 300, "192.0.2.4"},
   };
-  store::zone_builder builder([] {
-    dns::name apex;
-    (void)dns::name::from_text("example.com", apex);
-    return apex;
-  }());
-  for (const auto& r : records) {
-    store::record rec;
-    if (!zonefile::to_wire(r, rec).empty() || !builder.add(rec).empty()) std::abort();
-  }
   auto zones = std::make_shared<store::zone_publisher>();
-  zones->put_zone(builder.build(1).zone);
+  // example.com signed with NSEC, example.org (the same records) with NSEC3
+  // opt-out, example.net unsigned: DO=1 reaches every proof path.
+  for (const char* origin : {"example.com", "example.org", "example.net"}) {
+    dns::name apex;
+    (void)dns::name::from_text(origin, apex);
+    store::zone_builder builder(apex);
+    for (auto r : records) {
+      for (std::string* field : {&r.name, &r.content}) {
+        for (auto at = field->find("example.com"); at != std::string::npos; at = field->find("example.com", at + 1)) {
+          field->replace(at, 11, origin);
+        }
+      }
+      store::record rec;
+      if (!zonefile::to_wire(r, rec).empty() || !builder.add(rec).empty()) std::abort();
+    }
+    auto zone = builder.build(1).zone;
+    if (std::string_view(origin) != "example.net") {
+      dnssec::zone_signing_policy policy;
+      policy.keys.emplace_back(dnssec::make_signing_key(13), 257, true, true);
+      std::string error;
+      if (std::string_view(origin) == "example.org") policy.nsec3 = dnssec::parse_nsec3param("1 1 1 ab", error);
+      dnssec::signature_cache cache;
+      dnssec::sign_stats stats;
+      auto signed_zone = dnssec::sign_zone(*zone, policy, cache, 1800000000, stats);
+      if (!signed_zone) std::abort();
+      zone = signed_zone.zone;
+    }
+    zones->put_zone(zone);
+  }
   server::server_identity id;
   id.hostname = "fuzz";
   id.nsid = std::vector<std::uint8_t>{'f'};

@@ -8,14 +8,15 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$repo/build/fuzz}"
 seconds="${2:-30}"
 target="${3:-query}"
-libs=(-lldns)
+libs=(-lldns -lcrypto)
 sources=("$repo"/tests/fuzz/${target}_fuzz.cpp "$repo"/lib/dns/*.cpp "$repo"/lib/store/*.cpp
-         "$repo"/lib/zonefile/*.cpp "$repo"/server/answer.cpp "$repo"/server/query_processor_impl.cpp)
+         "$repo"/lib/zonefile/*.cpp "$repo"/lib/dnssec/*.cpp "$repo"/server/answer.cpp
+         "$repo"/server/query_processor_impl.cpp)
 if [ "$target" = transfer ]; then
   out="$out/transfer"
   sources+=("$repo"/server/tsig.cpp "$repo"/server/transfer_policy.cpp "$repo"/server/transfer_processor.cpp
             "$repo"/server/dns_update.cpp "$repo"/server/zone_history.cpp "$repo"/lib/common/metrics.cpp)
-  libs+=(-lpqxx -lpq -lspdlog -lfmt -lcrypto)
+  libs+=(-lpqxx -lpq -lspdlog -lfmt)
 fi
 mkdir -p "$out/corpus"
 bin="$out/${target}_fuzz"
@@ -30,6 +31,11 @@ printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03co
   > "$out/corpus/seed-a"
 printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x07example\x03com\x00\x00\xff\x00\x01\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x04\x00\x03\x00\x00' \
   > "$out/corpus/seed-any-edns-nsid"
+# DO=1 into the signed zones (NSEC: example.com, NSEC3 opt-out: example.org).
+printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x02nx\x07example\x03com\x00\x00\x01\x00\x01\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00' \
+  > "$out/corpus/seed-nx-do"
+printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x01x\x01w\x07example\x03org\x00\x00\x10\x00\x01\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00' \
+  > "$out/corpus/seed-wild-nsec3-do"
 if [ "$target" = transfer ]; then
   /usr/bin/python3 - "$out/corpus" <<'PY'
 import sys, dns.message, dns.tsigkeyring, dns.update
