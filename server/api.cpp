@@ -24,6 +24,8 @@
 
 #include "api_format.hpp"
 #include "common/metrics.hpp"
+#include "dnssec/key.hpp"
+#include "dnssec_admin.hpp"
 #include "http_server.hpp"
 #include "zone_import.hpp"
 #include "zonefile/zonefile.hpp"
@@ -260,6 +262,23 @@ void write_masters(pqxx::work& tx, const std::string& zone, const json& body) {
   }
 }
 
+/// A zone created or changed with "dnssec": true gets a KSK and a ZSK
+/// (ECDSAP256SHA256) when it has no keys; "nsec3param" sets NSEC3.
+void write_dnssec(pqxx::work& tx, const std::string& zone, bool dnssec, const std::string& nsec3) {
+  try {
+    if (dnssec &&
+        tx.exec_params1("SELECT count(*) FROM dnssec_keys WHERE zone = $1", zone)[0].as<int>() == 0) {
+      admin::enable_dnssec(tx, zone, dnssec::algorithm::ecdsap256sha256, false, nsec3);
+    } else if (!nsec3.empty()) {
+      admin::set_nsec3param(tx, zone, nsec3);
+    }
+  } catch (const pqxx::failure&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw api_error(422, e.what());
+  }
+}
+
 std::vector<stored_record> stored_rrset(pqxx::work& tx, const std::string& zone,
                                         const std::string& name, const std::string& type) {
   std::vector<stored_record> out;
@@ -408,12 +427,16 @@ struct api::impl {
                          const std::optional<std::string>& kind);
   // TSIG keys
   http_response tsigkeys(const http_request& req, const std::optional<std::string>& id);
+  // DNSSEC keys
+  http_response cryptokeys(const http_request& req, const std::string& zone,
+                           const std::optional<std::string>& key_id);
 
   /// The zone as PowerDNS shows it; `serial` is read when not given.
   json zone_json(pqxx::transaction_base& tx, const std::string& zone, const std::string& kind,
                  bool with_rrsets, const http_request* filters,
                  std::optional<long long> known_serial = std::nullopt,
-                 std::optional<json> known_masters = std::nullopt);
+                 std::optional<json> known_masters = std::nullopt,
+                 std::optional<std::pair<bool, std::string>> known_dnssec = std::nullopt);
   /// The zone's stored name and kind; 404 when it does not exist.
   std::pair<std::string, std::string> find_zone(pqxx::transaction_base& tx,
                                                 const std::string& zone);
@@ -553,11 +576,16 @@ http_response api::impl::route(const http_request& req) {
     return json_response(200,
                          json{{"result", sub == "notify" ? "Notification queued" : "Rectified"}});
   }
-  if (sub == "cryptokeys" && s.size() == 7) {
-    if (!get) return not_allowed();
-    pqxx::read_transaction tx(db());
-    find_zone(tx, zone);
-    return json_response(200, json::array());
+  if (sub == "cryptokeys") {
+    if (s.size() == 7) {
+      if (!get && m != "POST") return not_allowed();
+      return cryptokeys(req, zone, std::nullopt);
+    }
+    if (s.size() == 8) {
+      if (!get && m != "PUT" && m != "DELETE") return not_allowed();
+      return cryptokeys(req, zone, s[7]);
+    }
+    return not_found();
   }
   return not_found();
 }
@@ -583,7 +611,8 @@ std::pair<std::string, std::string> api::impl::find_zone(pqxx::transaction_base&
 json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone,
                           const std::string& kind, bool with_rrsets, const http_request* filters,
                           std::optional<long long> known_serial,
-                          std::optional<json> known_masters) {
+                          std::optional<json> known_masters,
+                          std::optional<std::pair<bool, std::string>> known_dnssec) {
   const long long serial =
       known_serial ? *known_serial
                    : tx.exec_params1("SELECT zonemesh.zone_serial($1)", zone)[0].as<long long>();
@@ -598,10 +627,17 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone,
       masters.push_back(row[0].c_str());
     }
   }
+  if (!known_dnssec) {
+    const auto row = tx.exec_params1(
+        "SELECT zone_is_signed($1), coalesce((SELECT content FROM zone_metadata WHERE zone = $1 "
+        "AND kind = 'NSEC3PARAM' ORDER BY content LIMIT 1), '')",
+        zone);
+    known_dnssec.emplace(row[0].as<bool>(), row[1].c_str());
+  }
   json z = {{"account", ""},
             {"api_rectify", false},
             {"catalog", ""},
-            {"dnssec", false},
+            {"dnssec", known_dnssec->first},
             {"edited_serial", serial},
             {"id", id},
             {"kind", af::kind_to_api(kind)},
@@ -611,7 +647,7 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone,
             {"name", af::absolute(zone)},
             {"notified_serial", 0},
             {"nsec3narrow", false},
-            {"nsec3param", ""},
+            {"nsec3param", known_dnssec->second},
             {"serial", serial},
             {"slave_tsig_key_ids", json::array()},
             {"soa_edit", ""},
@@ -697,13 +733,15 @@ http_response api::impl::list_zones(const http_request& req) {
                       "4294967296, 0), "
                       "  (SELECT coalesce(json_agg(m.content ORDER BY m.content), '[]')::text FROM "
                       "zone_metadata m "
-                      "    WHERE m.zone = z.name AND m.kind = $2) "
+                      "    WHERE m.zone = z.name AND m.kind = $2), "
+                      "  EXISTS (SELECT 1 FROM dnssec_keys k WHERE k.zone = z.name AND k.active) "
                       "FROM zones z LEFT JOIN zonemesh.zone_state s ON s.zone = z.name "
                       "WHERE $1 = '' OR z.name = $1 ORDER BY z.name",
                       only, std::string(masters_kind))) {
     // The serial as zonemesh.zone_serial computes it, for every zone in one query.
     json z = zone_json(tx, row[0].c_str(), row[1].c_str(), false, nullptr, row[2].as<long long>(),
-                       json::parse(row[3].c_str()));
+                       json::parse(row[3].c_str()),
+                       std::make_pair(row[4].as<bool>(), std::string()));
     // PowerDNS lists zones with these fields only.
     json brief;
     for (const char* k : {"account", "catalog", "dnssec", "edited_serial", "id", "kind",
@@ -736,6 +774,8 @@ http_response api::impl::create_zone(const http_request& req) {
   const json& rrsets = array_field(body, "rrsets");
   const json& nameservers = array_field(body, "nameservers");
   const std::string zone_text = string_field(body, "zone", false);
+  const bool want_dnssec = bool_field(body, "dnssec", false);
+  const std::string nsec3param = string_field(body, "nsec3param", false);
 
   {
     pqxx::read_transaction check(db());
@@ -767,9 +807,10 @@ http_response api::impl::create_zone(const http_request& req) {
     ir.source = "zone";
     ir.kind = kind;
     const auto result = admin::import_zone(db(), ir);
-    if (body.contains("masters")) {
+    if (body.contains("masters") || want_dnssec || !nsec3param.empty()) {
       pqxx::work tx(db());
       write_masters(tx, result.zone, body);
+      write_dnssec(tx, result.zone, want_dnssec, nsec3param);
       tx.commit();
     }
     spdlog::info("API: zone {} created from zone text ({} records)", result.zone, result.records);
@@ -838,6 +879,7 @@ http_response api::impl::create_zone(const http_request& req) {
         for (const auto& w : p.records) insert_record(tx, canonical, p.name, p.type, p.ttl, w);
       }
     }
+    write_dnssec(tx, canonical, want_dnssec, nsec3param);
     tx.commit();
   }
   pqxx::read_transaction tx(db());
@@ -859,6 +901,20 @@ http_response api::impl::put_zone(const http_request& req, const std::string& zo
       tx.exec_params("UPDATE zones SET kind = $2 WHERE name = $1", name, *stored);
   }
   write_masters(tx, name, body);
+  // PowerDNS: "dnssec" secures or unsecures the zone, "nsec3param" sets NSEC3 ("" for NSEC).
+  const bool is_signed = tx.exec_params1("SELECT zone_is_signed($1)", name)[0].as<bool>();
+  if (const auto it = body.find("dnssec"); it != body.end() && !it->is_null()) {
+    const bool want = bool_field(body, "dnssec", false);
+    if (want && !is_signed) {
+      write_dnssec(tx, name, true, string_field(body, "nsec3param", false));
+    } else if (!want && is_signed) {
+      admin::disable_dnssec(tx, name);
+    }
+  }
+  if (const auto it = body.find("nsec3param"); it != body.end() && !it->is_null()) {
+    const std::string p = string_field(body, "nsec3param", false);
+    if (p != admin::zone_nsec3param(tx, name)) admin::set_nsec3param(tx, name, p);
+  }
   tx.commit();
   return no_content();
 }
@@ -1121,6 +1177,152 @@ http_response api::impl::tsigkeys(const http_request& req, const std::optional<s
   const auto [n2, a2, k2] = find_key(tx, new_name);
   tx.commit();
   return json_response(200, object(n2, a2, k2));
+}
+
+http_response api::impl::cryptokeys(const http_request& req, const std::string& zone,
+                                    const std::optional<std::string>& key_id) {
+  // PowerDNS 4.7's Cryptokey object. Ids are numbers there: ours is derived
+  // from the row's UUID (admin::numeric_key_id), which is given as
+  // "zonemesh_id" and accepted in the URL too.
+  const auto object = [](const admin::dnssec_key_info& k, bool with_private) {
+    json o = {{"type", "Cryptokey"},
+              {"id", admin::numeric_key_id(k.id)},
+              {"zonemesh_id", k.id},
+              {"active", k.active},
+              {"published", k.published},
+              {"keytype", k.role},
+              {"flags", k.flags},
+              {"dnskey", k.dnskey},
+              {"algorithm", dnssec::algorithm_name(k.algorithm)},
+              {"bits", k.bits}};
+    if (k.flags == dnssec::key_flags::ksk) o["ds"] = k.ds;
+    if (!k.problem.empty()) o["error"] = "the stored key cannot be used: " + k.problem;
+    if (with_private) o["privatekey"] = k.private_key;
+    return o;
+  };
+  const auto find_key = [&](pqxx::transaction_base& tx, const std::string& name,
+                            const std::string& wanted, bool with_private) {
+    const auto keys = admin::list_dnssec_keys(tx, name, with_private);
+    std::vector<admin::dnssec_key_info> found;
+    for (const auto& k : keys) {
+      if (k.id == lower(wanted) || std::to_string(admin::numeric_key_id(k.id)) == wanted) {
+        found.push_back(k);
+      }
+    }
+    if (found.empty()) throw api_error(404, "Could not find a key with id " + wanted + " in " + af::absolute(name));
+    if (found.size() > 1) {
+      throw api_error(409, "Key id " + wanted + " names " + std::to_string(found.size()) +
+                               " keys; use the zonemesh_id instead");
+    }
+    return found.front();
+  };
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  try {
+    if (!key_id) {
+      if (get) {
+        pqxx::read_transaction tx(db());
+        const auto [name, kind] = find_zone(tx, zone);
+        json out = json::array();
+        for (const auto& k : admin::list_dnssec_keys(tx, name)) out.push_back(object(k, false));
+        return json_response(200, out);
+      }
+      // POST: generate a key, or import one with "privatekey" ("content" in old clients).
+      const json body = parse_body(req);
+      const std::string keytype = lower(string_field(body, "keytype", true));
+      if (keytype != "ksk" && keytype != "zsk" && keytype != "csk") {
+        throw api_error(422, "Invalid keytype " + keytype);
+      }
+      const int flags = keytype == "zsk" ? dnssec::key_flags::zsk : dnssec::key_flags::ksk;
+      const bool active = bool_field(body, "active", false);
+      const bool published = bool_field(body, "published", true);
+      std::string privatekey = string_field(body, "privatekey", false);
+      if (privatekey.empty()) privatekey = string_field(body, "content", false);
+      int algorithm = 0;
+      if (const auto a = body.find("algorithm"); a != body.end() && !a->is_null()) {
+        if (a->is_number_integer()) {
+          algorithm = a->get<int>();
+          if (!dnssec::algorithm_supported(algorithm)) algorithm = 0;
+        } else if (a->is_string()) {
+          algorithm = dnssec::algorithm_from_string(a->get<std::string>());
+        }
+        if (algorithm == 0) {
+          throw api_error(422, "Unknown algorithm: " + a->dump() +
+                                   " (ECDSAP256SHA256, ED25519 and RSASHA256 are supported)");
+        }
+      }
+      const bool has_bits = body.contains("bits") && !body["bits"].is_null();
+      if (!privatekey.empty() && (algorithm != 0 || has_bits)) {
+        throw api_error(422,
+                        "Either you submit just the 'privatekey' field or you leave 'privatekey' "
+                        "empty and submit the other fields.");
+      }
+      if (algorithm == 0) algorithm = dnssec::algorithm::ecdsap256sha256;
+      if (has_bits) {
+        if (!body["bits"].is_number_integer() || body["bits"].get<long long>() <= 0) {
+          throw api_error(422, "'bits' must be a positive integer value");
+        }
+        const long long bits = body["bits"].get<long long>();
+        const long long supported = algorithm == dnssec::algorithm::rsasha256 ? 2048 : 256;
+        if (bits != supported) {
+          throw api_error(422, "The algorithm does not support the given bit size (" +
+                                   std::to_string(supported) + " bits here).");
+        }
+      }
+      pqxx::work tx(db());
+      const auto [name, kind] = find_zone(tx, zone);
+      std::string id;
+      try {
+        id = admin::add_dnssec_key(tx, name, flags, privatekey.empty() ? algorithm : 0, active,
+                                   published,
+                                   privatekey.empty() ? std::nullopt
+                                                      : std::optional<std::string>(privatekey));
+      } catch (const pqxx::failure&) {
+        throw;
+      } catch (const std::runtime_error& e) {
+        throw api_error(422, std::string("Key could not be parsed. Make sure your key format is "
+                                         "correct: ") + e.what());
+      }
+      // A "csk" in a zone with a ZSK would be a KSK: PowerDNS makes that distinction by
+      // the keys present too, so the answer shows what the key is.
+      const auto k = find_key(tx, name, id, false);
+      tx.commit();
+      spdlog::info("API: zone {}: added {} key {} (tag {})", name, k.role, k.id, k.tag);
+      return json_response(201, object(k, false));
+    }
+    if (get) {
+      pqxx::read_transaction tx(db());
+      const auto [name, kind] = find_zone(tx, zone);
+      return json_response(200, object(find_key(tx, name, *key_id, true), true));
+    }
+    pqxx::work tx(db());
+    const auto [name, kind] = find_zone(tx, zone);
+    const auto k = find_key(tx, name, *key_id, false);
+    if (req.method == "DELETE") {
+      tx.exec_params("DELETE FROM dnssec_keys WHERE id = $1::uuid", k.id);
+      tx.commit();
+      spdlog::info("API: zone {}: deleted {} key {} (tag {})", name, k.role, k.id, k.tag);
+      return no_content();
+    }
+    // PUT: {"active": bool} and/or {"published": bool}
+    const json body = parse_body(req);
+    if (!body.contains("active") && !body.contains("published")) {
+      throw api_error(422, "Key 'active' or 'published' must be given");
+    }
+    const bool active = bool_field(body, "active", k.active);
+    const bool published = bool_field(body, "published", k.published);
+    if (active != k.active || published != k.published) {
+      tx.exec_params("UPDATE dnssec_keys SET active = $2, published = $3 WHERE id = $1::uuid", k.id,
+                     active, published);
+    }
+    tx.commit();
+    return no_content();
+  } catch (const pqxx::failure&) {
+    throw;
+  } catch (const api_error&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw api_error(422, e.what());
+  }
 }
 
 http_response api::impl::statistics(const http_request& req) {

@@ -342,12 +342,56 @@ async function showZone(id) {
         el("div", { class: "subtle" }, zone.kind + " zone · serial ", el("span", { class: "mono", id: "zone-serial" }, zone.serial),
           " · ", el("a", { href: "#", id: "zone-export", onclick: (ev) => { ev.preventDefault(); exportZone(zone); } }, "Export zone file"))),
       filter),
+    dnssecCard(zone),
     addRecordForm(zone, records),
     el("div", { class: "table-wrap" }, el("table", { id: "records" },
       el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Type"), el("th", {}, "TTL"),
                           el("th", {}, "Content"), el("th", {}, "State"), el("th", {}))),
       tbody)));
   render();
+}
+
+/** The zone's DNSSEC state: its keys and the DS records to give the parent
+ *  (GET cryptokeys, never the private keys), or a button that signs it. */
+function dnssecCard(zone) {
+  const card = el("div", { class: "card", id: "zone-dnssec" });
+  if (!zone.dnssec) {
+    const button = el("button", { type: "button", id: "dnssec-enable" }, "Sign this zone");
+    button.addEventListener("click", async () => {
+      if (!confirm("Sign " + zone.name + " with a new KSK and ZSK at every site?")) return;
+      button.disabled = true;
+      try {
+        await api("PUT", zonePath(zone.id), { dnssec: true });
+        flash("Signed " + zone.name + "; give the parent the DS record shown.");
+        await showZone(zone.id);
+      } catch (e) {
+        button.disabled = false;
+        flash(e.message, true);
+      }
+    });
+    card.replaceChildren(el("div", { class: "row center" },
+      el("div", { class: "grow" }, "DNSSEC: not signed"), button));
+    return card;
+  }
+  card.replaceChildren(el("div", {}, "DNSSEC: loading keys…"));
+  api("GET", zonePath(zone.id) + "/cryptokeys").then((keys) => {
+    const denial = zone.nsec3param ? "NSEC3 " + zone.nsec3param : "NSEC";
+    const rows = keys.map((k) => el("tr", { "data-keytype": k.keytype },
+      el("td", {}, k.keytype.toUpperCase()), el("td", {}, k.algorithm),
+      el("td", {}, (k.published ? "published" : "not published") + ", " + (k.active ? "signing" : "not signing")),
+      el("td", { class: "mono" }, k.dnskey)));
+    const ds = keys.filter((k) => k.published && k.active && k.ds)
+      .map((k) => zone.name + " IN DS " + k.ds[0]);
+    card.replaceChildren(
+      el("div", { id: "dnssec-state" }, "DNSSEC: signed, " + denial + ", " + keys.length + " key(s)"),
+      el("div", { class: "table-wrap" }, el("table", { id: "dnssec-keys" },
+        el("thead", {}, el("tr", {}, el("th", {}, "Key"), el("th", {}, "Algorithm"), el("th", {}, "State"),
+                            el("th", {}, "DNSKEY"))),
+        el("tbody", {}, ...rows))),
+      el("div", { class: "subtle" }, "DS for the parent:"),
+      el("pre", { class: "mono", id: "dnssec-ds" }, ds.join("\n")));
+  }).catch((e) => card.replaceChildren(el("div", { class: "form-error" }, "DNSSEC keys: " + e.message)));
+  return card;
 }
 
 /** Downloads the zone as a BIND file (fetched with the key header, saved from memory). */

@@ -115,6 +115,26 @@ test("web UI", { timeout: 300000 }, async (t) => {
       assert.equal(dig(site1, ["www.e2e.test", "A"]), "192.0.2.44");
     });
 
+    await t.test("sign the zone; its keys and DS are shown and the other site serves them", async () => {
+      await page.click("#dnssec-enable");
+      await page.waitForFunction(() => /^e2e\.test\. IN DS \d+ 13 2 [0-9A-F]{64}$/.test(
+        document.querySelector("#dnssec-ds")?.textContent || ""));
+      assert.match(await page.textContent("#dnssec-state"), /^DNSSEC: signed, NSEC, 2 key\(s\)$/);
+      assert.equal(await page.locator("#dnssec-keys tbody tr").count(), 2);
+      const shown = (await page.locator("#dnssec-keys td.mono").allTextContents()).sort().join("\n");
+      const deadline = Date.now() + 20000;
+      let served;
+      do {
+        served = dig(site2, ["e2e.test", "DNSKEY"]).split("\n")
+          .map((l) => { const f = l.split(" "); return f.slice(0, 3).join(" ") + " " + f.slice(3).join(""); })
+          .sort().join("\n");
+        if (served === shown) break;
+        await new Promise((r) => setTimeout(r, 100));
+      } while (Date.now() < deadline);
+      assert.equal(served, shown);
+      assert.match(dig(site2, ["+dnssec", "www.e2e.test", "A"]), /^192\.0\.2\.44\nA 13 3 300 /);
+    });
+
     await t.test("an invalid record shows the server's error beside its field", async () => {
       await addRecord("bad", "A", 300, "192.0.2");
       await page.waitForFunction(() => document.querySelector("#add-content-error")?.textContent !== "");

@@ -133,7 +133,10 @@ TEST(Replication, AWriteAtAnySiteIsAnsweredAtEveryOtherSite) {
   // Every replicated table, not only records.
   ASSERT_EQ(sql_error(c.at(1).pg, "INSERT INTO tsig_keys (name, secret) VALUES ('xfr', 'c2VjcmV0c2VjcmV0c2VjcmV0')"), "");
   ASSERT_EQ(sql_error(c.at(2).pg, "INSERT INTO zone_metadata (zone, kind, content) VALUES ('example.com', 'ALLOW-AXFR-FROM', '192.0.2.0/24')"), "");
-  ASSERT_EQ(sql_error(c.at(0).pg, "INSERT INTO dnssec_keys (zone, flags, algorithm, private_key) VALUES ('example.com', 257, 13, 'k')"), "");
+  // A usable key (sql/010_dnssec.sql refuses any other): example.com is signed from here on.
+  ASSERT_EQ(sql_error(c.at(0).pg, "INSERT INTO dnssec_keys (zone, flags, algorithm, private_key) VALUES ('example.com', 257, 13, "
+                                  "E'Private-key-format: v1.3\\nAlgorithm: 13 (ECDSAP256SHA256)\\n"
+                                  "PrivateKey: HC0fl5jWnCG2pGAfpnbsE7I2ndzGV4LxTVq53YJWg0w=\\n')"), "");
   EXPECT_TRUE(converged(c));
   for (std::size_t j = 0; j < 3; ++j) {
     EXPECT_EQ(sql_value(c.at(j).pg, "SELECT count(*) FROM tsig_keys") + sql_value(c.at(j).pg, "SELECT count(*) FROM zone_metadata") +
