@@ -423,6 +423,21 @@ const node* zone_snapshot::find_at_or_before(const dns::name& n, std::uint16_t t
   }
 }
 
+namespace {
+/// A node holding NSEC3 and nothing else but RRSIGs: an NSEC3 chain owner.
+bool nsec3_owner_only(const node& n) {
+  bool nsec3 = false;
+  for (const rrset& set : n.rrsets()) {
+    if (set.type == dns::rr_type::nsec3) {
+      nsec3 = true;
+    } else if (set.type != dns::rr_type::rrsig) {
+      return false;
+    }
+  }
+  return nsec3;
+}
+}  // namespace
+
 lookup_result zone_snapshot::lookup(const dns::name& qname) const {
   const lookup_key key(qname);
   const std::size_t apex_labels = apex_.label_count();
@@ -436,9 +451,14 @@ lookup_result zone_snapshot::lookup(const dns::name& qname) const {
     r.node = r.closest_encloser = apex_node_;
     return r;
   }
+  // In an NSEC3 zone the hashed owners below the apex hold only NSEC3 (and
+  // its RRSIG): they are not names of the zone (RFC 5155 7.2.8), so a query
+  // for one is answered as for any name that does not exist.
+  const bool nsec3_zone = dnssec_ != nullptr && dnssec_->nsec3;
   while (depth < labels) {
     const node* n = find(key.prefix(depth + 1));
     if (n == nullptr) break;
+    if (nsec3_zone && depth == apex_labels && nsec3_owner_only(*n)) break;
     encloser = n;
     ++depth;
     if (n->delegation()) {

@@ -287,6 +287,22 @@ TEST_P(DnssecAnswers, NxdomainIsProven) {
   }
 }
 
+TEST_P(DnssecAnswers, NsecThreeOwnerNamesAreNotNamesOfTheZone) {
+  if (!nsec3_) GTEST_SKIP() << "NSEC3 chains only";
+  // RFC 5155 7.2.8: a query for the owner of an NSEC3 RR gets a Name Error,
+  // proven like any other; the NSEC3 is not an answer.
+  const auto& hashes = signed_zone_->dnssec()->nsec3_hashes;
+  ASSERT_FALSE(hashes.empty());
+  const std::string owner = dnssec::nsec3_owner(hashes.front(), signed_zone_->apex()).to_string();
+  for (const std::uint16_t type : {t::a, t::nsec3}) {
+    auto pkt = ask_validated(owner, type);
+    ASSERT_TRUE(pkt);
+    EXPECT_EQ(ldns_pkt_get_rcode(pkt.get()), LDNS_RCODE_NXDOMAIN) << owner;
+    EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(pkt.get())), 0u) << owner;
+    expect_denial(pkt.get(), owner, type, false);
+  }
+}
+
 TEST_P(DnssecAnswers, NodataAndEmptyNonTerminalAreProven) {
   for (auto [name, type] : std::vector<std::pair<const char*, std::uint16_t>>{
            {"mail.example.com", t::txt}, {"example.com", t::aaaa}, {"ent.example.com", t::a},
