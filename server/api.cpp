@@ -557,17 +557,19 @@ http_response api::impl::route(const http_request& req) {
     if (!get) return not_allowed();
     return export_zone(zone);
   }
-  if (sub == "metadata") {
+  // A collection under the zone: GET/POST on it, GET/PUT/DELETE on one item.
+  auto collection = [&](auto handler) {
     if (s.size() == 7) {
       if (!get && m != "POST") return not_allowed();
-      return metadata(req, zone, std::nullopt);
+      return (this->*handler)(req, zone, std::nullopt);
     }
     if (s.size() == 8) {
       if (!get && m != "PUT" && m != "DELETE") return not_allowed();
-      return metadata(req, zone, s[7]);
+      return (this->*handler)(req, zone, s[7]);
     }
     return not_found();
-  }
+  };
+  if (sub == "metadata") return collection(&impl::metadata);
   if ((sub == "notify" || sub == "rectify") && s.size() == 7) {
     if (m != "PUT") return not_allowed();
     pqxx::read_transaction tx(db());
@@ -576,17 +578,7 @@ http_response api::impl::route(const http_request& req) {
     return json_response(200,
                          json{{"result", sub == "notify" ? "Notification queued" : "Rectified"}});
   }
-  if (sub == "cryptokeys") {
-    if (s.size() == 7) {
-      if (!get && m != "POST") return not_allowed();
-      return cryptokeys(req, zone, std::nullopt);
-    }
-    if (s.size() == 8) {
-      if (!get && m != "PUT" && m != "DELETE") return not_allowed();
-      return cryptokeys(req, zone, s[7]);
-    }
-    return not_found();
-  }
+  if (sub == "cryptokeys") return collection(&impl::cryptokeys);
   return not_found();
 }
 
