@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -53,6 +54,11 @@ class Apply : public ::testing::Test {
   /// apply(), with the set-based path taken however small the frame.
   static std::string apply_set_based(const std::string& db, const std::string& txs) {
     return sql_value(db, "SET zonemesh.bulk_min_changes = 1; SELECT zonemesh.apply_batch('" + txs + "'::jsonb)");
+  }
+
+  /// The last source transaction made at db by origin, as a frame of one.
+  static std::string last_tx(const std::string& db, const std::string& origin) {
+    return "[" + sql_value(db, "SELECT tx FROM zonemesh.origin_changes('" + origin + "', 0, 100000) ORDER BY 1 DESC LIMIT 1") + "]";
   }
 
   static std::unique_ptr<cluster> cluster_;
@@ -226,9 +232,6 @@ TEST_F(Apply, ADeleteAndAnOlderInsertAppliedAtOnceByTwoLinksLeaveTheRowDeleted) 
               "");
     ship(a_, b_);
     ASSERT_EQ(sql_error(b_, "DELETE FROM records WHERE name = 'race.example.com'"), "");
-    auto last_tx = [](const std::string& db, const std::string& origin) {
-      return "[" + sql_value(db, "SELECT tx FROM zonemesh.origin_changes('" + origin + "', 0, 100000) ORDER BY 1 DESC LIMIT 1") + "]";
-    };
     std::string del = last_tx(b_, "site2"), ins = last_tx(a_, "site1");
     ASSERT_NE(del.find("\"D\""), std::string::npos) << del;
     std::string setting = set_based ? "1" : "1000000";
@@ -254,6 +257,74 @@ TEST_F(Apply, ADeleteAndAnOlderInsertAppliedAtOnceByTwoLinksLeaveTheRowDeleted) 
     EXPECT_EQ(content(c_, "race.example.com"), "") << "the older insert must lose to the delete";
     converge();
     expect_identical();
+  }
+}
+
+// A local write at c committed at the same moment as the apply of a peer's
+// newer change that c has not seen yet: the apply waits for the local
+// transaction (013), then sees what it wrote, and every site ends the same.
+// Without the wait each side saw "nothing there" and c kept a row that every
+// other site had deleted.
+TEST_F(Apply, LocalWritesRacingAPeersNewerDeleteConvergeEverywhere) {
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('zb.test', ARRAY['ns1.zb.test'])"), "");
+  ASSERT_EQ(sql_error(a_, "SELECT create_zone('zc.test', ARRAY['ns1.zc.test'])"), "");
+  converge();
+  // Runs local_sql at c in a transaction left open, applies the peer's frame
+  // at c from another session meanwhile, then commits the local transaction.
+  auto race = [&](const std::string& local_sql, const std::function<std::string()>& peer_frame) {
+    pqxx::connection local_conn(c_), apply_conn(c_);
+    pqxx::work local(local_conn);
+    local.exec(local_sql);
+    const std::string frame = peer_frame();
+    std::string apply_error = "did not run";
+    std::thread applying([&] {
+      try {
+        pqxx::work w(apply_conn);
+        auto counts = nlohmann::json::parse(w.exec_params1("SELECT zonemesh.apply_batch($1::jsonb)::text", frame)[0].c_str());
+        w.commit();
+        apply_error = counts["failed"] == 0 ? "" : counts.dump();
+      } catch (const std::exception& e) {
+        apply_error = e.what();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    local.commit();
+    applying.join();
+    EXPECT_EQ(apply_error, "");
+  };
+
+  // A key c does not have (a TSIG key): inserted at c; meanwhile b inserts
+  // and deletes it, newer, and the delete comes in.
+  race("INSERT INTO tsig_keys (name, secret) VALUES ('race-key', 'c2VjcmV0c2VjcmV0c2VjcmV0')", [&] {
+    EXPECT_EQ(sql_error(b_, "INSERT INTO tsig_keys (name, secret) VALUES ('race-key', 'c2VjcmV0c2VjcmV0c2VjcmV0')"), "");
+    EXPECT_EQ(sql_error(b_, "DELETE FROM tsig_keys WHERE name = 'race-key'"), "");
+    return last_tx(b_, "site2");
+  });
+  EXPECT_EQ(sql_value(c_, "SELECT count(*) FROM tsig_keys WHERE name = 'race-key'"), "0")
+      << "the older insert must lose to the newer delete";
+
+  // A record inserted at c into a zone whose (newer) deletion comes in.
+  race("INSERT INTO records (zone, name, type, content) VALUES ('zb.test', 'new.zb.test', 'A', '192.0.2.7')", [&] {
+    EXPECT_EQ(sql_error(b_, "DELETE FROM zones WHERE name = 'zb.test'"), "");
+    return last_tx(b_, "site2");
+  });
+  EXPECT_EQ(sql_value(c_, "SELECT count(*) FROM records WHERE zone = 'zb.test'"), "0")
+      << "the zone's deletion takes the record made before it";
+
+  // A zone deleted at c while an older record for it, made at b, comes in.
+  ASSERT_EQ(sql_error(b_, "INSERT INTO records (zone, name, type, content) VALUES "
+                          "('zc.test', 'new.zc.test', 'A', '192.0.2.8')"),
+            "");
+  const std::string older_record = last_tx(b_, "site2");
+  race("DELETE FROM zones WHERE name = 'zc.test'", [&] { return older_record; });
+  EXPECT_EQ(sql_value(c_, "SELECT count(*) FROM records WHERE zone = 'zc.test'"), "0")
+      << "a record older than its zone's deletion does not outlive it";
+
+  converge();
+  expect_identical();
+  for (const auto& db : {a_, b_, c_}) {
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM tsig_keys WHERE name = 'race-key'"), "0");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM records WHERE zone IN ('zb.test', 'zc.test')"), "0");
   }
 }
 
