@@ -179,6 +179,9 @@ std::uint16_t update_executor::apply(const update_message& update, std::string& 
 std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u,
                                          std::string& message) {
   const std::string zone = database_name(u.zone);
+  // Local writes take turns with applying peers' changes (sql/013), and the
+  // turn comes before any row lock, as the apply takes it.
+  tx.exec("SELECT zonemesh.lock_local_writes()");
   const auto kind = tx.exec_params("SELECT kind FROM public.zones WHERE name = $1 FOR SHARE", zone);
   if (kind.empty()) {
     message = "zone " + zone + " is not in the database";

@@ -414,6 +414,7 @@ bool secondary_puller::impl::write(const dns::name& apex, const transfer_result&
   try {
     if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo);
     pqxx::work tx(*conn);
+    tx.exec("SELECT zonemesh.lock_local_writes()");  // before any row lock (sql/013)
     const auto kind =
         tx.exec_params("SELECT kind FROM public.zones WHERE name = $1 FOR SHARE", zone);
     if (kind.empty() || kind[0][0].as<std::string>() != "secondary") {

@@ -186,6 +186,7 @@ import_result import_zone(pqxx::connection_base& conn, const import_request& req
   // The zone row, locked: FOR UPDATE conflicts with the FOR KEY SHARE that
   // every local record write takes on its zone, so no local writer slips in
   // between our read of the zone's rows and our commit.
+  tx.exec("SELECT zonemesh.lock_local_writes()");  // before any row lock (sql/013)
   auto existing = tx.exec_params("SELECT kind FROM zones WHERE name = $1 FOR UPDATE", zone);
   std::vector<stored_row> stored;
   if (existing.empty()) {

@@ -23,11 +23,17 @@
 -- in the same order as the apply takes it (advisory lock, then rows), so
 -- the two do not deadlock. The price: a long local transaction holds back
 -- applying until it commits.
+-- A local transaction that locks rows before its first write (SELECT ...
+-- FOR UPDATE / FOR SHARE, as the DNS server's UPDATE handler, the secondary
+-- and the zone import do) calls this first, to keep that order.
+CREATE FUNCTION zonemesh.lock_local_writes() RETURNS void
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock_shared(hashtext('zonemesh.apply'), 0) $$;
+
 CREATE FUNCTION zonemesh.local_write_lock() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF NOT zonemesh.internal_write() THEN
-    PERFORM pg_advisory_xact_lock_shared(hashtext('zonemesh.apply'), 0);
+    PERFORM zonemesh.lock_local_writes();
   END IF;
   RETURN NULL;
 END $$;
