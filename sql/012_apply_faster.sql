@@ -10,7 +10,9 @@
 --   - the zones of the run are looked up once each, not once per change;
 --   - what is here for a key (the row, its tombstone) is looked up for the
 --     key's first change in the batch only, without sorting the batch a
---     second time to find the distinct keys.
+--     second time to find the distinct keys;
+--   - a change's n (its place in its entry) is its place in the batch, not a
+--     value drawn from zonemesh.change_n in a sorted insert.
 
 CREATE OR REPLACE FUNCTION zonemesh.apply_bulk(txs jsonb, first_i integer, last_i integer) RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -219,12 +221,13 @@ BEGIN
   FOR rec IN SELECT x.i FROM pg_temp.zm_tx x WHERE x.status = 'apply' ORDER BY x.i LOOP
     UPDATE pg_temp.zm_tx SET entry = nextval('zonemesh.entry_id') WHERE i = rec.i;
   END LOOP;
-  INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone, applied)
-  SELECT x.entry, c.tbl, c.op::"char", c.key, c.data, coalesce(po.data, cu.row_image), c.hlc, c.zone, r.ok
+  -- n orders an entry's changes (readers sort by entry, n); the batch order
+  -- does that, without drawing on the sequence and sorting the batch's rows.
+  INSERT INTO zonemesh.changes (entry, n, tbl, op, key, data, old, hlc, zone, applied)
+  SELECT x.entry, c.seqno, c.tbl, c.op::"char", c.key, c.data, coalesce(po.data, cu.row_image), c.hlc, c.zone, r.ok
     FROM pg_temp.zm_ch c JOIN pg_temp.zm_res r ON r.seqno = c.seqno JOIN pg_temp.zm_tx x ON x.i = c.i
     LEFT JOIN pg_temp.zm_ch po ON po.seqno = r.old_seqno
-    LEFT JOIN pg_temp.zm_cur cu ON r.old_cur AND cu.tbl = c.tbl AND cu.kt = c.kt
-   ORDER BY c.seqno;
+    LEFT JOIN pg_temp.zm_cur cu ON r.old_cur AND cu.tbl = c.tbl AND cu.kt = c.kt;
   INSERT INTO zonemesh.conflicts (kind, tbl, key, zone, kept_hlc, kept_origin, lost_hlc, lost_origin, detail)
   SELECT r.conflict, c.tbl, c.key, c.zone, r.kept_hlc, r.kept_origin, c.hlc, c.origin, r.detail
     FROM pg_temp.zm_res r JOIN pg_temp.zm_ch c ON c.seqno = r.seqno
