@@ -391,36 +391,45 @@ const node* zone_snapshot::find(const dns::name& n) const {
   return find(key.full());
 }
 
+bool zone_snapshot::step_back(run_position& at) const {
+  if (at.index > 0) {
+    --at.index;
+  } else if (at.run > 0) {
+    --at.run;
+    at.index = run_index_[at.run].size - 1;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool zone_snapshot::step_forward(run_position& at) const {
+  if (at.run == run_index_.size()) return false;
+  if (++at.index == run_index_[at.run].size) {
+    ++at.run;
+    at.index = 0;
+  }
+  return at.run < run_index_.size();
+}
+
+const node* zone_snapshot::holder_at_or_before(run_position at, std::uint16_t type) const {
+  if (at.run == run_index_.size()) {
+    at.run = run_index_.size() - 1;
+    at.index = run_index_[at.run].size - 1;
+  }
+  while (true) {
+    if (node_at(at).find(type) != nullptr) return &node_at(at);
+    if (!step_back(at)) return nullptr;
+  }
+}
+
 const node* zone_snapshot::find_at_or_before(const dns::name& n, std::uint16_t type) const {
   if (run_index_.empty()) return nullptr;
   const lookup_key key(n);
   run_position at = position_of(key.full());
   // Start at the name itself when present, else at the node before it.
-  if (at.run == run_index_.size() || node_at(at).key() != key.full()) {
-    if (at.run == run_index_.size()) {
-      at.run = run_index_.size() - 1;
-      at.index = run_index_[at.run].size - 1;
-    } else if (at.index > 0) {
-      --at.index;
-    } else if (at.run > 0) {
-      --at.run;
-      at.index = run_index_[at.run].size - 1;
-    } else {
-      return nullptr;
-    }
-  }
-  while (true) {
-    const node& candidate = node_at(at);
-    if (candidate.find(type) != nullptr) return &candidate;
-    if (at.index > 0) {
-      --at.index;
-    } else if (at.run > 0) {
-      --at.run;
-      at.index = run_index_[at.run].size - 1;
-    } else {
-      return nullptr;
-    }
-  }
+  if (at.run < run_index_.size() && node_at(at).key() != key.full() && !step_back(at)) return nullptr;
+  return holder_at_or_before(at, type);
 }
 
 namespace {
@@ -538,44 +547,17 @@ const node* zone_snapshot::neighbor(const dns::name& n, bool forward, std::uint1
   if (run_index_.empty()) return nullptr;
   const lookup_key key(n);
   run_position at = position_of(key.full());
-  auto step_back = [&]() {
-    if (at.index > 0) {
-      --at.index;
-    } else if (at.run > 0) {
-      --at.run;
-      at.index = run_index_[at.run].size - 1;
-    } else {
-      return false;
-    }
-    return true;
-  };
-  auto step_forward = [&]() {
-    if (at.run == run_index_.size()) return false;
-    if (++at.index == run_index_[at.run].size) {
-      ++at.run;
-      at.index = 0;
-    }
-    return at.run < run_index_.size();
-  };
   if (forward) {
     // position_of gives the first node >= key: skip the name itself.
-    if (at.run < run_index_.size() && node_at(at).key() == key.full() && !step_forward()) return nullptr;
+    if (at.run < run_index_.size() && node_at(at).key() == key.full() && !step_forward(at)) return nullptr;
     while (at.run < run_index_.size()) {
       if (node_at(at).find(type) != nullptr) return &node_at(at);
-      if (!step_forward()) return nullptr;
+      if (!step_forward(at)) return nullptr;
     }
     return nullptr;
   }
-  if (at.run == run_index_.size()) {
-    at.run = run_index_.size() - 1;
-    at.index = run_index_[at.run].size - 1;
-  } else if (!step_back()) {
-    return nullptr;
-  }
-  while (true) {
-    if (node_at(at).find(type) != nullptr) return &node_at(at);
-    if (!step_back()) return nullptr;
-  }
+  if (at.run < run_index_.size() && !step_back(at)) return nullptr;
+  return holder_at_or_before(at, type);
 }
 
 std::vector<std::pair<const node*, const node*>> zone_snapshot::diff(const zone_snapshot& older) const {

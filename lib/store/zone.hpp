@@ -244,6 +244,12 @@ class zone_snapshot : public std::enable_shared_from_this<zone_snapshot> {
   /// apex key); {runs_.size(), 0} if none.
   run_position position_of(std::string_view key) const;
   const node& node_at(run_position at) const;
+  /// Moves `at` to the node before / after it; false at either end.
+  bool step_back(run_position& at) const;
+  bool step_forward(run_position& at) const;
+  /// The nearest node at `at` or before it (`at` may be the end) that holds
+  /// an RRset of `type`; null when none.
+  const node* holder_at_or_before(run_position at, std::uint16_t type) const;
 
   dns::name apex_;
   std::string apex_key_;
