@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "changelog_follow.hpp"
 #include "common/metrics.hpp"
 
 namespace zonemesh::server {
@@ -234,8 +235,7 @@ struct policy_follower::impl {
         keys_gauge(metrics.add_gauge("zonemesh_tsig_keys", "TSIG keys loaded from tsig_keys.")) {}
 
   void run();
-  void session();
-  void load(pqxx::connection& conn);
+  void load(pqxx::connection_base& conn);
   bool sleep_for(std::chrono::milliseconds d) {
     std::unique_lock lock(mutex);
     return !cv.wait_for(lock, d, [this] { return stopping; });
@@ -257,7 +257,7 @@ struct policy_follower::impl {
   std::thread thread;
 };
 
-void policy_follower::impl::load(pqxx::connection& conn) {
+void policy_follower::impl::load(pqxx::connection_base& conn) {
   pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
   const auto pos =
       tx.exec1("SELECT coalesce(max(pos), 0) FROM zonemesh.changelog")[0].as<std::int64_t>();
@@ -331,39 +331,12 @@ void policy_follower::impl::load(pqxx::connection& conn) {
   loaded_at = pos;
 }
 
-namespace {
-class changelog_wakeups : public pqxx::notification_receiver {
- public:
-  explicit changelog_wakeups(pqxx::connection_base& c)
-      : pqxx::notification_receiver(c, "zonemesh_changelog") {}
-  void operator()(const std::string&, int) override {}
-};
-}  // namespace
-
-void policy_follower::impl::session() {
-  pqxx::connection conn(conninfo);
-  pqxx::nontransaction(conn).exec("SET jit = off");
-  changelog_wakeups wake(conn);  // LISTEN first: no commit after the load is missed
-  while (!stop_requested()) {
-    load(conn);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(poll_interval).count();
-    conn.await_notification(static_cast<long>(us / 1000000), static_cast<long>(us % 1000000));
-  }
-}
-
 void policy_follower::impl::run() {
-  auto backoff = std::chrono::milliseconds(100);
-  while (!stop_requested()) {
-    try {
-      session();
-      return;
-    } catch (const std::exception& e) {
-      // The last policy stays published: transfers go on as they were allowed.
-      spdlog::warn("transfer policy: {}; retrying in {} ms", e.what(), backoff.count());
-    }
-    if (!sleep_for(backoff)) return;
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-  }
+  // The last policy stays published through errors: transfers go on as they
+  // were allowed.
+  follow_changelog(
+      conninfo, poll_interval, "transfer policy", [this](pqxx::connection_base& c) { load(c); },
+      [this] { return stop_requested(); }, [this](std::chrono::milliseconds d) { return sleep_for(d); });
 }
 
 policy_follower::policy_follower(std::string conninfo, std::shared_ptr<policy_publisher> out,

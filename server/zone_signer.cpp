@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "changelog_follow.hpp"
 #include "common/metrics.hpp"
 #include "dnssec/zone_signing.hpp"
 
@@ -37,12 +38,6 @@ std::string apex_key(const std::string& zone) {
   if (dns::name::from_text(zone, n) != dns::name_status::ok) return {};
   return apex_key(n);
 }
-
-class changelog_wakeups : public pqxx::notification_receiver {
- public:
-  explicit changelog_wakeups(pqxx::connection_base& c) : pqxx::notification_receiver(c, "zonemesh_changelog") {}
-  void operator()(const std::string&, int) override {}
-};
 
 /// What the signer keeps per signed zone between passes.
 struct zone_state {
@@ -83,8 +78,7 @@ struct zone_signer::impl {
 
   // ---- keys ----
   void keys_run();
-  void keys_session();
-  void load_keys(pqxx::connection& conn);
+  void load_keys(pqxx::connection_base& conn);
   // ---- signing ----
   void sign_run();
   void sign_pass();
@@ -131,7 +125,7 @@ struct zone_signer::impl {
   std::shared_ptr<const policy_set> last_policies;
 };
 
-void zone_signer::impl::load_keys(pqxx::connection& conn) {
+void zone_signer::impl::load_keys(pqxx::connection_base& conn) {
   pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
   const auto pos = tx.exec1("SELECT coalesce(max(pos), 0) FROM zonemesh.changelog")[0].as<std::int64_t>();
   if (pos == keys_loaded_at) return;
@@ -216,31 +210,16 @@ void zone_signer::impl::load_keys(pqxx::connection& conn) {
   wake();
 }
 
-void zone_signer::impl::keys_session() {
-  pqxx::connection conn(conninfo);
-  pqxx::nontransaction(conn).exec("SET jit = off");
-  changelog_wakeups wakeups(conn);  // LISTEN first: no commit after the load is missed
-  while (!stop_requested()) {
-    load_keys(conn);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(options.poll_interval).count();
-    conn.await_notification(static_cast<long>(us / 1000000), static_cast<long>(us % 1000000));
-  }
-}
-
 void zone_signer::impl::keys_run() {
-  auto backoff = std::chrono::milliseconds(100);
-  while (!stop_requested()) {
-    try {
-      keys_session();
-      return;
-    } catch (const std::exception& e) {
-      // The last keys stay in use: signed zones go on being served signed.
-      spdlog::warn("dnssec keys: {}; retrying in {} ms", e.what(), backoff.count());
-    }
-    std::unique_lock lock(mutex);
-    if (cv.wait_for(lock, backoff, [this] { return stopping; })) return;
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-  }
+  // The last keys stay in use through errors: signed zones go on being
+  // served signed.
+  follow_changelog(
+      conninfo, options.poll_interval, "dnssec keys", [this](pqxx::connection_base& c) { load_keys(c); },
+      [this] { return stop_requested(); },
+      [this](std::chrono::milliseconds d) {
+        std::unique_lock lock(mutex);
+        return !cv.wait_for(lock, d, [this] { return stopping; });
+      });
 }
 
 void zone_signer::impl::sign_pass() {
