@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -81,3 +82,24 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def psql(site, sql):
+    """Runs sql at a site of the cluster (its "pg" conninfo); the output, stripped."""
+    res = subprocess.run(["psql", site["pg"], "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"psql failed: {res.stderr}")
+    return res.stdout.strip()
+
+
+def wait_for(what, predicate, timeout=30.0):
+    """Polls predicate every 0.1 s until it returns something true; returns that."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")

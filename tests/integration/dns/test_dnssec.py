@@ -46,7 +46,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from support import BUILD_DIR, cluster_down, cluster_up, require_tools
+from support import BUILD_DIR, cluster_down, cluster_up, psql, require_tools, wait_for
 
 ADMIN = os.path.join(BUILD_DIR, "server", "zonemesh-admin")
 NSEC_ZONE = "sig.test"      # KSK + ZSK, ECDSA P-256, NSEC
@@ -60,31 +60,12 @@ CHILD_DS = "12345 13 2 E4294F83ABA843E17E5C9FAE526D264E5927CA97A8DD8FA57B0FEB544
 ENV = {}
 
 
-def psql(site, sql):
-    res = subprocess.run(["psql", site["pg"], "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    if res.returncode != 0:
-        raise RuntimeError(f"psql failed: {res.stderr}")
-    return res.stdout.strip()
-
-
 def admin(*args):
     res = subprocess.run([ADMIN] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, timeout=120)
     if res.returncode != 0:
         raise RuntimeError(f"zonemesh-admin {' '.join(args)} failed: {res.stderr}")
     return res.stdout
-
-
-def wait_for(what, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
 def query(port, name, rdtype, dnssec=True, tcp=False):

@@ -32,7 +32,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.zone
 
-from support import BUILD_DIR, cluster_down, cluster_up, free_port, require_tools, stop
+from support import BUILD_DIR, cluster_down, cluster_up, free_port, psql, require_tools, stop, wait_for
 
 ADMIN = os.path.join(BUILD_DIR, "server", "zonemesh-admin")
 
@@ -44,14 +44,6 @@ KEYRING = dns.tsigkeyring.from_text({KEY_NAME + ".": ("hmac-sha256", SECRET)})
 UPDATE_KEY = "update-key"
 UPDATE_SECRET = base64.b64encode(bytes(range(7, 71))).decode()  # 64 octets for hmac-sha512
 ENV = {}
-
-
-def psql(site, sql):
-    res = subprocess.run(["psql", site["pg"], "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    if res.returncode != 0:
-        raise RuntimeError(f"psql failed: {res.stderr}")
-    return res.stdout.strip()
 
 
 def query(port, name, rdtype, keyring=None, keyname=None, tcp=False):
@@ -70,17 +62,6 @@ def serial_at(port, name=ZONE):
     if r.rcode() != dns.rcode.NOERROR or not r.answer:
         return None
     return r.answer[0][0].serial
-
-
-def wait_for(what, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
 def transfer(port, keyring=KEYRING, keyname=KEY_NAME, rdtype="AXFR", serial=0, zone=ZONE):
