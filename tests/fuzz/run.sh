@@ -14,7 +14,8 @@ sources=("$repo"/tests/fuzz/${target}_fuzz.cpp "$repo"/lib/dns/*.cpp "$repo"/lib
          "$repo"/server/query_processor_impl.cpp)
 if [ "$target" = transfer ]; then
   out="$out/transfer"
-  sources+=("$repo"/server/tsig.cpp "$repo"/server/transfer_policy.cpp "$repo"/server/transfer_processor.cpp
+  sources+=("$repo"/server/tsig.cpp "$repo"/server/transfer_policy.cpp "$repo"/server/changelog_follow.cpp
+            "$repo"/server/transfer_processor.cpp
             "$repo"/server/dns_update.cpp "$repo"/server/zone_history.cpp "$repo"/lib/common/metrics.cpp)
   libs+=(-lpqxx -lpq -lspdlog -lfmt)
 fi
