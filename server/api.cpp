@@ -306,14 +306,24 @@ void insert_record(pqxx::work& tx, const std::string& zone, const std::string& n
 void replace_rrset(pqxx::work& tx, const std::string& zone, const std::string& name,
                    const std::string& type, std::optional<long long> ttl,
                    const std::vector<wanted_record>& want) {
+  const auto have = stored_rrset(tx, zone, name, type);
   long long new_ttl = 3600;
   if (ttl) {
     new_ttl = *ttl;
-  } else if (const auto kept = tx.exec_params1(
-                 "SELECT min(ttl) FROM records WHERE zone = $1 AND name = $2 AND type = $3", zone, name, type);
-             !kept[0].is_null()) {
-    new_ttl = kept[0].as<long long>();
+  } else if (!have.empty()) {
+    new_ttl = std::min_element(have.begin(), have.end(), [](const auto& a, const auto& b) {
+                return a.ttl < b.ttl;
+              })->ttl;
   }
+  // The same RRset again is no change (external-dns re-sends what it wants).
+  const bool same =
+      !have.empty() && have.size() == want.size() &&
+      std::all_of(have.begin(), have.end(), [&](const stored_record& h) {
+        return h.ttl == new_ttl && std::any_of(want.begin(), want.end(), [&](const wanted_record& w) {
+                 return w.content == h.content && w.disabled == h.disabled;
+               });
+      });
+  if (same) return;
   tx.exec_params("SELECT zonemesh.replace_rrset($1, $2, $3)", zone, name, type);
   for (const auto& w : want) insert_record(tx, zone, name, type, new_ttl, w);
 }

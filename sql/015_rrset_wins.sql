@@ -64,21 +64,50 @@ CREATE UNLOGGED TABLE zonemesh.open_rrsets (
 CREATE FUNCTION zonemesh.rrset_key(zone text, name text, type text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$ SELECT jsonb_build_object('name', name, 'type', type, 'zone', zone) $$;
 
+-- Stamps a replace of RRset (z, n, t) in the running local transaction: a
+-- stamp newer than every row of the RRset here, kept as the RRset's
+-- tombstone and logged as one change; rows written into the RRset later in
+-- the transaction carry it. Returns the stamp. The caller removes the rows.
+CREATE FUNCTION zonemesh.stamp_rrset_replace(z text, n text, t text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  k jsonb := zonemesh.rrset_key(z, n, t);
+  me text := zonemesh.node_id();
+  e bigint := zonemesh.local_entry();
+  stamp bigint;
+BEGIN
+  stamp := greatest(zonemesh.hlc_now(),
+                    coalesce(zonemesh.tombstone_hlc('rrsets', k) + 1, 0),
+                    coalesce(zonemesh.tombstone_hlc('zones', jsonb_build_object('name', z)) + 1, 0),
+                    coalesce((SELECT max(r.hlc) + 1 FROM public.records r
+                               WHERE r.zone = z AND r.name = n AND r.type = t), 0));
+  PERFORM zonemesh.hlc_observe(stamp);
+  INSERT INTO zonemesh.tombstones AS tb (tbl, key, hlc, origin, zone)
+  VALUES ('rrsets', k, stamp, me, z)
+  ON CONFLICT (tbl, key) DO UPDATE
+    SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, deleted_at = now()
+    WHERE zonemesh.newer(EXCLUDED.hlc, EXCLUDED.origin, tb.hlc, tb.origin);
+  -- old names the RRset, so this site's DNS server re-reads it.
+  INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone)
+  VALUES (e, 'rrsets', 'D', k, NULL, jsonb_build_object('name', n, 'type', t), stamp, z);
+  INSERT INTO zonemesh.open_rrsets AS o (entry, zone, name, type, kind, hlc)
+  VALUES (e, z, n, t, 'R', stamp)
+  ON CONFLICT (entry, zone, name, type) DO UPDATE SET kind = 'R', hlc = EXCLUDED.hlc;
+  RETURN stamp;
+END $$;
+
 -- Replaces the RRset (zone, owner, type) in the running local transaction:
--- takes a stamp newer than every row of the RRset here, removes those rows,
--- logs the replace and returns the stamp; rows inserted into the RRset later
--- in the transaction carry it. Called by set_rrset, delete_rrset, the API,
--- the zone import, the secondary and DNS UPDATE; plain SQL gets it by
--- deleting every row of an RRset and inserting into it.
+-- its rows here go, and rows inserted into it later in the transaction are
+-- the replace's (they carry its stamp). Returns the stamp. Called by
+-- set_rrset, delete_rrset, the API, the zone import, the secondary and DNS
+-- UPDATE; plain SQL gets it by deleting every row of an RRset and then
+-- inserting into it.
 CREATE FUNCTION zonemesh.replace_rrset(zone_name text, owner text, rtype text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
   z text := zonemesh.canonical_name(zone_name, 'zone name');
   n text := zonemesh.canonical_name(owner, 'record name', true);
   t text := upper(btrim(rtype));
-  k jsonb;
-  me text := zonemesh.node_id();
-  e bigint;
   stamp bigint;
 BEGIN
   PERFORM zonemesh.lock_local_writes();
@@ -89,30 +118,20 @@ BEGIN
     RAISE EXCEPTION 'RRset % %: unknown record type "%"', n, t, t USING ERRCODE = 'invalid_parameter_value';
   END IF;
   PERFORM zonemesh.require_zone(z, format('RRset %s %s', n, t));
-  k := zonemesh.rrset_key(z, n, t);
-  stamp := greatest(zonemesh.hlc_now(),
-                    coalesce(zonemesh.tombstone_hlc('rrsets', k) + 1, 0),
-                    coalesce(zonemesh.tombstone_hlc('zones', jsonb_build_object('name', z)) + 1, 0),
-                    coalesce((SELECT max(r.hlc) + 1 FROM public.records r
-                               WHERE r.zone = z AND r.name = n AND r.type = t), 0));
-  PERFORM zonemesh.hlc_observe(stamp);
-  e := zonemesh.local_entry();
-  INSERT INTO zonemesh.tombstones AS tb (tbl, key, hlc, origin, zone)
-  VALUES ('rrsets', k, stamp, me, z)
-  ON CONFLICT (tbl, key) DO UPDATE
-    SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, deleted_at = now()
-    WHERE zonemesh.newer(EXCLUDED.hlc, EXCLUDED.origin, tb.hlc, tb.origin);
-  -- old names the RRset, so this site's DNS server re-reads it.
-  INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone)
-  VALUES (e, 'rrsets', 'D', k, NULL, jsonb_build_object('name', n, 'type', t), stamp, z);
+  stamp := zonemesh.stamp_rrset_replace(z, n, t);
   PERFORM set_config('zonemesh.purging', 'on', true);
   DELETE FROM public.records r WHERE r.zone = z AND r.name = n AND r.type = t;
   PERFORM set_config('zonemesh.purging', 'off', true);
-  INSERT INTO zonemesh.open_rrsets AS o (entry, zone, name, type, kind, hlc)
-  VALUES (e, z, n, t, 'R', stamp)
-  ON CONFLICT (entry, zone, name, type) DO UPDATE SET kind = 'R', hlc = EXCLUDED.hlc;
   RETURN stamp;
 END $$;
+
+-- The stamp of the running transaction's replace of RRset (z, n, t), or NULL.
+CREATE FUNCTION zonemesh.open_replace_stamp(z text, n text, t text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT o.hlc FROM zonemesh.open_rrsets o
+   WHERE o.entry = nullif(current_setting('zonemesh.entry', true), '')::bigint
+     AND o.zone = z AND o.name = n AND o.type = t AND o.kind = 'R'
+$$;
 
 -- The stamp a local insert into RRset (z, n, t) takes from a replace of the
 -- running transaction, or NULL. An insert into an RRset the transaction
@@ -152,6 +171,16 @@ DECLARE
   t text := upper(btrim(rtype));
   c text;
 BEGIN
+  -- The same RRset again changes nothing (tools re-send what they want).
+  IF EXISTS (SELECT 1 FROM public.records r WHERE r.zone = z AND r.name = n AND r.type = t)
+     AND NOT EXISTS (SELECT 1 FROM public.records r WHERE r.zone = z AND r.name = n AND r.type = t
+                        AND (r.ttl <> set_rrset.ttl OR r.disabled))
+     AND (SELECT array_agg(r.content ORDER BY r.content) FROM public.records r
+           WHERE r.zone = z AND r.name = n AND r.type = t)
+         = (SELECT array_agg(w.x ORDER BY w.x) FROM (SELECT zonemesh.check_content(t, u.v, n) AS x
+                                                  FROM unnest(contents) u(v)) w) THEN
+    RETURN cardinality(contents);
+  END IF;
   PERFORM zonemesh.replace_rrset(z, n, t);
   FOREACH c IN ARRAY coalesce(contents, '{}') LOOP
     INSERT INTO public.records (zone, name, type, ttl, content) VALUES (z, n, t, set_rrset.ttl, c);
@@ -298,6 +327,13 @@ BEGIN
   IF TG_TABLE_NAME = 'records' THEN
     IF TG_OP = 'INSERT' OR (r ->> 'name', r ->> 'type') IS DISTINCT FROM (OLD.name, OLD.type) THEN
       replaced := zonemesh.replace_stamp_for_insert(z, r ->> 'name', r ->> 'type');
+    ELSIF r ->> 'id' <> OLD.id::text
+          AND NOT EXISTS (SELECT 1 FROM public.records x WHERE x.zone = z AND x.name = OLD.name
+                             AND x.type = OLD.type AND x.id <> OLD.id) THEN
+      -- A new content for the RRset's only record: the RRset is emptied and
+      -- written, a replace (rule 3), so two sites editing it decide whole.
+      replaced := coalesce(zonemesh.open_replace_stamp(z, OLD.name, OLD.type),
+                           zonemesh.stamp_rrset_replace(z, OLD.name, OLD.type));
     END IF;
     IF replaced IS NULL THEN
       floor := greatest(floor, coalesce(zonemesh.tombstone_hlc('rrsets', zonemesh.rrset_key(z, r ->> 'name', r ->> 'type')) + 1, 0));
