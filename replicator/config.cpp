@@ -43,6 +43,15 @@ key = /etc/zonemesh/tls/site1.key
 
 [database]
 conninfo = host=/run/postgresql dbname=zonemesh
+# An apply transaction that stalls (this process frozen or its host hung)
+# is ended by PostgreSQL after this many ms, so the apply lock it holds,
+# which every local write at this site waits on, comes free; the apply is
+# retried and nothing is lost.
+apply_stall_timeout_ms = 5000
+# An apply waits this long (ms) for local write transactions to finish, then
+# gives way and tries again: while it waits, new local writes queue behind
+# it. Local writes themselves wait at most zonemesh.node.local_write_wait_ms.
+apply_lock_timeout_ms = 2000
 
 [http]
 # /metrics and /health.
@@ -114,6 +123,10 @@ replicator_config parse_replicator_config(std::string_view text, std::string_vie
       cfg.tls_key = e.value;
     } else if (id == "database.conninfo") {
       cfg.conninfo = e.value;
+    } else if (id == "database.apply_stall_timeout_ms") {
+      cfg.apply_stall_timeout = std::chrono::milliseconds(number<long long>(e, source, 100, 3'600'000));
+    } else if (id == "database.apply_lock_timeout_ms") {
+      cfg.apply_lock_timeout = std::chrono::milliseconds(number<long long>(e, source, 10, 3'600'000));
     } else if (id == "http.listen") {
       cfg.http = address();
     } else if (id == "log.level") {

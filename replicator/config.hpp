@@ -23,6 +23,14 @@ struct replicator_config {
   std::vector<peer_address> peers;
   std::string tls_ca, tls_cert, tls_key;
   std::string conninfo;
+  /// An apply transaction that stalls (the process frozen, the host hung)
+  /// is ended by PostgreSQL after this, freeing the apply lock that local
+  /// writes wait on (idle_in_transaction_session_timeout).
+  std::chrono::milliseconds apply_stall_timeout{5000};
+  /// How long an apply waits for local write transactions before it gives
+  /// way and tries again (lock_timeout): while it waits, new local writes
+  /// queue behind it.
+  std::chrono::milliseconds apply_lock_timeout{2000};
   common::listen_address http{"127.0.0.1", 7180, false};
   common::log_level log_level = common::log_level::info;
   std::chrono::milliseconds max_clock_skew{60'000};

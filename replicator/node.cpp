@@ -157,7 +157,10 @@ struct node_state : std::enable_shared_from_this<node_state> {
                                       "Source transactions from the peer applied here", {"peer"})),
         conflicts(m.add_gauge("zonemesh_replicator_conflicts", "Rows in zonemesh.conflicts")),
         apply_errors(m.add_gauge("zonemesh_replicator_apply_errors",
-                                 "Source transactions kept aside in zonemesh.apply_errors")) {}
+                                 "Source transactions kept aside in zonemesh.apply_errors")),
+        apply_lock_waits(m.add_counter("zonemesh_replicator_apply_gave_way_total",
+                                       "Applies that waited apply_lock_timeout_ms for local write "
+                                       "transactions, gave way and were tried again")) {}
 
   peer_metrics& metrics_for(const std::string& peer) {
     auto it = per_peer.find(peer);
@@ -198,6 +201,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   common::metrics::counter_family& received;
   common::metrics::gauge& conflicts;
   common::metrics::gauge& apply_errors;
+  common::metrics::counter& apply_lock_waits;
   std::map<std::string, peer_metrics> per_peer;  // io thread only
   sent_cache sent_txs;
 
@@ -592,11 +596,27 @@ void session::pump() {
 void session::apply_changes(std::string payload) {
   worker_.post([self = shared_from_this(), payload = std::move(payload)](pqxx::connection_base& c) {
     json counts;
-    {
-      pqxx::work tx(c);
-      counts = json::parse(tx.exec_params1("SELECT zonemesh.apply_batch($1::jsonb)::text", payload)[0].c_str());
-      tx.exec_params("UPDATE zonemesh.peers SET last_contact = now() WHERE node = $1", self->peer_);
-      tx.commit();
+    // Local writes wait on the apply lock: a stalled apply must not hold
+    // them (PostgreSQL ends it after apply_stall_timeout), and an apply that
+    // waits behind a long local transaction gives way (apply_lock_timeout)
+    // rather than make new local writes queue behind it; it tries again.
+    const auto& cfg = self->node_->cfg;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        pqxx::work tx(c);
+        tx.exec("SET LOCAL idle_in_transaction_session_timeout = " +
+                std::to_string(cfg.apply_stall_timeout.count()) +
+                "; SET LOCAL lock_timeout = " + std::to_string(cfg.apply_lock_timeout.count()));
+        counts = json::parse(tx.exec_params1("SELECT zonemesh.apply_batch($1::jsonb)::text", payload)[0].c_str());
+        tx.exec_params("UPDATE zonemesh.peers SET last_contact = now() WHERE node = $1", self->peer_);
+        tx.commit();
+        break;
+      } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() != "55P03" || attempt >= 30) throw;
+        self->node_->apply_lock_waits.inc();
+        spdlog::debug("applying {}'s changes gave way to local writes (attempt {})", self->peer_, attempt);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * attempt, 1000)));
+      }
     }
     if (counts.value("failed", 0) > 0) {
       // Often a transient clash with another link applying the same rows:
@@ -698,6 +718,10 @@ void session::snapshot_step(frame_type type, std::string payload) {
         self->snapshot_tx_.reset();
         self->snapshot_conn_ = std::make_unique<pqxx::connection>(self->node_->cfg.conninfo);
         self->snapshot_tx_ = std::make_unique<pqxx::work>(*self->snapshot_conn_);
+        // A snapshot holds the apply lock from its first rows to its end: if
+        // the peer stops sending, PostgreSQL ends it (local writes wait).
+        self->snapshot_tx_->exec("SET LOCAL idle_in_transaction_session_timeout = " +
+                                 std::to_string(self->node_->cfg.apply_stall_timeout.count()));
         self->snapshot_header_ = payload;
         spdlog::info("receiving a snapshot from {}", self->peer_);
         return;

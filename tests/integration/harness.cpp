@@ -2,6 +2,8 @@
 
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -232,6 +235,42 @@ void exchange_all(const std::vector<std::string>& sites) {
       }
     }
   }
+}
+
+std::string cluster_cmd(const cluster& c, const std::string& args) {
+  return "ZONEMESH_BUILD_DIR='" + std::string(ZONEMESH_BINARY_DIR) + "' '" + std::string(ZONEMESH_SOURCE_DIR) +
+         "/scripts/cluster' " + args + " --dir '" + c.dir() + "'";
+}
+
+void stop_process(const cluster& c, const std::string& node, const std::string& process) {
+  auto r = run_command(cluster_cmd(c, "stop --site " + node + " --process " + process));
+  ASSERT_EQ(r.status, 0) << r.output;
+}
+
+void start_process(const cluster& c, const std::string& node, const std::string& process) {
+  auto r = run_command(cluster_cmd(c, "start --site " + node + " --process " + process));
+  ASSERT_EQ(r.status, 0) << r.output;
+}
+
+int process_pid(const site& s, const std::string& process) {
+  std::ifstream f(s.dir + "/" + process + ".pid");
+  int pid = 0;
+  f >> pid;
+  return pid;
+}
+
+bool converged(const cluster& c, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto first = dump_replicated_state(c.at(0).pg, false);
+    bool same = true;
+    for (std::size_t i = 1; i < c.sites().size() && same; ++i) {
+      same = dump_replicated_state(c.at(i).pg, false) == first;
+    }
+    if (same) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 }  // namespace zonemesh::test

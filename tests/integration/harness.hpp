@@ -48,6 +48,21 @@ struct command_result {
 void stop_postgres(const site& s);
 void start_postgres(const site& s);
 
+/// The shell command running scripts/cluster ARGS on this cluster.
+std::string cluster_cmd(const cluster& c, const std::string& args);
+
+/// Stops or starts one process of a site (server, replicator, postgres)
+/// with scripts/cluster; a failure fails the test.
+void stop_process(const cluster& c, const std::string& node, const std::string& process);
+void start_process(const cluster& c, const std::string& node, const std::string& process);
+
+/// The pid of a site's process as scripts/cluster recorded it (0 if none).
+int process_pid(const site& s, const std::string& process);
+
+/// Whether every site's replicated tables are the same, waiting up to
+/// timeout_ms for it.
+bool converged(const cluster& c, int timeout_ms = 60000);
+
 /// `dig` against a site: returns dig's output for `args` (e.g. "+short www.example.com A").
 std::string dig(const site& s, const std::string& args);
 

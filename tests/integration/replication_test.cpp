@@ -26,44 +26,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string cluster_cmd(const cluster& c, const std::string& args) {
-  return "ZONEMESH_BUILD_DIR='" + std::string(ZONEMESH_BINARY_DIR) + "' '" + std::string(ZONEMESH_SOURCE_DIR) +
-         "/scripts/cluster' " + args + " --dir '" + c.dir() + "'";
-}
-
-void stop_process(const cluster& c, const std::string& node, const std::string& process) {
-  auto r = run_command(cluster_cmd(c, "stop --site " + node + " --process " + process));
-  ASSERT_EQ(r.status, 0) << r.output;
-}
-
-void start_process(const cluster& c, const std::string& node, const std::string& process) {
-  auto r = run_command(cluster_cmd(c, "start --site " + node + " --process " + process));
-  ASSERT_EQ(r.status, 0) << r.output;
-}
-
 void kill_replicator(const site& s) {
-  std::ifstream f(s.dir + "/replicator.pid");
-  int pid = 0;
-  f >> pid;
+  const int pid = process_pid(s, "replicator");
   ASSERT_GT(pid, 0);
   kill(pid, SIGKILL);
   for (int i = 0; i < 200 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(10ms);
-}
-
-/// Waits until every site holds the same replicated data (tables and per-zone
-/// state; tombstones are pruned at different moments); true if they do.
-bool converged(const cluster& c, int timeout_ms = 60000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto first = dump_replicated_state(c.at(0).pg, false);
-    bool same = true;
-    for (std::size_t i = 1; i < c.sites().size() && same; ++i) {
-      same = dump_replicated_state(c.at(i).pg, false) == first;
-    }
-    if (same) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
 }
 
 /// When sites do not converge: what each holds, written under
