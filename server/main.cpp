@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api.hpp"
-#include "apply_lock_watch.hpp"
+#include "site_watch.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -86,12 +86,12 @@ int serve(const zonemesh::common::config& cfg) {
 
   server::http_router router;
   server::add_metrics_route(router, metrics);
-  server::apply_lock_watch apply_lock(cfg.database.conninfo, metrics);
-  apply_lock.start();
+  server::site_watch watch(cfg.database.conninfo, metrics);
+  watch.start();
   server::add_health_route(router, [&] {
     auto h = follower.health();
     if (!h.ok) return server::health_status{h.ok, h.reason};
-    auto w = apply_lock.health();
+    auto w = watch.health();
     return server::health_status{w.ok, w.reason};
   });
   server::api api({cfg.database.conninfo, cfg.http.api_key, cfg.server.node}, metrics);

@@ -1,4 +1,4 @@
-#include "apply_lock_watch.hpp"
+#include "site_watch.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -12,7 +12,7 @@
 
 namespace zonemesh::server {
 
-struct apply_lock_watch::impl {
+struct site_watch::impl {
   impl(std::string conninfo_, common::metrics::registry& metrics, std::chrono::milliseconds interval_,
        std::chrono::milliseconds degraded_after_)
       : conninfo(std::move(conninfo_)),
@@ -23,11 +23,19 @@ struct apply_lock_watch::impl {
         longest_wait(metrics.add_gauge("zonemesh_apply_lock_longest_wait_seconds",
                                        "How long the longest-waiting local write has waited for the apply lock")),
         held(metrics.add_gauge("zonemesh_apply_lock_held_seconds",
-                               "How long the transaction holding the apply lock has been open (0: free)")) {}
+                               "How long the transaction holding the apply lock has been open (0: free)")),
+        hlc_ahead(metrics.add_gauge("zonemesh_hlc_ahead_seconds",
+                                    "How far this site's HLC is ahead of its physical clock")),
+        apply_errors(metrics.add_gauge("zonemesh_apply_errors",
+                                       "Peers' source transactions kept aside in zonemesh.apply_errors")),
+        apply_errors_alarm(metrics.add_gauge("zonemesh_apply_errors_alarm",
+                                             "1 while zonemesh.apply_errors is not empty and grew in the last minute")) {}
 
   void run();
   /// One reading; returns the reason /health is degraded, or "".
   std::string read(pqxx::connection& conn);
+  std::string read_apply_lock(pqxx::transaction_base& tx);
+  std::string read_clock_and_errors(pqxx::transaction_base& tx);
 
   std::string conninfo;
   std::chrono::milliseconds interval;
@@ -35,6 +43,9 @@ struct apply_lock_watch::impl {
   common::metrics::gauge& waiting;
   common::metrics::gauge& longest_wait;
   common::metrics::gauge& held;
+  common::metrics::gauge& hlc_ahead;
+  common::metrics::gauge& apply_errors;
+  common::metrics::gauge& apply_errors_alarm;
 
   mutable std::mutex mutex;
   std::condition_variable cv;
@@ -43,8 +54,16 @@ struct apply_lock_watch::impl {
   std::thread thread;
 };
 
-std::string apply_lock_watch::impl::read(pqxx::connection& conn) {
+std::string site_watch::impl::read(pqxx::connection& conn) {
   pqxx::read_transaction tx(conn);
+  std::string reasons;
+  for (const auto& r : {read_apply_lock(tx), read_clock_and_errors(tx)}) {
+    if (!r.empty()) reasons += (reasons.empty() ? "" : "; ") + r;
+  }
+  return reasons;
+}
+
+std::string site_watch::impl::read_apply_lock(pqxx::transaction_base& tx) {
   const auto r = tx.exec1(
       "SELECT waiting, longest_wait_s, coalesce(holder_pid, 0), coalesce(holder_state, ''), "
       "coalesce(nullif(holder_application, ''), 'unnamed'), coalesce(holder_xact_s, 0), "
@@ -74,7 +93,32 @@ std::string apply_lock_watch::impl::read(pqxx::connection& conn) {
   return "";
 }
 
-void apply_lock_watch::impl::run() {
+std::string site_watch::impl::read_clock_and_errors(pqxx::transaction_base& tx) {
+  const auto r = tx.exec1(
+      "SELECT hlc_ahead_ms, max_clock_skew_ms, apply_errors, coalesce(newest_apply_error_s, -1) "
+      "FROM zonemesh.write_health()");
+  const auto ahead_ms = r[0].as<long long>();
+  const auto bound_ms = r[1].as<long long>();
+  const auto errors = r[2].as<long long>();
+  const double newest_s = r[3].as<double>();
+  hlc_ahead.set(static_cast<double>(ahead_ms) / 1000);
+  apply_errors.set(static_cast<double>(errors));
+  const bool growing = errors > 0 && newest_s >= 0 && newest_s < 60;
+  apply_errors_alarm.set(growing ? 1 : 0);
+  std::string out;
+  if (ahead_ms > bound_ms) {
+    out = fmt::format("this site's clock (HLC) is {:.1f} s ahead of its physical clock, beyond the {} ms bound: "
+                      "local writes are refused (see docs/operations.md, \"Clock jumps\")",
+                      static_cast<double>(ahead_ms) / 1000, bound_ms);
+  }
+  if (growing) {
+    out += fmt::format("{}{} peers' transaction(s) kept aside in zonemesh.apply_errors, the newest {:.0f} s ago",
+                       out.empty() ? "" : "; ", errors, newest_s);
+  }
+  return out;
+}
+
+void site_watch::impl::run() {
   std::unique_ptr<pqxx::connection> conn;
   std::string last_logged;
   while (true) {
@@ -96,17 +140,17 @@ void apply_lock_watch::impl::run() {
   }
 }
 
-apply_lock_watch::apply_lock_watch(std::string conninfo, common::metrics::registry& metrics,
+site_watch::site_watch(std::string conninfo, common::metrics::registry& metrics,
                                    std::chrono::milliseconds interval, std::chrono::milliseconds degraded_after)
     : impl_(std::make_unique<impl>(std::move(conninfo), metrics, interval, degraded_after)) {}
 
-apply_lock_watch::~apply_lock_watch() { stop(); }
+site_watch::~site_watch() { stop(); }
 
-void apply_lock_watch::start() {
+void site_watch::start() {
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 
-void apply_lock_watch::stop() {
+void site_watch::stop() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
@@ -115,7 +159,7 @@ void apply_lock_watch::stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-apply_lock_health apply_lock_watch::health() const {
+site_health site_watch::health() const {
   std::lock_guard lock(impl_->mutex);
   return {impl_->reason.empty(), impl_->reason};
 }
