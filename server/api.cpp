@@ -185,7 +185,6 @@ struct stored_record {
   std::string content;
   long long ttl = 0;
   bool disabled = false;
-  bool used = false;
 };
 
 /// The records of an rrset in the request, each content normalized by the
@@ -287,7 +286,7 @@ std::vector<stored_record> stored_rrset(pqxx::work& tx, const std::string& zone,
                       "WHERE zone = $1 AND name = $2 AND type = $3 ORDER BY content, id",
                       zone, name, type)) {
     out.push_back(
-        {row[0].c_str(), row[1].c_str(), row[2].as<long long>(), row[3].as<bool>(), false});
+        {row[0].c_str(), row[1].c_str(), row[2].as<long long>(), row[3].as<bool>()});
   }
   return out;
 }
@@ -300,45 +299,33 @@ void insert_record(pqxx::work& tx, const std::string& zone, const std::string& n
       zone, name, type, ttl, w.content, w.disabled);
 }
 
-/// REPLACE: the rrset becomes exactly `want`, with the smallest change: rows
-/// already right are kept, others updated in place (the SOA row among them),
-/// the rest deleted or inserted.
+/// REPLACE: the rrset becomes exactly `want`, as one decision that a newer
+/// replace made elsewhere overrules whole and an older one never mixes into
+/// (zonemesh.replace_rrset, sql/README.md "The conflict rules"). Without a
+/// TTL the RRset keeps its own.
 void replace_rrset(pqxx::work& tx, const std::string& zone, const std::string& name,
                    const std::string& type, std::optional<long long> ttl,
                    const std::vector<wanted_record>& want) {
-  auto have = stored_rrset(tx, zone, name, type);
-  const long long new_ttl = ttl ? *ttl : (have.empty() ? 3600 : have.front().ttl);
-  std::vector<const wanted_record*> unmatched;
-  for (const auto& w : want) {
-    auto it = std::find_if(have.begin(), have.end(), [&](const stored_record& h) {
-      return !h.used && h.content == w.content;
-    });
-    if (it == have.end()) {
-      unmatched.push_back(&w);
-      continue;
-    }
-    it->used = true;
-    if (it->ttl != new_ttl || it->disabled != w.disabled) {
-      tx.exec_params("UPDATE records SET ttl = $2, disabled = $3 WHERE id = $1::uuid", it->id,
-                     new_ttl, w.disabled);
-    }
+  const auto have = stored_rrset(tx, zone, name, type);
+  long long new_ttl = 3600;
+  if (ttl) {
+    new_ttl = *ttl;
+  } else if (!have.empty()) {
+    new_ttl = std::min_element(have.begin(), have.end(), [](const auto& a, const auto& b) {
+                return a.ttl < b.ttl;
+              })->ttl;
   }
-  std::vector<stored_record*> spare;
-  for (auto& h : have) {
-    if (!h.used) spare.push_back(&h);
-  }
-  // Rows left over beyond what can be rewritten go first, so a CNAME may
-  // replace other data and vice versa.
-  while (spare.size() > unmatched.size()) {
-    tx.exec_params("DELETE FROM records WHERE id = $1::uuid", spare.back()->id);
-    spare.pop_back();
-  }
-  std::size_t i = 0;
-  for (; i < spare.size(); ++i) {
-    tx.exec_params("UPDATE records SET content = $2, ttl = $3, disabled = $4 WHERE id = $1::uuid",
-                   spare[i]->id, unmatched[i]->content, new_ttl, unmatched[i]->disabled);
-  }
-  for (; i < unmatched.size(); ++i) insert_record(tx, zone, name, type, new_ttl, *unmatched[i]);
+  // The same RRset again is no change (external-dns re-sends what it wants).
+  const bool same =
+      !have.empty() && have.size() == want.size() &&
+      std::all_of(have.begin(), have.end(), [&](const stored_record& h) {
+        return h.ttl == new_ttl && std::any_of(want.begin(), want.end(), [&](const wanted_record& w) {
+                 return w.content == h.content && w.disabled == h.disabled;
+               });
+      });
+  if (same) return;
+  tx.exec_params("SELECT zonemesh.replace_rrset($1, $2, $3)", zone, name, type);
+  for (const auto& w : want) insert_record(tx, zone, name, type, new_ttl, w);
 }
 
 std::string random_base64(std::size_t bytes) {
@@ -928,9 +915,8 @@ http_response api::impl::patch_zone(const http_request& req, const std::string& 
       throw api_error(422, "Duplicate RRset " + label + " with changetype: " + changetype);
     }
     const auto ttl = ttl_field(rrset);
-    if (changetype == "DELETE") {
-      tx.exec_params("DELETE FROM records WHERE zone = $1 AND name = $2 AND type = $3", name, owner,
-                     type);
+    if (changetype == "DELETE") {  // a replace with nothing: it covers older adds made elsewhere
+      tx.exec_params("SELECT zonemesh.replace_rrset($1, $2, $3)", name, owner, type);
       write_comments(tx, name, owner, type, rrset, true);
     } else if (changetype == "REPLACE") {
       write_comments(tx, name, owner, type, rrset);

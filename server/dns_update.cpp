@@ -288,17 +288,24 @@ std::uint16_t update_executor::impl::run(pqxx::work& tx, const update_message& u
       list.push_back(row{id, text.type, up.type, up.rdata});
     } else if (up.rrclass == dns::rr_class::any) {
       // A whole RRset, or every RRset of the name; never the apex SOA or NS.
-      std::vector<row> keep;
-      for (const auto& r : list) {
-        const bool protected_rr =
-            at_apex && (r.type_code == dns::rr_type::soa || r.type_code == dns::rr_type::ns);
-        if ((up.type == dns::rr_type::any || r.type_code == up.type) && !protected_rr) {
-          remove(r);
-        } else {
-          keep.push_back(r);
+      // Deleting an RRset replaces it with nothing (zonemesh.replace_rrset):
+      // adds later in this message are the replace's rows, and older adds
+      // made at other sites are covered (sql/README.md "The conflict rules").
+      auto is_protected = [&](std::uint16_t type) {
+        return at_apex && (type == dns::rr_type::soa || type == dns::rr_type::ns);
+      };
+      std::set<std::string> types;
+      if (up.type != dns::rr_type::any) {
+        if (!is_protected(up.type)) types.insert(dns::type_to_string(up.type));
+      } else {
+        for (const auto& r : list) {
+          if (!is_protected(r.type_code)) types.insert(r.type);
         }
       }
-      list = std::move(keep);
+      for (const auto& type : types) {
+        tx.exec_params("SELECT zonemesh.replace_rrset($1, $2, $3)", zone, name, type);
+      }
+      std::erase_if(list, [&](const row& r) { return types.contains(r.type); });
     } else {  // NONE: one RR
       if (up.type == dns::rr_type::soa) continue;
       if (at_apex && up.type == dns::rr_type::ns && count_of(dns::rr_type::ns) <= 1)

@@ -452,23 +452,44 @@ bool secondary_puller::impl::write(const dns::name& apex, const transfer_result&
       for (const auto& rr : t.whole) want(rr);
     }
     want(t.soa);
+    // What is here, against what is wanted; a row this server cannot read
+    // goes by its id. Each RRset that differs is replaced whole
+    // (zonemesh.replace_rrset, sql/README.md "The conflict rules"), so a
+    // refresh at one site and an edit at another never mix.
+    std::map<key_type, std::uint32_t> have;
     std::size_t kept = 0, removed = 0, added = 0;
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[static_cast<int>(i)];
-      auto it = row_keys[i] ? wanted.find(*row_keys[i]) : wanted.end();
-      if (it == wanted.end()) {
-        tx.exec_params("DELETE FROM public.records WHERE id = $1::uuid", r[0].as<std::string>());
+      if (row_keys[i]) {
+        have[*row_keys[i]] = rows[static_cast<int>(i)][3].as<std::uint32_t>();
+      } else {
+        tx.exec_params("DELETE FROM public.records WHERE id = $1::uuid",
+                       rows[static_cast<int>(i)][0].as<std::string>());
         ++removed;
-        continue;
       }
-      if (it->second != r[3].as<std::uint32_t>()) {
-        tx.exec_params("UPDATE public.records SET ttl = $2 WHERE id = $1::uuid",
-                       r[0].as<std::string>(), it->second);
-      }
-      wanted.erase(it);
-      ++kept;
+    }
+    using rrset_id = std::pair<std::string, std::uint16_t>;
+    auto rrset_of = [](const key_type& k) { return rrset_id{std::get<0>(k), std::get<1>(k)}; };
+    std::map<rrset_id, bool> differs;  // every RRset here or wanted
+    for (const auto& [key, ttl] : have) {
+      const auto it = wanted.find(key);
+      ++(it == wanted.end() ? removed : kept);
+      differs[rrset_of(key)] |= it == wanted.end() || it->second != ttl;
     }
     for (const auto& [key, ttl] : wanted) {
+      if (!have.contains(key)) {
+        ++added;
+        differs[rrset_of(key)] = true;
+      } else {
+        differs.try_emplace(rrset_of(key), false);
+      }
+    }
+    for (const auto& [set, changed] : differs) {
+      if (!changed) continue;
+      tx.exec_params("SELECT zonemesh.replace_rrset($1, $2, $3)", zone, set.first,
+                     dns::type_to_string(set.second));
+    }
+    for (const auto& [key, ttl] : wanted) {
+      if (!differs[rrset_of(key)]) continue;
       const auto& [name, type, rdata] = key;
       dns::name owner;
       (void)dns::name::from_text(name, owner);
@@ -481,7 +502,6 @@ bool secondary_puller::impl::write(const dns::name& apex, const transfer_result&
       tx.exec_params(
           "INSERT INTO public.records (zone, name, type, ttl, content) VALUES ($1, $2, $3, $4, $5)",
           zone, name, text.type, ttl, text.content);
-      ++added;
     }
     tx.commit();
     spdlog::info("secondary zone {}: {} serial {}: {} records kept, {} added, {} removed", zone,

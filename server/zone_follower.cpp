@@ -458,7 +458,7 @@ bool zone_follower::impl::catch_up(pqxx::connection& conn) {
           plan.remove = false;
           plan.reload = true;
         }
-      } else if (tbl == "records") {
+      } else if (tbl == "records" || tbl == "rrsets") {  // a replaced RRset names itself in old
         if (!ch[3].is_null()) plan.rrsets.emplace(ch[3].c_str(), ch[4].c_str());
         if (!ch[5].is_null()) plan.rrsets.emplace(ch[5].c_str(), ch[6].c_str());
       }

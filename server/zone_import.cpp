@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -270,33 +271,50 @@ import_result import_zone(pqxx::connection_base& conn, const import_request& req
     if (match->rec.ttl != r.ttl || match->disabled) updates.push_back({match, &r});
   }
 
-  // Deletions first, so that a CNAME may replace other data at its name;
-  // then updates; then inserts, the SOA of a new zone first.
+  // Each RRset the file changes is replaced whole (zonemesh.replace_rrset,
+  // sql/README.md "The conflict rules"): its rows go and the file's are
+  // written, one decision that a newer replace made elsewhere overrules
+  // whole. RRsets the file leaves as they are stay untouched. The SOA, one
+  // row with a fixed id, is updated in place. Replaces first, so that a
+  // CNAME may replace other data at its name; then the inserts, the SOA of
+  // a new zone first.
+  std::set<std::pair<std::string, std::string>> changed;
   for (const auto& s : stored) {
     if (s.used) continue;
-    write_record(tx, s.rec, "delete", "DELETE FROM records WHERE id = $1::uuid", s.id);
+    changed.emplace(s.rec.name, s.rec.type);
     ++result.removed;
   }
   for (const auto& u : updates) {
-    if (u.rec->type == "SOA") {
-      write_record(tx, *u.rec, "update",
-                   "UPDATE records SET ttl = $2, content = $3, disabled = false "
-                   "WHERE id = $1::uuid",
-                   u.row->id, static_cast<long long>(u.rec->ttl), u.rec->content);
-    } else {
-      write_record(tx, *u.rec, "update",
-                   "UPDATE records SET ttl = $2, disabled = false WHERE id = $1::uuid", u.row->id,
-                   static_cast<long long>(u.rec->ttl));
-    }
+    if (u.rec->type != "SOA") changed.emplace(u.rec->name, u.rec->type);
     ++result.updated;
   }
-  std::stable_partition(inserts.begin(), inserts.end(),
-                        [](const text_record* r) { return r->type == "SOA"; });
   for (const auto* r : inserts) {
+    changed.emplace(r->name, r->type);
+    ++result.added;
+  }
+  for (const auto& [name, type] : changed) {
+    if (type == "SOA" || result.created) continue;
+    text_record rrset;
+    rrset.name = name;
+    rrset.type = type;
+    write_record(tx, rrset, "replace", "SELECT zonemesh.replace_rrset($1, $2, $3)", zone, name, type);
+  }
+  for (const auto& u : updates) {
+    if (u.rec->type != "SOA") continue;
+    write_record(tx, *u.rec, "update",
+                 "UPDATE records SET ttl = $2, content = $3, disabled = false WHERE id = $1::uuid",
+                 u.row->id, static_cast<long long>(u.rec->ttl), u.rec->content);
+  }
+  std::vector<const text_record*> writes;
+  for (const auto& r : records) {
+    if (r.type == "SOA" ? result.created : changed.contains({r.name, r.type})) writes.push_back(&r);
+  }
+  std::stable_partition(writes.begin(), writes.end(),
+                        [](const text_record* r) { return r->type == "SOA"; });
+  for (const auto* r : writes) {
     write_record(tx, *r, "insert",
                  "INSERT INTO records (zone, name, type, ttl, content) VALUES ($1, $2, $3, $4, $5)",
                  zone, r->name, r->type, static_cast<long long>(r->ttl), r->content);
-    ++result.added;
   }
 
   try {

@@ -514,7 +514,7 @@ std::vector<record> zone_snapshot::records() const {
       const dns::name owner = n.owner();
       for (const auto& set : n.rrsets()) {
         for (const rr_ref rr : set) {
-          out.push_back(record{owner, set.type, class_in, rr.ttl,
+          out.push_back(record{owner, set.type, class_in, set.ttl,  // one TTL per RRset (RFC 2181 5.2)
                                std::vector<std::uint8_t>(rr.rdata.begin(), rr.rdata.end())});
         }
       }

@@ -109,8 +109,8 @@ TEST_F(Apply, ConcurrentUpdatesOfOneRowConvergeOnTheNewerStamp) {
   auto winner = content(a_, "www.example.com");
   EXPECT_EQ(winner, content(b_, "www.example.com"));
   // The winner is the write with the greatest (hlc, origin) among the three.
-  EXPECT_EQ(sql_value(a_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind = 'write_lost'") != "0" ||
-                sql_value(b_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind = 'write_lost'") != "0",
+  EXPECT_EQ(sql_value(a_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind IN ('write_lost', 'rrset_replaced')") != "0" ||
+                sql_value(b_, "SELECT count(*) FROM zonemesh.conflicts WHERE kind IN ('write_lost', 'rrset_replaced')") != "0",
             true);
   EXPECT_EQ(sql_value(a_, "SELECT hlc = (SELECT max(hlc) FROM zonemesh.changes WHERE tbl = 'records' "
                           "AND key = jsonb_build_object('id', r.id)) FROM records r WHERE name = 'www.example.com'"),
@@ -120,12 +120,16 @@ TEST_F(Apply, ConcurrentUpdatesOfOneRowConvergeOnTheNewerStamp) {
 TEST_F(Apply, EqualClockReadingsAreSettledByOriginEverywhere) {
   ASSERT_EQ(sql_error(a_, "SELECT create_zone('example.com', ARRAY['ns1.example.com'])"), "");
   converge();
-  // Two peers, "pa" and "pb", write the same new row with the same hlc.
+  // Two peers, "pa" and "pb", replace the same RRset with the same hlc:
+  // the greater origin wins, whole, in either order.
   std::string stamp = sql_value(a_, "SELECT zonemesh.physical_hlc() - (1000::bigint << 16)");
   auto tx = [&](const std::string& origin, const std::string& ip) {
-    return R"({"origin": ")" + origin + R"(", "seq": 1, "changes": [{"tbl": "records", "op": "U", "hlc": )" +
-           stamp + R"(, "zone": "example.com", "key": {"id": "00000000-0000-4000-8000-000000000001"},
-             "data": {"id": "00000000-0000-4000-8000-000000000001", "zone": "example.com",
+    std::string id = sql_value(a_, "SELECT zonemesh.record_id('example.com', 'tie.example.com', 'A', '" + ip + "')");
+    return R"({"origin": ")" + origin + R"(", "seq": 1, "changes": [
+             {"tbl": "rrsets", "op": "D", "hlc": )" + stamp + R"(, "zone": "example.com",
+              "key": {"name": "tie.example.com", "type": "A", "zone": "example.com"}},
+             {"tbl": "records", "op": "U", "hlc": )" + stamp + R"(, "zone": "example.com", "key": {"id": ")" + id +
+           R"("}, "data": {"id": ")" + id + R"(", "zone": "example.com",
                       "name": "tie.example.com", "type": "A", "ttl": 60, "content": ")" + ip + R"(",
                       "disabled": false, "modified": "2026-01-01T00:00:00+00:00", "hlc": )" + stamp +
            R"(, "origin": ")" + origin + R"("}}]})";
@@ -161,7 +165,7 @@ TEST_F(Apply, DeleteAgainstUpdateAndNoResurrection) {
   std::string late = R"([{"origin": "late", "seq": 1, "changes": [{"tbl": "records", "op": "U", "hlc": )" +
                      old_stamp + R"(, "zone": "example.com", "key": {"id": ")" + id + R"("},
       "data": {"id": ")" + id + R"(", "zone": "example.com", "name": "x.example.com", "type": "A", "ttl": 5,
-               "content": "192.0.2.99", "disabled": false, "modified": "2026-01-01T00:00:00+00:00",
+               "content": "192.0.2.1", "disabled": false, "modified": "2026-01-01T00:00:00+00:00",
                "hlc": )" + old_stamp + R"(, "origin": "late"}}]}])";
   apply(a_, late);
   EXPECT_EQ(content(a_, "x.example.com"), "");
@@ -372,13 +376,15 @@ TEST_F(Apply, OneZoneCreatedAtTwoSitesAtOnce) {
   converge();
   expect_identical();
   // One zone, one SOA (its id is derived from the zone name, so both
-  // creations wrote the same row and the newer one won), records of both.
+  // creations wrote the same row and the newer one won), one apex NS RRset
+  // (the newer creation's: apex RRsets written with a zone are replaces),
+  // and the other records of both.
   for (const auto& db : {a_, b_, c_}) {
     EXPECT_EQ(sql_value(db, "SELECT count(*) FROM zones WHERE name = 'twice.test'"), "1");
     EXPECT_EQ(sql_value(db, "SELECT count(*) FROM records WHERE zone = 'twice.test' AND type = 'SOA'"), "1");
     EXPECT_EQ(sql_value(db, "SELECT string_agg(content, ',' ORDER BY content) FROM records "
                             "WHERE zone = 'twice.test' AND type = 'NS'"),
-              "ns1.twice.test,ns2.twice.test");
+              "ns2.twice.test");
     EXPECT_EQ(sql_value(db, "SELECT content FROM records WHERE name = 'www.twice.test'"), "192.0.2.1");
   }
   EXPECT_EQ(sql_value(a_, "SELECT split_part(content, ' ', 2) FROM records WHERE zone = 'twice.test' AND type = 'SOA'"),
@@ -470,12 +476,16 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
   ASSERT_EQ(sql_error(a_, "SELECT create_zone('bulk.test', ARRAY['ns1.bulk.test'])"), "");
   converge();
   std::string stamp = sql_value(a_, "SELECT zonemesh.physical_hlc() - (1000::bigint << 16)");
-  auto record = [&](int seq, int n, const std::string& content) {
-    std::string id = "00000000-0000-4000-8000-0000000000" + std::to_string(10 + n);
+  // Ids as every site derives them (sql/015); the null content keeps a fixed one.
+  auto record = [&](int seq, int n, const std::string& content, int ttl = 60) {
+    std::string name = "r" + std::to_string(n) + ".bulk.test";
+    std::string id = content == "null" ? "00000000-0000-4000-8000-000000000099"
+                                       : sql_value(a_, "SELECT zonemesh.record_id('bulk.test', '" + name +
+                                                           "', 'A', " + "'" + content.substr(1, content.size() - 2) + "')");
     std::string h = std::to_string(std::stoll(stamp) + 10 * seq + n);
     return R"({"tbl": "records", "op": "U", "hlc": )" + h + R"(, "zone": "bulk.test", "key": {"id": ")" + id +
-           R"("}, "data": {"id": ")" + id + R"(", "zone": "bulk.test", "name": "r)" + std::to_string(n) +
-           R"(.bulk.test", "type": "A", "ttl": 60, "content": )" + content +
+           R"("}, "data": {"id": ")" + id + R"(", "zone": "bulk.test", "name": ")" + name +
+           R"(", "type": "A", "ttl": )" + std::to_string(ttl) + R"(, "content": )" + content +
            R"(, "disabled": false, "modified": "2026-01-01T00:00:00+00:00", "hlc": )" + h +
            R"(, "origin": "px"}})";
   };
@@ -485,13 +495,13 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
   // Transaction 2's second row has no content: NOT NULL refuses it at write time.
   std::string t1 = tx(1, record(1, 1, "\"192.0.2.1\"") + "," + record(1, 2, "\"192.0.2.2\""));
   std::string t2 = tx(2, record(2, 3, "\"192.0.2.3\"") + "," + record(2, 4, "null"));
-  std::string t3 = tx(3, record(3, 5, "\"192.0.2.5\"") + "," + record(3, 1, "\"192.0.2.11\""));
+  std::string t3 = tx(3, record(3, 5, "\"192.0.2.5\"") + "," + record(3, 1, "\"192.0.2.1\"", 120));
   auto counts = nlohmann::json::parse(apply_set_based(b_, "[" + t1 + "," + t2 + "," + t3 + "]"));
   EXPECT_EQ(counts["applied"], 2);
   EXPECT_EQ(counts["failed"], 1);
   EXPECT_EQ(sql_value(b_, "SELECT string_agg(name || '=' || content, ',' ORDER BY name) FROM records "
                           "WHERE zone = 'bulk.test' AND type = 'A'"),
-            "r1.bulk.test=192.0.2.11,r2.bulk.test=192.0.2.2,r5.bulk.test=192.0.2.5");
+            "r1.bulk.test=192.0.2.1,r2.bulk.test=192.0.2.2,r5.bulk.test=192.0.2.5");
   EXPECT_EQ(sql_value(b_, "SELECT origin_seq FROM zonemesh.apply_errors WHERE origin = 'px'"), "2");
   EXPECT_NE(sql_value(b_, "SELECT error FROM zonemesh.apply_errors WHERE origin = 'px'").find("content"),
             std::string::npos);
@@ -500,10 +510,10 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
                           "WHERE origin = 'px'"),
             "1,3");
   // Each applied change is logged with the row it replaced, as one by one.
-  EXPECT_EQ(sql_value(b_, "SELECT c.old ->> 'content' FROM zonemesh.changelog l JOIN zonemesh.changes c "
+  EXPECT_EQ(sql_value(b_, "SELECT c.old ->> 'ttl' FROM zonemesh.changelog l JOIN zonemesh.changes c "
                           "ON c.entry = l.entry WHERE l.origin = 'px' AND l.origin_seq = 3 "
                           "AND c.data ->> 'name' = 'r1.bulk.test'"),
-            "192.0.2.1");
+            "60");
 
   // The same frame again: what is here is a duplicate, the bad one fails again.
   counts = nlohmann::json::parse(apply_set_based(b_, "[" + t1 + "," + t2 + "," + t3 + "," + t1 + "]"));
@@ -523,7 +533,7 @@ TEST_F(Apply, ABatchWithAChangeThatCannotBeWrittenAppliesEverythingElse) {
   EXPECT_EQ(sql_value(b_, "SELECT count(*) FROM zonemesh.apply_errors"), "0");
   EXPECT_EQ(sql_value(b_, "SELECT string_agg(name || '=' || content, ',' ORDER BY name) FROM records "
                           "WHERE zone = 'bulk.test' AND type = 'A'"),
-            "r1.bulk.test=192.0.2.11,r2.bulk.test=192.0.2.2,r3.bulk.test=192.0.2.3,r4.bulk.test=192.0.2.4,"
+            "r1.bulk.test=192.0.2.1,r2.bulk.test=192.0.2.2,r3.bulk.test=192.0.2.3,r4.bulk.test=192.0.2.4,"
             "r5.bulk.test=192.0.2.5");
   EXPECT_NE(before, dump_replicated_state(b_));
 }

@@ -94,12 +94,16 @@ TEST_F(ZoneFileCli, ImportsARealisticZoneInOneTransaction) {
       << r.output;
   EXPECT_EQ(records("example.com"), example_rows);
   EXPECT_EQ(sql_value(db_, "SELECT kind FROM zones WHERE name = 'example.com'"), "primary");
-  // One transaction: one change-log entry holding the zone row and 22 records.
+  // One transaction: one change-log entry holding the zone row and 22
+  // records, and a replace of each apex RRset (written with the zone).
   EXPECT_EQ(std::stoll(changelog_size()), before + 1);
   EXPECT_EQ(sql_value(db_,
-                      "SELECT count(*) FROM zonemesh.changes WHERE entry = (SELECT entry FROM "
+                      "SELECT count(*) FILTER (WHERE tbl <> 'rrsets') || ' ' || "
+                      "string_agg(key ->> 'type', ',' ORDER BY key ->> 'type') FILTER (WHERE tbl = 'rrsets') "
+                      "FROM zonemesh.changes WHERE entry = (SELECT entry FROM "
                       "zonemesh.changelog ORDER BY pos DESC LIMIT 1)"),
-            "23");
+            "23 " + sql_value(db_, "SELECT string_agg(DISTINCT type, ',' ORDER BY type) FROM records "
+                                   "WHERE zone = 'example.com' AND name = 'example.com'"));
   EXPECT_EQ(sql_value(db_,
                       "SELECT id = zonemesh.soa_id('example.com') FROM records WHERE type = "
                       "'SOA' AND zone = 'example.com'"),
@@ -180,15 +184,17 @@ TEST_F(ZoneFileCli, ReplaceWritesTheMinimalDiff) {
   EXPECT_EQ(id_of("example.com", "SOA"), soa_id);
   EXPECT_EQ(id_of("mail.example.com", "A"), mail_id);
   EXPECT_EQ(id_of("www.example.com", "CNAME"), www_id);
-  // And the one transaction holds exactly those six changes.
+  // And the one transaction holds exactly those changes: a replace of each
+  // RRset the file changed (sql/015), with its rows, and the SOA's update.
   EXPECT_EQ(
       sql_value(db_,
-                "SELECT string_agg(op::text || ' ' || (coalesce(data, old)->>'name') || ' ' || "
+                "SELECT string_agg(CASE tbl WHEN 'rrsets' THEN 'R' ELSE op::text END || ' ' || "
+                "(coalesce(data, old)->>'name') || ' ' || "
                 "(coalesce(data, old)->>'type'), ', ' ORDER BY op, coalesce(data, "
                 "old)->>'name') FROM zonemesh.changes WHERE entry = (SELECT entry FROM "
                 "zonemesh.changelog ORDER BY pos DESC LIMIT 1)"),
-      "D api.dev.example.com A, D ftp.example.com CNAME, U api.dev.example.com A, "
-      "U example.com SOA, U mail.example.com A, U www2.example.com A");
+      "R api.dev.example.com A, R ftp.example.com CNAME, R mail.example.com A, R www2.example.com A, "
+      "U api.dev.example.com A, U example.com SOA, U mail.example.com A, U www2.example.com A");
 }
 
 TEST_F(ZoneFileCli, SyntaxErrorNamesTheLineAndWritesNothing) {
