@@ -57,6 +57,7 @@ struct model {
   std::map<std::pair<std::string, std::string>, std::string> zone_of;
   std::map<std::string, stamp> zone_deleted;                       // zone -> newest delete
   std::map<std::string, stamp> rrset_replaced;                     // "zone name type" -> newest replace
+  std::map<std::string, std::vector<stamp>> rrset_replaces;        // "zone name type" -> every replace
   std::map<std::string, stamp> rrset_tombstones;                   // rrsets key (JSON) -> newest replace
   std::set<std::string> replace_stamps;                            // "zone hlc origin" of every replace
   std::set<std::string> record_stamps;                             // "zone hlc origin" of every records write
@@ -72,6 +73,7 @@ struct model {
       auto rk = rrset_key(k["zone"], k["name"], k["type"]);
       auto it = rrset_replaced.find(rk);
       if (it == rrset_replaced.end() || it->second < s) rrset_replaced[rk] = s;
+      rrset_replaces[rk].push_back(s);
       auto t = rrset_tombstones.find(k.dump());
       if (t == rrset_tombstones.end() || t->second < s) rrset_tombstones[k.dump()] = s;
       replace_stamps.insert(k["zone"].get<std::string>() + " " + std::to_string(s.hlc) + " " + origin);
@@ -121,6 +123,23 @@ struct model {
   std::set<std::string> rrset_tombstone_rows() const {
     std::set<std::string> out;
     for (const auto& [k, s] : rrset_tombstones) out.insert(k + " " + std::to_string(s.hlc) + " " + s.origin);
+    return out;
+  }
+
+  // "zone hlc origin" of the rows that last-writer-wins per row would keep
+  // but that a replace made at another origin removes: whatever the arrival
+  // order, each site removes or drops such a row because of a concurrent
+  // replace, and logs it.
+  std::set<std::string> removed_by_others_replace() const {
+    std::set<std::string> out;
+    for (const auto& [k, v] : newest) {
+      if (v.is_delete || zone_covers(k, v) || !rrset_covers(v)) continue;
+      bool others_only = true;
+      for (const auto& r : rrset_replaces.at(v.rrset)) {
+        if (v.s < r && r.origin == v.s.origin) others_only = false;
+      }
+      if (others_only) out.insert(zone_of.at(k) + " " + std::to_string(v.s.hlc) + " " + v.s.origin);
+    }
     return out;
   }
 
@@ -433,23 +452,37 @@ TEST(ConvergenceProperty, RandomHistoriesConvergeInAnyOrderWithDuplicates) {
         << "the databases agree, but not with last-writer-wins per row and the RRset and zone cover rules";
     ASSERT_EQ(rrset_tombstones_in(a), m.rrset_tombstone_rows()) << "each RRset keeps its newest replace stamp";
     // Every removal by a replace is logged with both stamps: the replace's
-    // (kept) and the removed row's (lost, strictly older).
+    // (kept) and the removed row's, or the older replace's (lost, strictly
+    // older).
+    const auto must_log = m.removed_by_others_replace();
     for (const auto& db : {a, b, c}) {
       pqxx::connection conn(db);
       pqxx::read_transaction tx(conn);
-      for (const auto& row : tx.exec("SELECT zone, kept_hlc, kept_origin, lost_hlc, lost_origin "
+      std::set<std::string> logged_lost;
+      for (const auto& row : tx.exec("SELECT zone, kept_hlc, kept_origin, lost_hlc, lost_origin, tbl "
                                      "FROM zonemesh.conflicts WHERE kind = 'rrset_replaced'")) {
         ++conflicts_logged;
+        if (std::string(row[5].c_str()) == "records") {
+          logged_lost.insert(std::string(row[0].c_str()) + " " + row[3].c_str() + " " + row[4].c_str());
+        }
         std::string zone = row[0].is_null() ? "" : row[0].c_str();
         std::string kept = zone + " " + (row[1].is_null() ? "" : row[1].c_str()) + " " +
                            (row[2].is_null() ? "" : row[2].c_str());
         std::string lost = zone + " " + (row[3].is_null() ? "" : row[3].c_str()) + " " +
                            (row[4].is_null() ? "" : row[4].c_str());
         EXPECT_TRUE(m.replace_stamps.count(kept)) << "kept is not a replace of that zone: " << kept;
-        EXPECT_TRUE(m.record_stamps.count(lost)) << "lost is not a records write of that zone: " << lost;
+        if (std::string(row[5].c_str()) == "rrsets") {
+          EXPECT_TRUE(m.replace_stamps.count(lost)) << "lost is not a replace of that zone: " << lost;
+        } else {
+          EXPECT_TRUE(m.record_stamps.count(lost)) << "lost is not a records write of that zone: " << lost;
+        }
         ASSERT_FALSE(row[1].is_null() || row[3].is_null());
         EXPECT_TRUE((stamp{row[3].as<long long>(), row[4].c_str()} < stamp{row[1].as<long long>(), row[2].c_str()}))
             << "a replace removes only older rows: kept " << kept << ", lost " << lost;
+      }
+      for (const auto& row : must_log) {
+        EXPECT_TRUE(logged_lost.count(row)) << "a row removed by another origin's replace is not logged as "
+                                               "rrset_replaced (zone hlc origin): " << row;
       }
     }
     auto [covered, by_origin] = m.covered_by_replace();
