@@ -635,7 +635,9 @@ json api::impl::zone_json(pqxx::transaction_base& tx, const std::string& zone,
             {"url", std::string(server_url) + "/zones/" + id}};
   if (!with_rrsets) return z;
   std::string sql =
-      "SELECT name, type, ttl, content, disabled FROM records WHERE zone = $1 "
+      // One TTL per RRset, the one the DNS server serves (the lowest).
+      "SELECT name, type, min(ttl) OVER (PARTITION BY name, type), content, disabled FROM records "
+      "WHERE zone = $1 "
       "AND ($2 = '' OR name = $2) AND ($3 = '' OR type = $3) AND ($4 OR NOT disabled) "
       "ORDER BY name, type, content";
   std::string name_filter;

@@ -364,11 +364,18 @@ $$;
 -- The TTL belongs to the RRset: a local write of a row's TTL sets it on
 -- every row of the RRset (each of those updates is stamped and replicated).
 CREATE FUNCTION zonemesh.spread_ttl(r jsonb) RETURNS void
-LANGUAGE sql AS $$
-  UPDATE public.records x SET ttl = (r ->> 'ttl')::integer
-   WHERE x.zone = r ->> 'zone' AND x.name = r ->> 'name' AND x.type = r ->> 'type'
-     AND x.ttl <> (r ->> 'ttl')::integer
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+  -- Probe first: an UPDATE that finds nothing still runs its statement
+  -- triggers, on every row a large import writes.
+  IF EXISTS (SELECT 1 FROM public.records x
+              WHERE x.zone = r ->> 'zone' AND x.name = r ->> 'name' AND x.type = r ->> 'type'
+                AND x.ttl <> (r ->> 'ttl')::integer) THEN
+    UPDATE public.records x SET ttl = (r ->> 'ttl')::integer
+     WHERE x.zone = r ->> 'zone' AND x.name = r ->> 'name' AND x.type = r ->> 'type'
+       AND x.ttl <> (r ->> 'ttl')::integer;
+  END IF;
+END $$;
 
 -- AFTER INSERT/UPDATE/DELETE: log the change; a delete leaves a tombstone,
 -- and a zone's deletion takes the zone's rows with it. For records: an
@@ -759,8 +766,10 @@ ALTER FUNCTION zonemesh.apply_batch(jsonb) SET jit = off;
 -- one: the newest version is kept, the others logged as 'duplicate_merged'.
 -- Change-log entries and tombstones still to be sent or matched follow.
 ----------------------------------------------------------------------------
-DO $upgrade$
+CREATE FUNCTION zonemesh.rekey_records() RETURNS void
+LANGUAGE plpgsql AS $upgrade$
 BEGIN
+  PERFORM zonemesh.lock_apply();
   PERFORM set_config('zonemesh.applying', 'on', true);
   CREATE TEMP TABLE zm_rekey ON COMMIT DROP AS
     SELECT r.id, zonemesh.record_id(r.zone, r.name, r.type, r.content) AS new_id, r.zone, r.hlc, r.origin
@@ -818,4 +827,7 @@ BEGIN
    WHERE tb.tbl = 'records' AND tb.key = jsonb_build_object('id', r.id)
      AND NOT zonemesh.newer(r.hlc, r.origin, tb.hlc, tb.origin);
   PERFORM set_config('zonemesh.applying', 'off', true);
+  DROP TABLE zm_rekey, zm_keep, zm_tombs;
 END $upgrade$;
+
+DO $$ BEGIN PERFORM zonemesh.rekey_records(); END $$;

@@ -206,28 +206,25 @@ TEST(Replication, ConflictingWritesConvergeOnTheSameWinnerEverywhere) {
   std::this_thread::sleep_for(5ms);
   ASSERT_EQ(sql_error(s2.pg, "UPDATE records SET content = '192.0.2.22' WHERE name = 'same.example.com'"), "");
   ASSERT_EQ(sql_error(s2.pg, "UPDATE records SET ttl = 7 WHERE name = 'delupd.example.com'"), "");
-  ASSERT_EQ(sql_error(s1.pg, "DELETE FROM records WHERE name = 'upddel.example.com'"), "");
+  ASSERT_EQ(sql_error(s1.pg, "SELECT delete_rrset('example.com', 'upddel.example.com', 'A')"), "");
   ASSERT_EQ(sql_error(s2.pg, insert_a("doomed.test", "late", "192.0.2.44")), "");
   ASSERT_EQ(sql_error(s2.pg, "SELECT create_zone('twice.test', ARRAY['ns2.twice.test'])"), "");
   start_process(c, "site2", "replicator");
   ASSERT_TRUE(converged(c));
   for (const auto& s : c.sites()) {
-    // site2 wrote "same" last: its new content for the RRset's only record
-    // is a replace, newer than site1's, and wins whole; the later update of
-    // delupd brings it back. upddel: site2's new content is a new row (ids
-    // follow the content) made by a replace, and site1's later DELETE
-    // removed the row it knew (192.0.2.3), which is a per-row delete, not a
-    // replace: site2's row stays (sql/README.md).
+    // site2 wrote "same" last: its new content wins, whole (a one-record
+    // RRset's new content is a replace); the later update of delupd brings
+    // it back; the later deletion of the upddel RRset removes it, site2's
+    // earlier new content included.
     EXPECT_EQ(dig_until(s, "+short same.example.com A", "192.0.2.22"), "192.0.2.22") << s.node;
     EXPECT_EQ(dig_until(s, "+short delupd.example.com A", "192.0.2.2"), "192.0.2.2") << s.node;
-    EXPECT_EQ(dig_until(s, "+short upddel.example.com A", "192.0.2.33"), "192.0.2.33") << s.node;
+    EXPECT_EQ(dig_until(s, "+short upddel.example.com A", ""), "") << s.node;
     // The record written into doomed.test after its deletion is kept but the
-    // zone stays deleted; twice.test is one zone with one SOA and one apex NS
-    // RRset.
+    // zone stays deleted; twice.test is one zone with one SOA and the newer
+    // creation's NS RRset.
     EXPECT_EQ(sql_value(s.pg, "SELECT count(*) FROM zones WHERE name = 'doomed.test'"), "0");
     EXPECT_NE(dig(s, "late.doomed.test A").find("status: REFUSED"), std::string::npos);
     EXPECT_EQ(sql_value(s.pg, "SELECT count(*) FROM records WHERE zone = 'twice.test' AND type = 'SOA'"), "1");
-    // The apex NS RRset is the newer creation's (site2's), whole.
     EXPECT_EQ(dig_until(s, "+short twice.test NS | sort", "ns2.twice.test."), "ns2.twice.test.");
   }
   EXPECT_NE(sql_value(s1.pg, "SELECT count(*) FROM zonemesh.conflicts"), "0");
