@@ -4,9 +4,10 @@
 -- Until 014 every decision was per row: two sites that replaced the same
 -- RRset while cut off from each other both kept their new rows, and every
 -- site then served the union. Now:
---   - a record's id is derived from what it is (zone, owner, type, content;
---     for SOA, CNAME and DNAME, which hold one record per name, from zone,
---     owner and type), so the same record added at two sites is one row;
+--   - a record's id is derived from what it is when it is added (zone,
+--     owner, type, content; for SOA, CNAME and DNAME, which hold one record
+--     per name, zone, owner and type), so the same record added at two sites
+--     is one row;
 --   - replacing an RRset is one decision: it stamps the RRset (zone, owner,
 --     type) with (hlc, origin), kept as a tombstone of the pseudo-table
 --     'rrsets'; at every site, in any arrival order, rows of the RRset whose
@@ -87,9 +88,21 @@ BEGIN
   ON CONFLICT (tbl, key) DO UPDATE
     SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, deleted_at = now()
     WHERE zonemesh.newer(EXCLUDED.hlc, EXCLUDED.origin, tb.hlc, tb.origin);
-  -- old names the RRset, so this site's DNS server re-reads it.
+  -- data.saw: the stamps of the rows this replace removes, here or earlier
+  -- in the transaction; a site that removes any other row for it logs a
+  -- conflict (a write the replace was made without). old names the RRset,
+  -- so this site's DNS server re-reads it.
   INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone)
-  VALUES (e, 'rrsets', 'D', k, NULL, jsonb_build_object('name', n, 'type', t), stamp, z);
+  VALUES (e, 'rrsets', 'D', k,
+          jsonb_build_object('saw', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(x.hlc, x.origin) ORDER BY x.hlc, x.origin)
+              FROM (SELECT r.hlc, r.origin FROM public.records r
+                     WHERE r.zone = z AND r.name = n AND r.type = t
+                    UNION
+                    SELECT (c.old ->> 'hlc')::bigint, c.old ->> 'origin' FROM zonemesh.changes c
+                     WHERE c.entry = e AND c.tbl = 'records' AND c.op = 'D' AND c.zone = z
+                       AND c.old ->> 'name' = stamp_rrset_replace.n AND c.old ->> 'type' = t) x), '[]'::jsonb)),
+          jsonb_build_object('name', n, 'type', t), stamp, z);
   INSERT INTO zonemesh.open_rrsets AS o (entry, zone, name, type, kind, hlc)
   VALUES (e, z, n, t, 'R', stamp)
   ON CONFLICT (entry, zone, name, type) DO UPDATE SET kind = 'R', hlc = EXCLUDED.hlc;
@@ -124,14 +137,6 @@ BEGIN
   PERFORM set_config('zonemesh.purging', 'off', true);
   RETURN stamp;
 END $$;
-
--- The stamp of the running transaction's replace of RRset (z, n, t), or NULL.
-CREATE FUNCTION zonemesh.open_replace_stamp(z text, n text, t text) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-  SELECT o.hlc FROM zonemesh.open_rrsets o
-   WHERE o.entry = nullif(current_setting('zonemesh.entry', true), '')::bigint
-     AND o.zone = z AND o.name = n AND o.type = t AND o.kind = 'R'
-$$;
 
 -- The stamp a local insert into RRset (z, n, t) takes from a replace of the
 -- running transaction, or NULL. An insert into an RRset the transaction
@@ -251,11 +256,12 @@ BEGIN
       OLD.name USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  -- The id follows from the record: whatever was given is replaced, and an
-  -- update that changes what the record is moves it to its new id.
-  NEW.id := zonemesh.record_id(NEW.zone, NEW.name, NEW.type, NEW.content);
-  IF TG_OP = 'INSERT' OR NEW.id <> OLD.id THEN
-    SELECT r.content INTO other FROM public.records r WHERE r.id = NEW.id;
+  -- An added record's id follows from the record, whatever was given; an
+  -- update keeps the row's id (a new content is the same record changed,
+  -- settled per row against other changes of it).
+  IF TG_OP = 'INSERT' THEN
+    NEW.id := zonemesh.record_id(NEW.zone, NEW.name, NEW.type, NEW.content);
+    SELECT r.content, r.name, r.type INTO other FROM public.records r WHERE r.id = NEW.id;
     IF FOUND THEN
       IF NEW.type = 'SOA' THEN
         RAISE EXCEPTION 'zone % already has a SOA record ("%"); update it instead of inserting another',
@@ -263,10 +269,16 @@ BEGIN
       ELSIF NEW.type IN ('CNAME', 'DNAME') THEN
         RAISE EXCEPTION '%: % already has a % record ("%"); update it, or replace the RRset with set_rrset()',
           what, NEW.name, NEW.type, other.content USING ERRCODE = 'unique_violation';
+      ELSIF (other.name, other.type, other.content) = (NEW.name, NEW.type, NEW.content) THEN
+        RAISE EXCEPTION '%: the record "%" exists already', what, NEW.content
+          USING ERRCODE = 'unique_violation';
       END IF;
-      RAISE EXCEPTION '%: the record "%" exists already', what, NEW.content
-        USING ERRCODE = 'unique_violation';
+      -- The id is taken by a row whose content was changed since it was
+      -- added: this one gets an id of its own.
+      NEW.id := gen_random_uuid();
     END IF;
+  ELSIF NEW.id <> OLD.id THEN
+    RAISE EXCEPTION '%: a record id cannot change', what USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
   -- Checks across rows at one owner name. Two sessions can pass them at
@@ -289,6 +301,15 @@ BEGIN
       IF FOUND THEN
         RAISE EXCEPTION '%: a DNAME cannot be beside NS at %, below the apex (there is % "%")',
           what, NEW.name, other.type, other.content USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.name, NEW.type, NEW.content) IS DISTINCT FROM (OLD.name, OLD.type, OLD.content) THEN
+      PERFORM 1 FROM public.records r
+       WHERE r.zone = NEW.zone AND r.name = NEW.name AND r.type = NEW.type
+         AND r.content = NEW.content AND r.id <> NEW.id AND NOT r.disabled;
+      IF FOUND THEN
+        RAISE EXCEPTION '%: the record "%" exists already', what, NEW.content
+          USING ERRCODE = 'unique_violation';
       END IF;
     END IF;
   END IF;
@@ -327,13 +348,6 @@ BEGIN
   IF TG_TABLE_NAME = 'records' THEN
     IF TG_OP = 'INSERT' OR (r ->> 'name', r ->> 'type') IS DISTINCT FROM (OLD.name, OLD.type) THEN
       replaced := zonemesh.replace_stamp_for_insert(z, r ->> 'name', r ->> 'type');
-    ELSIF r ->> 'id' <> OLD.id::text
-          AND NOT EXISTS (SELECT 1 FROM public.records x WHERE x.zone = z AND x.name = OLD.name
-                             AND x.type = OLD.type AND x.id <> OLD.id) THEN
-      -- A new content for the RRset's only record: the RRset is emptied and
-      -- written, a replace (rule 3), so two sites editing it decide whole.
-      replaced := coalesce(zonemesh.open_replace_stamp(z, OLD.name, OLD.type),
-                           zonemesh.stamp_rrset_replace(z, OLD.name, OLD.type));
     END IF;
     IF replaced IS NULL THEN
       floor := greatest(floor, coalesce(zonemesh.tombstone_hlc('rrsets', zonemesh.rrset_key(z, r ->> 'name', r ->> 'type')) + 1, 0));
@@ -378,10 +392,10 @@ BEGIN
 END $$;
 
 -- AFTER INSERT/UPDATE/DELETE: log the change; a delete leaves a tombstone,
--- and a zone's deletion takes the zone's rows with it. For records: an
--- update that moved a row to a new id is its old id's deletion and the new
--- id's write; a delete that empties an RRset is noted (an insert into it in
--- the same transaction is a replace); a TTL written to a row is the RRset's.
+-- and a zone's deletion takes the zone's rows with it. For records: a delete
+-- (or an update to another name or type) that empties an RRset is noted (an
+-- insert into it later in the transaction is a replace); a TTL written to a
+-- row is the RRset's.
 CREATE OR REPLACE FUNCTION zonemesh.capture_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -390,23 +404,15 @@ DECLARE
   z text;
   stamp bigint;
   me text;
-  moved boolean := false;
 BEGIN
   IF zonemesh.internal_write() THEN RETURN NULL; END IF;
   me := zonemesh.node_id();
-  IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'records' THEN
-    moved := to_jsonb(NEW) ->> 'id' <> to_jsonb(OLD) ->> 'id';
-  END IF;
-  IF TG_OP = 'DELETE' OR moved THEN
+  IF TG_OP = 'DELETE' THEN
     r := to_jsonb(OLD);
     k := zonemesh.row_key(TG_TABLE_NAME, r);
     z := zonemesh.row_zone(TG_TABLE_NAME, r);
-    IF moved THEN
-      stamp := greatest(NEW.hlc, coalesce(zonemesh.tombstone_hlc(TG_TABLE_NAME, k) + 1, 0));
-    ELSE
-      stamp := greatest(zonemesh.hlc_now(), OLD.hlc + 1,
-                        coalesce(zonemesh.tombstone_hlc(TG_TABLE_NAME, k) + 1, 0));
-    END IF;
+    stamp := greatest(zonemesh.hlc_now(), OLD.hlc + 1,
+                      coalesce(zonemesh.tombstone_hlc(TG_TABLE_NAME, k) + 1, 0));
     PERFORM zonemesh.hlc_observe(stamp);
     INSERT INTO zonemesh.tombstones AS t (tbl, key, hlc, origin, zone)
     VALUES (TG_TABLE_NAME, k, stamp, me, z)
@@ -420,30 +426,32 @@ BEGIN
     ELSIF TG_TABLE_NAME = 'records' THEN
       PERFORM zonemesh.note_emptied_rrset(r ->> 'zone', r ->> 'name', r ->> 'type');
     END IF;
-    IF NOT moved THEN
-      RETURN NULL;
-    END IF;
+    RETURN NULL;
   END IF;
 
   r := to_jsonb(NEW);
   INSERT INTO zonemesh.changes (entry, tbl, op, key, data, old, hlc, zone)
   VALUES (zonemesh.local_entry(), TG_TABLE_NAME, 'U', zonemesh.row_key(TG_TABLE_NAME, r), r,
-          CASE WHEN TG_OP = 'UPDATE' AND NOT moved THEN to_jsonb(OLD) END, NEW.hlc,
-          zonemesh.row_zone(TG_TABLE_NAME, r));
+          CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END, NEW.hlc, zonemesh.row_zone(TG_TABLE_NAME, r));
   IF TG_TABLE_NAME = 'zones' AND TG_OP = 'INSERT' THEN
     -- Apex RRsets written with the zone's creation are replaces: a zone
     -- created at two sites keeps the newer creation's NS RRset.
     PERFORM set_config('zonemesh.new_zones',
                        coalesce(current_setting('zonemesh.new_zones', true), '') || '|' || (r ->> 'name') || '|', true);
   ELSIF TG_TABLE_NAME = 'records' THEN
+    IF TG_OP = 'UPDATE' THEN
+      IF (r ->> 'name', r ->> 'type') <> (OLD.name, OLD.type) THEN
+        PERFORM zonemesh.note_emptied_rrset(OLD.zone, OLD.name, OLD.type);
+      END IF;
+    END IF;
     PERFORM zonemesh.spread_ttl(r);
   END IF;
   RETURN NULL;
 END $$;
 
--- At COMMIT (003, 014): the zone's SOA, the CNAME rule, DNAME beside NS, and
--- the apex NS RRset, which can be replaced but not deleted. Identical
--- records need no check any more: they have one id.
+-- At COMMIT (003, 014): the zone's SOA, the CNAME rule, DNAME beside NS, no
+-- two identical enabled records, and the apex NS RRset, which can be
+-- replaced but not deleted.
 CREATE OR REPLACE FUNCTION zonemesh.check_entry(e bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -496,6 +504,20 @@ BEGIN
     RAISE EXCEPTION 'record % %: a DNAME cannot be beside NS at %, below the apex (there is % "%")',
       bad.name, bad.type, bad.name, bad.other_type, bad.other_content USING ERRCODE = 'integrity_constraint_violation';
   END IF;
+  SELECT r.name, r.type, r.content INTO bad
+    FROM zonemesh.changes c
+    JOIN public.records r ON r.id = (c.key ->> 'id')::uuid AND NOT r.disabled
+   WHERE c.entry = e AND c.tbl = 'records' AND c.op = 'U'
+     AND (c.old IS NULL OR (c.old ->> 'name', c.old ->> 'type', c.old ->> 'content', (c.old ->> 'disabled')::boolean)
+                           IS DISTINCT FROM (r.name, r.type, r.content, false))
+     AND EXISTS (SELECT 1 FROM public.records o
+                  WHERE o.zone = r.zone AND o.name = r.name AND o.type = r.type AND o.content = r.content
+                    AND o.id <> r.id AND NOT o.disabled)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'record % %: the record "%" exists already', bad.name, bad.type, bad.content
+      USING ERRCODE = 'unique_violation';
+  END IF;
 END $$;
 
 ----------------------------------------------------------------------------
@@ -533,8 +555,18 @@ BEGIN
   VALUES ('rrsets', k, h, ch_origin, z)
   ON CONFLICT (tbl, key) DO UPDATE
     SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, zone = EXCLUDED.zone, deleted_at = now();
-  DELETE FROM public.records r
-   WHERE r.zone = z AND r.name = n AND r.type = t AND zonemesh.newer(h, ch_origin, r.hlc, r.origin);
+  -- Rows older than the replace go; those it was made without are logged
+  -- (a snapshot's tombstone says nothing of what it saw: not logged).
+  WITH gone AS (
+    DELETE FROM public.records r
+     WHERE r.zone = z AND r.name = n AND r.type = t AND zonemesh.newer(h, ch_origin, r.hlc, r.origin)
+    RETURNING r.id, r.hlc, r.origin)
+  INSERT INTO zonemesh.conflicts (kind, tbl, key, zone, kept_hlc, kept_origin, lost_hlc, lost_origin, detail)
+  SELECT 'rrset_replaced', 'records', jsonb_build_object('id', g.id), z, h, ch_origin, g.hlc, g.origin,
+         'removed by a replace of the RRset made without it'
+    FROM gone g
+   WHERE jsonb_typeof(ch -> 'data' -> 'saw') = 'array'
+     AND NOT (ch -> 'data' -> 'saw') @> jsonb_build_array(jsonb_build_array(g.hlc, g.origin));
   ok := true;
 END $$;
 
@@ -549,7 +581,6 @@ DECLARE
   d jsonb := ch -> 'data';
   h bigint := (ch ->> 'hlc')::bigint;
   z text := ch ->> 'zone';
-  want uuid;
   cur record;
   tomb record;
   ztomb record;
@@ -570,21 +601,14 @@ BEGIN
     RAISE EXCEPTION 'change % carries a stamp that differs from its row''s', ch;
   END IF;
   IF ctbl = 'records' THEN
-    -- A record's id follows from the record (a site from before 015 may
-    -- still send the old random id: it is applied to the derived one).
-    IF op = 'U' THEN
-      want := zonemesh.record_id(d ->> 'zone', d ->> 'name', d ->> 'type', d ->> 'content');
-      IF want IS NULL THEN
-        RAISE EXCEPTION 'malformed record change %', ch;
-      END IF;
-      IF k ->> 'id' IS DISTINCT FROM want::text THEN
-        k := jsonb_build_object('id', want);
-        d := d || k;
-      END IF;
-    ELSE
-      SELECT jsonb_build_object('id', m.new_id) INTO k
-        FROM zonemesh.record_id_map m WHERE m.old_id = ch -> 'key' ->> 'id';
-      k := coalesce(k, ch -> 'key');
+    -- A change made before 015 with a record's old id is applied to its id
+    -- now (rekey_records).
+    SELECT jsonb_build_object('id', m.new_id) INTO k
+      FROM zonemesh.record_id_map m WHERE m.old_id = ch -> 'key' ->> 'id';
+    IF k IS NULL THEN
+      k := ch -> 'key';
+    ELSIF op = 'U' THEN
+      d := d || k;
     END IF;
   END IF;
 
@@ -681,13 +705,9 @@ LANGUAGE sql STABLE AS $$
         ON c.op = 'U' AND tb.tbl = 'rrsets'
        AND tb.key = zonemesh.rrset_key(c.zone, c.data ->> 'name', c.data ->> 'type')
      WHERE x.i BETWEEN first_i AND last_i AND c.tbl = 'records'
-       AND CASE WHEN c.op = 'U'
-                THEN c.key ->> 'id' IS DISTINCT FROM
-                       zonemesh.record_id(c.data ->> 'zone', c.data ->> 'name', c.data ->> 'type',
-                                          c.data ->> 'content')::text
-                     OR (tb.hlc IS NOT NULL
-                         AND zonemesh.newer(tb.hlc, tb.origin, (c.hlc #>> '{}')::bigint, x.tx ->> 'origin'))
-                ELSE EXISTS (SELECT 1 FROM zonemesh.record_id_map m WHERE m.old_id = c.key ->> 'id') END)
+       AND ((tb.hlc IS NOT NULL
+             AND zonemesh.newer(tb.hlc, tb.origin, (c.hlc #>> '{}')::bigint, x.tx ->> 'origin'))
+            OR EXISTS (SELECT 1 FROM zonemesh.record_id_map m WHERE m.old_id = c.key ->> 'id')))
 $$;
 
 CREATE OR REPLACE FUNCTION zonemesh.bulk_eligible(tx jsonb) RETURNS boolean
@@ -788,7 +808,7 @@ BEGIN
   SELECT id::text, new_id FROM zm_rekey WHERE id <> new_id;
   UPDATE public.records r SET id = k.new_id FROM zm_keep k WHERE r.id = k.id AND k.id <> k.new_id;
 
-  -- Deletes in the change-log name the row they deleted (old): their new id.
+  -- A row deleted before the upgrade: its id as its last content gives it.
   INSERT INTO zonemesh.record_id_map (old_id, new_id)
   SELECT DISTINCT ON (c.key ->> 'id') c.key ->> 'id',
          zonemesh.record_id(c.old ->> 'zone', c.old ->> 'name', c.old ->> 'type', c.old ->> 'content')
@@ -798,18 +818,13 @@ BEGIN
          zonemesh.record_id(c.old ->> 'zone', c.old ->> 'name', c.old ->> 'type', c.old ->> 'content')::text
   ON CONFLICT (old_id) DO NOTHING;
 
-  -- The change-log, as it will be sent: writes by their content, deletes
-  -- through the map.
+  -- The change-log, as it will be sent: every change of a record follows
+  -- its row's id.
   UPDATE zonemesh.changes c
-     SET key = jsonb_build_object('id', n.id), data = c.data || jsonb_build_object('id', n.id)
-    FROM (SELECT c2.entry, c2.n,
-                 zonemesh.record_id(c2.data ->> 'zone', c2.data ->> 'name', c2.data ->> 'type',
-                                    c2.data ->> 'content') AS id
-            FROM zonemesh.changes c2 WHERE c2.tbl = 'records' AND c2.op = 'U') n
-   WHERE c.entry = n.entry AND c.n = n.n AND c.key ->> 'id' IS DISTINCT FROM n.id::text;
-  UPDATE zonemesh.changes c SET key = jsonb_build_object('id', m.new_id)
+     SET key = jsonb_build_object('id', m.new_id),
+         data = CASE WHEN c.data IS NULL THEN NULL ELSE c.data || jsonb_build_object('id', m.new_id) END
     FROM zonemesh.record_id_map m
-   WHERE c.tbl = 'records' AND c.op = 'D' AND c.key ->> 'id' = m.old_id;
+   WHERE c.tbl = 'records' AND c.key ->> 'id' = m.old_id;
 
   -- Tombstones: the newest per new id; a row older than its tombstone goes.
   CREATE TEMP TABLE zm_tombs ON COMMIT DROP AS

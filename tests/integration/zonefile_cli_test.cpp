@@ -189,9 +189,9 @@ TEST_F(ZoneFileCli, ReplaceWritesTheMinimalDiff) {
   EXPECT_EQ(
       sql_value(db_,
                 "SELECT string_agg(CASE tbl WHEN 'rrsets' THEN 'R' ELSE op::text END || ' ' || "
-                "(coalesce(data, old)->>'name') || ' ' || "
-                "(coalesce(data, old)->>'type'), ', ' ORDER BY op, coalesce(data, "
-                "old)->>'name') FROM zonemesh.changes WHERE entry = (SELECT entry FROM "
+                "coalesce(data ->> 'name', old ->> 'name') || ' ' || "
+                "coalesce(data ->> 'type', old ->> 'type'), ', ' ORDER BY op, "
+                "coalesce(data ->> 'name', old ->> 'name')) FROM zonemesh.changes WHERE entry = (SELECT entry FROM "
                 "zonemesh.changelog ORDER BY pos DESC LIMIT 1)"),
       "R api.dev.example.com A, R ftp.example.com CNAME, R mail.example.com A, R www2.example.com A, "
       "U api.dev.example.com A, U example.com SOA, U mail.example.com A, U www2.example.com A");
