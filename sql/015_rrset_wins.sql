@@ -16,7 +16,9 @@
 --     stamp exactly, so a newer replace wins whole and an older one loses
 --     whole. It travels as one change:
 --       {"tbl": "rrsets", "op": "D", "key": {"name": N, "type": T, "zone": Z},
---        "hlc": R, "zone": Z}
+--        "hlc": R, "zone": Z, "data": {"saw": [[hlc, origin], ...]}}
+--     where saw lists the rows the replace removed at its origin (a site
+--     that removes any other row for it logs a conflict);
 --   - adds merge, as before: a new row of an RRset replaces nothing.
 --   - the TTL belongs to the RRset: a local write that sets a row's TTL sets
 --     it on every row of the RRset.

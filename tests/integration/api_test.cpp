@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -723,6 +724,129 @@ TEST_F(Api, TheWebUiIsServedWithoutTheKeyAndLocksScriptsDown) {
   EXPECT_EQ(page.body.find(key()), std::string::npos);
   EXPECT_EQ(http_get(s1().http_port, "/ui/app.js").status, 200);
   EXPECT_EQ(http_get(s1().http_port, "/ui/nonexistent.js").status, 404);
+}
+
+/// Stops or starts one process of one site of the API tests' cluster.
+bool cluster_process(const std::string& verb, const std::string& node, const std::string& process,
+                     const std::string& dir) {
+  auto r = run_command("ZONEMESH_BUILD_DIR='" + std::string(ZONEMESH_BINARY_DIR) + "' '" +
+                       std::string(ZONEMESH_SOURCE_DIR) + "/scripts/cluster' " + verb + " --site " + node +
+                       " --process " + process + " --dir '" + dir + "'");
+  EXPECT_EQ(r.status, 0) << r.output;
+  return r.status == 0;
+}
+
+/// The RRset's TTL and sorted record contents as one site's API lists them
+/// ("" when it has none).
+std::string listed_rrset(const site& at, const std::string& key, const std::string& zone,
+                         const std::string& name) {
+  auto r = http_call(at.http_port, "GET",
+                     zones_url + "/" + zone + "?rrset_name=" + name + "&rrset_type=A", "",
+                     {"X-API-Key: " + key});
+  if (r.status != 200) return "status " + std::to_string(r.status);
+  json z = json::parse(r.body, nullptr, false);
+  if (!z.is_object() || !z.contains("rrsets") || z["rrsets"].empty()) return "";
+  const json& set = z["rrsets"][0];
+  std::vector<std::string> contents;
+  for (const auto& rec : set["records"]) contents.push_back(rec["content"]);
+  std::sort(contents.begin(), contents.end());
+  std::string out = std::to_string(set["ttl"].get<long long>());
+  for (const auto& c : contents) out += " " + c;
+  return out;
+}
+
+// Two clients replace one RRset at two sites that cannot see each other;
+// after the link is back, every site has one client's RRset, never a mix.
+TEST_F(Api, ConcurrentReplacesAtTwoSitesEndWithOneClientsRRsetEverywhere) {
+  call_json("POST", zones_url, 201,
+            R"({"name":"concurrent.test.", "kind": "Native", "nameservers": ["ns1.concurrent.test."]})");
+  ASSERT_EQ(dig_until(s2(), "+short concurrent.test NS", "ns1.concurrent.test.", 20000), "ns1.concurrent.test.");
+  auto replace = [&](const site& at, const std::string& name, int ttl, const std::vector<std::string>& ips) {
+    std::string records;
+    for (const auto& ip : ips) {
+      records += std::string(records.empty() ? "" : ",") + R"({"content": ")" + ip + R"(", "disabled": false})";
+    }
+    return call("PATCH", zones_url + "/concurrent.test.",
+                R"({"rrsets": [{"name": ")" + name + R"(", "type": "A", "ttl": )" + std::to_string(ttl) +
+                    R"(, "changetype": "REPLACE", "records": [)" + records + "]}]}",
+                &at)
+        .status;
+  };
+  const std::vector<std::string> names = {"seq.concurrent.test.", "c0.concurrent.test.", "c1.concurrent.test.",
+                                          "c2.concurrent.test.", "c3.concurrent.test."};
+  // One record to start with; the clients replace it with two and with one
+  // (a replace done by rewriting rows in place would leave a mix).
+  for (const auto& n : names) EXPECT_EQ(replace(s1(), n, 120, {"192.0.2.100"}), 204);
+  for (const auto& n : names) {
+    EXPECT_EQ(dig_until(s2(), "+short " + n + " A", "192.0.2.100", 20000), "192.0.2.100");
+  }
+  const std::string client1 = "300 192.0.2.1 192.0.2.3", client2 = "600 192.0.2.2";
+  ASSERT_TRUE(cluster_process("stop", "site2", "replicator", cluster_->dir()));
+  // One after the other: the later client's RRset wins.
+  EXPECT_EQ(replace(s1(), names[0], 300, {"192.0.2.1", "192.0.2.3"}), 204);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(replace(s2(), names[0], 600, {"192.0.2.2"}), 204);
+  // At the same moment: either may win, but whole.
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    std::thread other([&] { EXPECT_EQ(replace(s2(), names[i], 600, {"192.0.2.2"}), 204); });
+    EXPECT_EQ(replace(s1(), names[i], 300, {"192.0.2.1", "192.0.2.3"}), 204);
+    other.join();
+  }
+  EXPECT_EQ(listed_rrset(s1(), key(), "concurrent.test.", names[0]), client1);
+  EXPECT_EQ(listed_rrset(s2(), key(), "concurrent.test.", names[0]), client2);
+  ASSERT_TRUE(cluster_process("start", "site2", "replicator", cluster_->dir()));
+
+  // Wait until both sites list the same RRsets.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto same = [&] {
+    for (const auto& n : names) {
+      if (listed_rrset(s1(), key(), "concurrent.test.", n) != listed_rrset(s2(), key(), "concurrent.test.", n)) {
+        return false;
+      }
+    }
+    return dump_replicated_state(s1().pg, false) == dump_replicated_state(s2().pg, false);
+  };
+  while (!same() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(same()) << "the sites do not converge";
+  EXPECT_EQ(listed_rrset(s1(), key(), "concurrent.test.", names[0]), client2) << "the later replace wins";
+  EXPECT_EQ(dig_until(s1(), "+short " + names[0] + " A | sort", "192.0.2.2"), "192.0.2.2");
+  EXPECT_EQ(dig_until(s2(), "+short " + names[0] + " A | sort", "192.0.2.2"), "192.0.2.2");
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    const std::string got = listed_rrset(s1(), key(), "concurrent.test.", names[i]);
+    EXPECT_TRUE(got == client1 || got == client2) << names[i] << " is a mix: " << got;
+    const std::string answer = got == client1 ? "192.0.2.1\n192.0.2.3" : "192.0.2.2";
+    EXPECT_EQ(dig_until(s1(), "+short " + names[i] + " A | sort", answer), answer) << names[i];
+    EXPECT_EQ(dig_until(s2(), "+short " + names[i] + " A | sort", answer), answer) << names[i];
+  }
+}
+
+TEST_F(Api, DeletingTheApexNsRRsetIs422AndChangesNothing) {
+  call_json("POST", zones_url, 201,
+            R"({"name":"apexns.test.", "kind": "Native", "nameservers": ["ns1.apexns.test.", "ns2.apexns.test."]})");
+  auto r = call("PATCH", zones_url + "/apexns.test.",
+                R"({"rrsets": [{"name": "apexns.test.", "type": "NS", "changetype": "DELETE"}]})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  json error = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(error.is_object()) << r.body;
+  EXPECT_NE(error.value("error", "").find("apexns.test"), std::string::npos) << "the error names the zone: " << r.body;
+  // REPLACE with no records deletes the RRset too.
+  r = call("PATCH", zones_url + "/apexns.test.",
+           R"({"rrsets": [{"name": "apexns.test.", "type": "NS", "ttl": 3600, "changetype": "REPLACE", "records": []}]})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(dig_until(s1(), "+short apexns.test NS | sort", "ns1.apexns.test.\nns2.apexns.test."),
+            "ns1.apexns.test.\nns2.apexns.test.");
+  EXPECT_EQ(dig_until(s2(), "+short apexns.test NS | sort", "ns1.apexns.test.\nns2.apexns.test.", 20000),
+            "ns1.apexns.test.\nns2.apexns.test.");
+  // A delegation's NS RRset can be deleted.
+  r = call("PATCH", zones_url + "/apexns.test.",
+           R"({"rrsets": [{"name": "child.apexns.test.", "type": "NS", "ttl": 3600, "changetype": "REPLACE",
+               "records": [{"content": "ns1.example.net.", "disabled": false}]}]})");
+  EXPECT_EQ(r.status, 204) << r.body;
+  r = call("PATCH", zones_url + "/apexns.test.",
+           R"({"rrsets": [{"name": "child.apexns.test.", "type": "NS", "changetype": "DELETE"}]})");
+  EXPECT_EQ(r.status, 204) << r.body;
 }
 
 // Last: it stops site1's database.

@@ -10,9 +10,12 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -365,7 +368,11 @@ TEST(Replication, RandomWritesPartitionsAndKillsConvergeEverywhere) {
   ASSERT_EQ(sql_error(c.at(0).pg, "SELECT create_zone('b.test', ARRAY['ns1.b.test'])"), "");
   ASSERT_TRUE(converged(c));
   std::atomic<bool> stop{false};
-  std::atomic<int> writes{0}, refused{0};
+  std::atomic<int> writes{0}, refused{0}, replaces{0};
+  // Per shared RRset, the stamp (hlc, origin) of the newest replace that
+  // committed, as the rows it wrote carry it.
+  std::mutex replaced_mutex;
+  std::map<std::string, std::pair<long long, std::string>> newest_replace;
   std::vector<std::thread> writers;
   for (std::size_t i = 0; i < 4; ++i) {
     writers.emplace_back([&, i] {
@@ -375,8 +382,13 @@ TEST(Replication, RandomWritesPartitionsAndKillsConvergeEverywhere) {
         std::string zone = r() % 2 ? "a.test" : "b.test";
         std::string name = "h" + std::to_string(r() % 40) + "." + zone;
         std::string ip = "192.0.2." + std::to_string(1 + r() % 250);
+        // A few RRsets every site writes all the time, with a few possible
+        // addresses each: replaces, adds, TTL changes and deletes of them race.
+        std::string shared = "s" + std::to_string(r() % 4) + "." + zone;
+        std::string shared_ip = "192.0.2." + std::to_string(1 + r() % 6);
         std::string sql;
-        switch (r() % 4) {
+        bool replace = false;
+        switch (r() % 9) {
           case 0:
           case 1:
             sql = "SELECT set_rrset('" + zone + "', '" + name + "', 'A', ARRAY['" + ip + "'], 60)";
@@ -384,14 +396,50 @@ TEST(Replication, RandomWritesPartitionsAndKillsConvergeEverywhere) {
           case 2:
             sql = "UPDATE records SET content = '" + ip + "' WHERE name = '" + name + "' AND type = 'A'";
             break;
-          default:
+          case 3:
             sql = "DELETE FROM records WHERE name = '" + name + "'";
+            break;
+          case 4:
+          case 5: {
+            std::string contents = "'" + shared_ip + "'";
+            for (unsigned k = r() % 3; k > 0; --k) contents += ", '192.0.2." + std::to_string(1 + r() % 6) + "'";
+            contents = "SELECT DISTINCT unnest(ARRAY[" + contents + "])";
+            sql = "SELECT set_rrset('" + zone + "', '" + shared + "', 'A', ARRAY(" + contents + "), " +
+                  std::to_string(60 * (1 + r() % 3)) + ")";
+            replace = true;
+            break;
+          }
+          case 6:
+            sql = "INSERT INTO records (zone, name, type, ttl, content) VALUES ('" + zone + "', '" + shared + "', 'A', " +
+                  std::to_string(60 * (1 + r() % 3)) + ", '" + shared_ip + "')";
+            break;
+          case 7:
+            sql = "UPDATE records SET ttl = " + std::to_string(60 * (1 + r() % 3)) + " WHERE name = '" + shared +
+                  "' AND type = 'A' AND content = '" + shared_ip + "'";
+            break;
+          default:
+            sql = "SELECT delete_rrset('" + zone + "', '" + shared + "', 'A')";
         }
         try {
           pqxx::work tx(conn);
           tx.exec(sql);
+          std::pair<long long, std::string> stamp;
+          if (replace) {
+            // The rows a replace writes carry its stamp.
+            auto row = tx.exec1("SELECT hlc, origin FROM records WHERE name = '" + shared +
+                                "' AND type = 'A' ORDER BY hlc, origin COLLATE \"C\" LIMIT 1");
+            stamp = {row[0].as<long long>(), row[1].c_str()};
+          }
           tx.commit();
           ++writes;
+          if (replace) {
+            ++replaces;
+            std::lock_guard<std::mutex> lock(replaced_mutex);
+            auto& newest = newest_replace[shared];
+            if (stamp.first > newest.first || (stamp.first == newest.first && stamp.second > newest.second)) {
+              newest = stamp;
+            }
+          }
         } catch (const std::exception&) {
           ++refused;  // e.g. a concurrent local write of the same name; never silent data loss
         }
@@ -412,15 +460,46 @@ TEST(Replication, RandomWritesPartitionsAndKillsConvergeEverywhere) {
   stop = true;
   for (auto& w : writers) w.join();
   EXPECT_GT(writes.load(), 500);
+  EXPECT_GT(replaces.load(), 50);
   bool same = converged(c, 120000);
   ASSERT_TRUE(same) << "kept in " << keep_diagnostics(c);
-  for (int h = 0; h < 40; ++h) {
+  // Every site serves the same RRsets, with their TTLs, and each RRset with
+  // one TTL.
+  std::vector<std::string> names;
+  for (int h = 0; h < 40; ++h) names.push_back("h" + std::to_string(h));
+  for (int k = 0; k < 4; ++k) names.push_back("s" + std::to_string(k));
+  for (const auto& label : names) {
     for (const char* zone : {"a.test", "b.test"}) {
-      // Per-row LWW: concurrent set_rrset calls at two sites leave both rows.
-      std::string q = "+short h" + std::to_string(h) + "." + zone + " A | sort";
+      std::string q = "+noall +answer " + label + "." + zone + " A | awk '{print $2, $5}' | sort";
       auto expected = dig(c.at(0), q);
       for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(dig_until(c.at(i), q, expected), expected) << q;
+      std::set<std::string> ttls;
+      std::istringstream lines(expected);
+      for (std::string line; std::getline(lines, line);) ttls.insert(line.substr(0, line.find(' ')));
+      EXPECT_LE(ttls.size(), 1u) << q << " is served with mixed TTLs:\n" << expected;
     }
+  }
+  // A replace wins whole: no site keeps a row of a shared RRset older than
+  // the newest replace of it that committed anywhere.
+  for (const auto& [rrset, stamp] : newest_replace) {
+    for (const auto& s : c.sites()) {
+      EXPECT_EQ(sql_value(s.pg, "SELECT coalesce(string_agg(content || ' ' || hlc || ' ' || origin, ', '), '') "
+                                "FROM records WHERE name = '" + rrset + "' AND type = 'A' "
+                                "AND zonemesh.newer(" + std::to_string(stamp.first) + ", '" + stamp.second +
+                                "', hlc, origin)"),
+                "")
+          << s.node << ": rows of " << rrset << " older than its newest replace (" << stamp.first << ", "
+          << stamp.second << ")";
+    }
+  }
+  // And none older than a replace it holds the tombstone of.
+  for (const auto& s : c.sites()) {
+    EXPECT_EQ(sql_value(s.pg, R"sql(
+        SELECT count(*) FROM records r JOIN zonemesh.tombstones t
+            ON t.tbl = 'rrsets' AND t.key = jsonb_build_object('zone', r.zone, 'name', r.name, 'type', r.type)
+         WHERE zonemesh.newer(t.hlc, t.origin, r.hlc, r.origin))sql"),
+              "0")
+        << s.node;
   }
   auto serial = dig(c.at(0), "+short a.test SOA");
   for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(dig_until(c.at(i), "+short a.test SOA", serial), serial);
