@@ -22,18 +22,12 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-std::string cluster_cmd(const cluster& c, const std::string& args) {
-  return "ZONEMESH_BUILD_DIR='" + std::string(ZONEMESH_BINARY_DIR) + "' '" + std::string(ZONEMESH_SOURCE_DIR) +
-         "/scripts/cluster' " + args + " --dir '" + c.dir() + "'";
-}
-
 /// Cuts a site off from the others (its replicator stopped) and brings it
 /// back on reconnect() or at the end of the scope, whatever happened between.
 class cut_off {
  public:
   cut_off(const cluster& c, std::string node) : c_(c), node_(std::move(node)) {
-    auto r = run_command(cluster_cmd(c_, "stop --site " + node_ + " --process replicator"));
-    EXPECT_EQ(r.status, 0) << r.output;
+    stop_process(c_, node_, "replicator");
   }
   ~cut_off() { reconnect(); }
   cut_off(const cut_off&) = delete;
@@ -41,8 +35,7 @@ class cut_off {
   void reconnect() {
     if (done_) return;
     done_ = true;
-    auto r = run_command(cluster_cmd(c_, "start --site " + node_ + " --process replicator"));
-    EXPECT_EQ(r.status, 0) << r.output;
+    start_process(c_, node_, "replicator");
   }
 
  private:
@@ -50,22 +43,6 @@ class cut_off {
   std::string node_;
   bool done_ = false;
 };
-
-/// Waits until every site holds the same replicated data (tables and per-zone
-/// state; tombstones are pruned at different moments); true if they do.
-bool converged(const cluster& c, int timeout_ms = 60000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto first = dump_replicated_state(c.at(0).pg, false);
-    bool same = true;
-    for (std::size_t i = 1; i < c.sites().size() && same; ++i) {
-      same = dump_replicated_state(c.at(i).pg, false) == first;
-    }
-    if (same) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
 
 /// "ttl content" of every record dig gets for an RRset, sorted, one a line.
 std::string ttl_and_rdata(const std::string& name, const std::string& type) {
