@@ -313,6 +313,7 @@ def restart_server(i, extra):
     path = os.path.join(site_dir(i), "server.conf")
     with open(path) as f:
         text = f.read()
+    text = re.sub(r"(?m)^tcp_max_connections.*\n", "", text)  # from an earlier restart
     text = re.sub(r"(?m)^workers = .*$", "workers = 1\n" + "".join(line + "\n" for line in extra), text)
     with open(path, "w") as f:
         f.write(text)
