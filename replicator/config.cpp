@@ -35,6 +35,27 @@ retention_s = 604800
 # Accept peers not listed above when their certificate is valid.
 accept_unknown_peers = true
 
+# Limits on peer links (docs/operations.md, "Limits"; each refusal is logged,
+# at most once per 10 s per reason, and counted in
+# zonemesh_replicator_connections_closed_total{reason}).
+# Largest frame accepted before the peer's hello is accepted (bytes; a hello
+# is a few hundred bytes per site). A larger one closes the link
+# (reason="frame_too_large"). After hello, frames up to 256 MiB are read, the
+# buffer growing as bytes arrive.
+max_frame_before_hello = 65536
+# A connection must complete TLS and send an acceptable hello within this
+# long (ms), or it is closed (reason="hello_timeout").
+hello_timeout_ms = 5000
+# An established link on which nothing arrives for this long (s) is closed
+# and redialed (reason="idle_timeout"). Each end pings every 5 s, so at least
+# 15.
+idle_timeout_s = 30
+# Connections accepted but not yet past hello, in all and from one IP
+# address; more are closed at once (reason="unauthenticated_limit"). The
+# current count is zonemesh_replicator_unauthenticated_connections.
+max_unauthenticated_connections = 32
+max_unauthenticated_per_address = 8
+
 [tls]
 # The cluster CA and this site's certificate and key (scripts/make-certs).
 ca = /etc/zonemesh/tls/ca.pem
@@ -115,6 +136,16 @@ replicator_config parse_replicator_config(std::string_view text, std::string_vie
     } else if (id == "replicator.accept_unknown_peers") {
       if (e.value != "true" && e.value != "false") fail("accept_unknown_peers must be true or false");
       cfg.accept_unknown_peers = e.value == "true";
+    } else if (id == "replicator.max_frame_before_hello") {
+      cfg.max_frame_before_hello = number<std::uint32_t>(e, source, 1024, 16u * 1024 * 1024);
+    } else if (id == "replicator.hello_timeout_ms") {
+      cfg.hello_timeout = std::chrono::milliseconds(number<long long>(e, source, 100, 600'000));
+    } else if (id == "replicator.idle_timeout_s") {
+      cfg.idle_timeout = std::chrono::seconds(number<long long>(e, source, 15, 86'400));
+    } else if (id == "replicator.max_unauthenticated_connections") {
+      cfg.max_unauthenticated = number<std::size_t>(e, source, 1, 100'000);
+    } else if (id == "replicator.max_unauthenticated_per_address") {
+      cfg.max_unauthenticated_per_address = number<std::size_t>(e, source, 1, 100'000);
     } else if (id == "tls.ca") {
       cfg.tls_ca = e.value;
     } else if (id == "tls.cert") {

@@ -37,6 +37,12 @@ struct replicator_config {
   std::size_t batch_transactions = 500;
   std::chrono::seconds retention{7 * 24 * 3600};
   bool accept_unknown_peers = true;
+  // Limits on links (see docs/operations.md, "Limits").
+  std::uint32_t max_frame_before_hello = 64 * 1024;  ///< bytes; a frame over it before hello closes the link
+  std::chrono::milliseconds hello_timeout{5'000};    ///< TCP accept to accepted hello
+  std::chrono::seconds idle_timeout{30};             ///< nothing received on a link for this long: closed
+  std::size_t max_unauthenticated = 32;              ///< accepted links before hello, over all addresses
+  std::size_t max_unauthenticated_per_address = 8;   ///< the same, from one IP address
 };
 
 /// Parses the configuration; throws std::runtime_error "source:line: problem".

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <array>
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -36,7 +38,11 @@ using tls_stream = asio::ssl::stream<tcp::socket>;
 
 constexpr int window = 4;                       // CHANGES batches in flight per link
 constexpr long long ping_every_ms = 5000;
-constexpr long long silent_after_ms = 30000;    // no frame for this long: the link is dead
+// A link on which nothing arrives for cfg.idle_timeout is dead. Both ends
+// ping every ping_every_ms, from the io thread when the link's database
+// worker is busy (a long apply or snapshot), so a healthy link never is.
+constexpr std::size_t read_chunk = 16 * 1024;   // bytes read from a link at a time
+constexpr long long refusal_log_every_ms = 10000;
 constexpr std::size_t snapshot_chunk = 5000;    // rows per snapshot frame
 // A changes frame is applied in one database transaction at the peer, whose
 // DNS server sees none of it until it commits, so frames are cut by size,
@@ -123,6 +129,36 @@ std::string peer_common_name(SSL* ssl) {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
+/// Logs refusals at most once per refusal_log_every_ms per reason, saying
+/// how many were left out (a flood of connections must not flood the log).
+/// io thread only.
+class refusal_log {
+ public:
+  void note(const std::string& reason, const std::string& message) {
+    auto& e = entries_[reason];
+    long long now = steady_ms();
+    if (e.last != 0 && now - e.last < refusal_log_every_ms) {
+      ++e.suppressed;
+      return;
+    }
+    if (e.suppressed > 0) {
+      spdlog::warn("{} ({} more refused for this reason in the last {} s)", message, e.suppressed,
+                   (now - e.last) / 1000);
+    } else {
+      spdlog::warn("{}", message);
+    }
+    e.last = now;
+    e.suppressed = 0;
+  }
+
+ private:
+  struct entry {
+    long long last = 0;
+    long long suppressed = 0;
+  };
+  std::map<std::string, entry> entries_;
+};
+
 struct peer_metrics {
   common::metrics::gauge& connected;
   common::metrics::gauge& last_contact;
@@ -155,6 +191,17 @@ struct node_state : std::enable_shared_from_this<node_state> {
                                   "Source transactions sent to the peer", {"peer"})),
         received(m.add_counter_family("zonemesh_replicator_transactions_received_total",
                                       "Source transactions from the peer applied here", {"peer"})),
+        unauthenticated(m.add_gauge("zonemesh_replicator_unauthenticated_connections",
+                                    "Accepted connections not yet past TLS and hello")),
+        closed_family(m.add_counter_family(
+            "zonemesh_replicator_connections_closed_total",
+            "Links closed by a limit: unauthenticated_limit (over max_unauthenticated_*), frame_too_large "
+            "(over max_frame_before_hello before hello), hello_timeout, idle_timeout",
+            {"reason"})),
+        closed_unauthenticated_limit(closed_family.with({"unauthenticated_limit"})),
+        closed_frame_too_large(closed_family.with({"frame_too_large"})),
+        closed_hello_timeout(closed_family.with({"hello_timeout"})),
+        closed_idle_timeout(closed_family.with({"idle_timeout"})),
         conflicts(m.add_gauge("zonemesh_replicator_conflicts", "Rows in zonemesh.conflicts")),
         apply_errors(m.add_gauge("zonemesh_replicator_apply_errors",
                                  "Source transactions kept aside in zonemesh.apply_errors")),
@@ -199,6 +246,12 @@ struct node_state : std::enable_shared_from_this<node_state> {
   common::metrics::gauge_family& skew_alarm;
   common::metrics::counter_family& sent;
   common::metrics::counter_family& received;
+  common::metrics::gauge& unauthenticated;
+  common::metrics::counter_family& closed_family;
+  common::metrics::counter& closed_unauthenticated_limit;
+  common::metrics::counter& closed_frame_too_large;
+  common::metrics::counter& closed_hello_timeout;
+  common::metrics::counter& closed_idle_timeout;
   common::metrics::gauge& conflicts;
   common::metrics::gauge& apply_errors;
   common::metrics::counter& apply_lock_waits;
@@ -213,6 +266,13 @@ struct node_state : std::enable_shared_from_this<node_state> {
   std::vector<std::weak_ptr<session>> dialed;
   std::vector<long long> dial_backoff;
   std::map<std::string, std::shared_ptr<session>> sessions;  // established, io thread only
+  // Links not yet established (TLS or hello pending), checked against
+  // hello_timeout by tick(); io thread only.
+  std::vector<std::weak_ptr<session>> handshaking;
+  // Accepted links not yet established, in all and per remote address.
+  std::size_t unauthenticated_count = 0;
+  std::map<std::string, std::size_t> unauthenticated_by_address;
+  refusal_log refusals;
   std::unique_ptr<db_worker> maintenance;
   long long last_prune = 0, last_retry = 0, last_status = 0;
 
@@ -233,20 +293,37 @@ class session : public std::enable_shared_from_this<session> {
         outgoing_(outgoing),
         expected_(std::move(expected)),
         remote_(std::move(remote)),
-        worker_(node_->cfg.conninfo, [this](const std::string& e) { db_failed(e); }) {}
-  ~session() { worker_.stop(); }
+        reader_(node_->cfg.max_frame_before_hello) {}
+  ~session() {
+    if (worker_) worker_->stop();
+    release_unauthenticated();
+  }
+
+  /// Counts this (accepted) link against the unauthenticated limits until it
+  /// is established or closed.
+  void count_unauthenticated(std::string address) {
+    address_ = std::move(address);
+    counted_ = true;
+    ++node_->unauthenticated_count;
+    ++node_->unauthenticated_by_address[address_];
+    node_->unauthenticated.set(static_cast<double>(node_->unauthenticated_count));
+  }
 
   void start() {
     last_rx_ = steady_ms();
+    hello_deadline_ = last_rx_ + node_->cfg.hello_timeout.count();
     auto self = shared_from_this();
     stream_.async_handshake(outgoing_ ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
                             [self](const asio::error_code& ec) { self->on_handshake(ec); });
   }
 
-  void close(const std::string& why) {
+  /// Closes the link; `quiet` when the caller logged why (rate-limited).
+  void close(const std::string& why, bool quiet = false) {
     if (closed_) return;
     closed_ = true;
-    if (!peer_.empty()) {
+    release_unauthenticated();
+    if (quiet) {
+    } else if (!peer_.empty()) {
       spdlog::warn("link to {} ({}) closed: {}", peer_, remote_, why);
       node_->metrics_for(peer_).connected.set(0);
       node_->maintenance->post([peer = peer_, why](pqxx::connection_base& c) {
@@ -258,7 +335,7 @@ class session : public std::enable_shared_from_this<session> {
       spdlog::warn("link with {} refused: {}", remote_, why);
     }
     node_->unregister_session(this);
-    worker_.stop();
+    if (worker_) worker_->stop();
     asio::error_code ignored;
     stream_.lowest_layer().cancel(ignored);
     stream_.lowest_layer().close(ignored);
@@ -266,6 +343,18 @@ class session : public std::enable_shared_from_this<session> {
 
   void pump();
   void tick(long long now);
+  /// Before establishment: closes the link past its hello deadline. False
+  /// once it need not be checked again (closed or established).
+  bool check_hello_deadline(long long now) {
+    if (closed_ || established_) return false;
+    if (now < hello_deadline_) return true;
+    node_->closed_hello_timeout.inc();
+    std::string why = std::string(hello_seen_ ? "hello not accepted" : cert_cn_.empty() ? "no TLS handshake" : "no hello") +
+                      " within " + std::to_string(node_->cfg.hello_timeout.count()) + " ms (hello_timeout_ms)";
+    node_->refusals.note("hello_timeout", "link with " + remote_ + " closed: " + why);
+    close(why, true);
+    return false;
+  }
   bool usable() const { return established_ && !closed_; }
   const std::string& peer() const { return peer_; }
   bool outgoing() const { return outgoing_; }
@@ -273,10 +362,23 @@ class session : public std::enable_shared_from_this<session> {
  private:
   void on_handshake(const asio::error_code& ec);
   void send_hello();
-  void read_header();
+  void read_frames();
+  /// Feeds `n` received bytes to the frame reader and handles whole frames;
+  /// false when the link was closed.
+  bool on_bytes(std::size_t n);
   void handle(frame_type type, std::string payload);
-  void on_hello(const json& hello);
-  void on_hello_checked(const json& hello, long long our_clock_ms);
+  void on_hello(const hello_message& hello);
+  void on_hello_checked(const hello_message& hello, long long our_clock_ms);
+  void release_unauthenticated() {
+    if (!counted_) return;
+    counted_ = false;
+    --node_->unauthenticated_count;
+    auto it = node_->unauthenticated_by_address.find(address_);
+    if (it != node_->unauthenticated_by_address.end() && --it->second == 0) {
+      node_->unauthenticated_by_address.erase(it);
+    }
+    node_->unauthenticated.set(static_cast<double>(node_->unauthenticated_count));
+  }
   void apply_changes(std::string payload);
   void on_ack(const json& ack);
   /// The peer's version vector (from an ack or a ping): what it need not be
@@ -289,6 +391,11 @@ class session : public std::enable_shared_from_this<session> {
     for (const auto& l : j["links"]) {
       if (l.is_string()) peer_links_.insert(l.get<std::string>());
     }
+  }
+  void note_links(const hello_message& hello) {
+    if (!hello.has_links) return;
+    peer_links_ = hello.links;
+    peer_links_at_ = steady_ms();
   }
   void start_snapshot();
   void snapshot_step(frame_type type, std::string payload);
@@ -312,7 +419,7 @@ class session : public std::enable_shared_from_this<session> {
   bool outgoing_;
   std::string expected_;
   std::string remote_;
-  db_worker worker_;
+  std::unique_ptr<db_worker> worker_;  // made once TLS is up (an unauthenticated link has none)
   std::string peer_;
   std::string cert_cn_;
   bool hello_seen_ = false;
@@ -326,8 +433,12 @@ class session : public std::enable_shared_from_this<session> {
   long long peer_links_at_ = 0;       // when it said so
   long long last_rx_ = 0;
   long long last_ping_ = 0;
-  std::uint8_t header_[frame_header_size] = {};
-  std::string payload_;
+  long long hello_deadline_ = 0;
+  bool ping_queued_ = false;   // a ping is waiting for the database worker
+  bool counted_ = false;       // counted in node_->unauthenticated_*
+  std::string address_;        // the remote IP address, for the per-address count
+  frame_reader reader_;
+  std::array<std::uint8_t, read_chunk> rx_{};
   std::deque<std::string> out_;
   bool writing_ = false;
   // A snapshot being received has its own connection, since this link's
@@ -352,12 +463,13 @@ void session::on_handshake(const asio::error_code& ec) {
     close("expected node " + expected_ + " but the certificate is node " + cert_cn_ + "'s");
     return;
   }
+  worker_ = std::make_unique<db_worker>(node_->cfg.conninfo, [this](const std::string& e) { db_failed(e); });
   send_hello();
-  read_header();
+  read_frames();
 }
 
 void session::send_hello() {
-  worker_.post([self = shared_from_this(), links = node_->live_links()](pqxx::connection_base& c) {
+  worker_->post([self = shared_from_this(), links = node_->live_links()](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
     auto r = tx.exec1("SELECT zonemesh.version_vector()::text, zonemesh.physical_hlc() >> 16");
     json hello = {{"protocol", protocol_version},
@@ -369,37 +481,61 @@ void session::send_hello() {
   });
 }
 
-void session::read_header() {
+void session::read_frames() {
   auto self = shared_from_this();
-  asio::async_read(stream_, asio::buffer(header_), [self](const asio::error_code& ec, std::size_t) {
+  stream_.async_read_some(asio::buffer(rx_), [self](const asio::error_code& ec, std::size_t n) {
     if (self->closed_) return;
     if (ec) {
-      self->close(ec == asio::error::eof ? "the peer closed the link" : "read: " + ec.message());
+      self->close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? "the peer closed the link"
+                                                                                    : "read: " + ec.message());
       return;
     }
-    std::uint32_t size = 0;
-    frame_type type{};
-    if (parse_frame_header(self->header_, size, type) != frame_status::ok) {
-      self->close("malformed frame header");
-      return;
-    }
-    self->payload_.resize(size);
-    asio::async_read(self->stream_, asio::buffer(self->payload_), [self, type](const asio::error_code& ec2, std::size_t) {
-      if (self->closed_) return;
-      if (ec2) {
-        self->close("read: " + ec2.message());
-        return;
-      }
-      self->last_rx_ = steady_ms();
-      try {
-        self->handle(type, std::move(self->payload_));
-      } catch (const std::exception& e) {
-        self->close(std::string("bad ") + std::string(to_string(type)) + " frame: " + e.what());
-        return;
-      }
-      if (!self->closed_) self->read_header();
-    });
+    if (self->on_bytes(n)) self->read_frames();
   });
+}
+
+bool session::on_bytes(std::size_t n) {
+  // On an established link, any bytes are a sign of life (a large frame may
+  // take a while); before that, only the hello deadline counts.
+  if (established_) last_rx_ = steady_ms();
+  std::span<const std::uint8_t> data(rx_.data(), n);
+  while (!data.empty()) {
+    switch (reader_.consume(data)) {
+      case frame_reader::status::need_more:
+        break;
+      case frame_reader::status::frame_ready: {
+        const frame_type type = reader_.type();
+        last_rx_ = steady_ms();
+        try {
+          handle(type, reader_.take_payload());
+        } catch (const std::exception& e) {
+          close(std::string("bad ") + std::string(to_string(type)) + " frame: " + e.what());
+        } catch (...) {
+          close(std::string("bad ") + std::string(to_string(type)) + " frame");
+        }
+        if (closed_) return false;
+        break;
+      }
+      case frame_reader::status::too_large: {
+        node_->closed_frame_too_large.inc();
+        std::string why = "a frame of " + std::to_string(reader_.claimed()) + " bytes " +
+                          (hello_seen_ ? "" : "before hello ") + "(limit " + std::to_string(reader_.limit()) +
+                          (hello_seen_ ? "" : ", max_frame_before_hello") + ")";
+        if (hello_seen_) {
+          close(why);
+        } else {
+          node_->refusals.note("frame_too_large", "link with " + remote_ + " refused: " + why);
+          close(why, true);
+        }
+        return false;
+      }
+      case frame_reader::status::empty:
+      case frame_reader::status::unknown_type:
+        close("malformed frame header");
+        return false;
+    }
+  }
+  return true;
 }
 
 void session::handle(frame_type type, std::string payload) {
@@ -414,11 +550,18 @@ void session::handle(frame_type type, std::string payload) {
                                 .count()));
   }
   switch (type) {
-    case frame_type::hello:
+    case frame_type::hello: {
       if (hello_seen_) throw std::runtime_error("second hello");
       hello_seen_ = true;
-      on_hello(json::parse(payload));
+      hello_message hello;
+      std::string error;
+      if (parse_hello(payload, hello, error) != hello_status::ok) {
+        close("bad hello frame: " + error);
+        return;
+      }
+      on_hello(hello);
       break;
+    }
     case frame_type::changes:
       apply_changes(std::move(payload));
       break;
@@ -446,13 +589,13 @@ void session::handle(frame_type type, std::string payload) {
   }
 }
 
-void session::on_hello(const json& hello) {
-  if (hello.value("protocol", 0) != protocol_version) {
+void session::on_hello(const hello_message& hello) {
+  if (hello.protocol != protocol_version) {
     write(frame_type::error, json{{"error", "protocol version " + std::to_string(protocol_version) + " only"}}.dump());
-    close("the peer speaks protocol " + std::to_string(hello.value("protocol", 0)));
+    close("the peer speaks protocol " + std::to_string(hello.protocol));
     return;
   }
-  std::string node = hello.value("node", std::string());
+  const std::string& node = hello.node;
   if (node != cert_cn_) {
     write(frame_type::error, json{{"error", "your certificate is not node " + node + "'s"}}.dump());
     close("the peer says it is " + node + " but its certificate is " + cert_cn_ + "'s");
@@ -468,16 +611,18 @@ void session::on_hello(const json& hello) {
     close("node " + node + " is not a configured peer");
     return;
   }
-  worker_.post([self = shared_from_this(), hello](pqxx::connection_base& c) {
+  // A peer that passed TLS and said who it is: frames of any size from now on.
+  reader_.set_limit(max_frame_size);
+  worker_->post([self = shared_from_this(), hello](pqxx::connection_base& c) {
     pqxx::read_transaction tx(c);
     long long now = tx.exec1("SELECT zonemesh.physical_hlc() >> 16")[0].as<long long>();
     self->on_io([self, hello, now] { self->on_hello_checked(hello, now); });
   });
 }
 
-void session::on_hello_checked(const json& hello, long long our_clock_ms) {
-  std::string node = hello["node"];
-  long long offset = hello.value("clock_ms", 0LL) - our_clock_ms;
+void session::on_hello_checked(const hello_message& hello, long long our_clock_ms) {
+  const std::string& node = hello.node;
+  long long offset = hello.clock_ms - our_clock_ms;
   auto& m = node_->metrics_for(node);
   m.clock_offset.set(static_cast<double>(offset));
   if (std::llabs(offset) > node_->cfg.max_clock_skew.count()) {
@@ -493,11 +638,12 @@ void session::on_hello_checked(const json& hello, long long our_clock_ms) {
   m.skew_alarm.set(0);
   peer_ = node;
   established_ = true;
+  release_unauthenticated();
   node_->register_session(shared_from_this());
   if (closed_) return;
   m.connected.set(1);
   spdlog::info("link to {} ({}, {}) up, clock offset {} ms", peer_, remote_, outgoing_ ? "dialed" : "accepted", offset);
-  vector_map theirs = to_vector(hello["vector"]);
+  vector_map theirs = hello.vector;
   sent_ = theirs;
   note_links(hello);
   node_->maintenance->post([peer = peer_, remote = remote_, offset, theirs](pqxx::connection_base& c) {
@@ -526,7 +672,7 @@ void session::pump() {
   std::set<std::string> held_back;
   if (steady_ms() - peer_links_at_ <= links_fresh_ms) held_back = peer_links_;
   held_back.erase(node_->cfg.node);  // this site's own changes go at once
-  worker_.post([self = shared_from_this(), sent = sent_, limit = node_->cfg.batch_transactions,
+  worker_->post([self = shared_from_this(), sent = sent_, limit = node_->cfg.batch_transactions,
                 peer = peer_, held_back = std::move(held_back)](pqxx::connection_base& c) mutable {
     pqxx::read_transaction tx(c);
     std::string batch = "[";
@@ -594,7 +740,7 @@ void session::pump() {
 }
 
 void session::apply_changes(std::string payload) {
-  worker_.post([self = shared_from_this(), payload = std::move(payload)](pqxx::connection_base& c) {
+  worker_->post([self = shared_from_this(), payload = std::move(payload)](pqxx::connection_base& c) {
     json counts;
     // Local writes wait on the apply lock: a stalled apply must not hold
     // them (PostgreSQL ends it after apply_stall_timeout), and an apply that
@@ -661,7 +807,7 @@ void session::note_vector(const json& vector) {
 
 void session::start_snapshot() {
   snapshotting_ = true;
-  worker_.post([self = shared_from_this()](pqxx::connection_base& c) {
+  worker_->post([self = shared_from_this()](pqxx::connection_base& c) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
     std::string header = tx.exec1("SELECT zonemesh.snapshot_header()::text")[0].c_str();
     self->on_io([self, header] { self->write(frame_type::snapshot_begin, header); });
@@ -712,7 +858,7 @@ void session::start_snapshot() {
 }
 
 void session::snapshot_step(frame_type type, std::string payload) {
-  worker_.post([self = shared_from_this(), type, payload = std::move(payload)](pqxx::connection_base& c) {
+  worker_->post([self = shared_from_this(), type, payload = std::move(payload)](pqxx::connection_base& c) {
     try {
       if (type == frame_type::snapshot_begin) {
         self->snapshot_tx_.reset();
@@ -780,20 +926,32 @@ void session::write_next() {
 
 void session::tick(long long now) {
   if (closed_) return;
-  if (now - last_rx_ > silent_after_ms) {
-    close("nothing heard for " + std::to_string((now - last_rx_) / 1000) + " s");
+  if (now - last_rx_ > node_->cfg.idle_timeout.count() * 1000) {
+    node_->closed_idle_timeout.inc();
+    close("nothing heard for " + std::to_string((now - last_rx_) / 1000) + " s (idle_timeout_s)");
     return;
   }
   if (established_ && now - last_ping_ >= ping_every_ms) {
     last_ping_ = now;
+    if (ping_queued_) {
+      // The database worker is busy (a long apply or snapshot) and the last
+      // ping still waits for it: ping without a vector meanwhile, so that
+      // the peer does not take this link for dead.
+      write(frame_type::ping, "{}");
+      return;
+    }
+    ping_queued_ = true;
     // With this site's version vector: a peer that sends this site nothing
     // (it holds forwarding back, see forward_delay_ms) learns what it has
     // all the same, so it never sends it later what it got from the origin,
     // and its pruning does not wait for an ack that never comes.
-    worker_.post([self = shared_from_this()](pqxx::connection_base& c) {
+    worker_->post([self = shared_from_this()](pqxx::connection_base& c) {
       pqxx::read_transaction tx(c);
       json ping = {{"vector", json::parse(tx.exec1("SELECT zonemesh.version_vector()::text")[0].c_str())}};
-      self->on_io([self, text = ping.dump()] { self->write(frame_type::ping, text); });
+      self->on_io([self, text = ping.dump()] {
+        self->ping_queued_ = false;
+        self->write(frame_type::ping, text);
+      });
     });
   }
   pump();
@@ -839,9 +997,29 @@ void node_state::accept() {
     if (!ec) {
       asio::error_code ignored;
       auto remote = sock.remote_endpoint(ignored);
-      auto s = std::make_shared<session>(self, std::move(sock), false, "",
-                                         remote.address().to_string() + ":" + std::to_string(remote.port()));
-      s->start();
+      std::string address = remote.address().to_string();
+      std::string where = address + ":" + std::to_string(remote.port());
+      auto per_address = self->unauthenticated_by_address.find(address);
+      const std::size_t from_address =
+          per_address == self->unauthenticated_by_address.end() ? 0 : per_address->second;
+      if (self->unauthenticated_count >= self->cfg.max_unauthenticated ||
+          from_address >= self->cfg.max_unauthenticated_per_address) {
+        self->closed_unauthenticated_limit.inc();
+        self->refusals.note(
+            "unauthenticated_limit",
+            "connection from " + where + " refused: " +
+                (from_address >= self->cfg.max_unauthenticated_per_address
+                     ? std::to_string(from_address) + " connections from " + address +
+                           " are before hello already (max_unauthenticated_per_address)"
+                     : std::to_string(self->unauthenticated_count) +
+                           " connections are before hello already (max_unauthenticated_connections)"));
+        sock.close(ignored);
+      } else {
+        auto s = std::make_shared<session>(self, std::move(sock), false, "", where);
+        s->count_unauthenticated(std::move(address));
+        self->handshaking.push_back(s);
+        s->start();
+      }
     } else if (ec != asio::error::operation_aborted) {
       spdlog::warn("accept: {}", ec.message());
     }
@@ -891,6 +1069,7 @@ void node_state::dial(std::size_t i) {
     auto s = std::make_shared<session>(self, std::move(*sock), true, peer.node,
                                        peer.host + ":" + std::to_string(peer.port));
     self->dialed[i] = s;
+    self->handshaking.push_back(s);
     s->start();
     again(1000);
   });
@@ -901,6 +1080,10 @@ void node_state::tick() {
   // Copy: tick() may close a session, which unregisters it.
   auto all = sessions;
   for (auto& [peer, s] : all) s->tick(now);
+  std::erase_if(handshaking, [now](const std::weak_ptr<session>& w) {
+    auto s = w.lock();
+    return !s || !s->check_hello_deadline(now);
+  });
   if (now - last_status >= 1000) {
     last_status = now;
     maintenance->post([self = shared_from_this(), now](pqxx::connection_base& c) {

@@ -364,13 +364,30 @@ std::vector<std::string> path_segments(std::string_view path) {
 // ---- the API -----------------------------------------------------------------------
 
 struct api::impl {
-  impl(api_options o, const common::metrics::registry& m)
-      : options(std::move(o)), metrics(m), started(std::chrono::steady_clock::now()) {}
+  impl(api_options o, common::metrics::registry& m)
+      : options(std::move(o)),
+        metrics(m),
+        started(std::chrono::steady_clock::now()),
+        limiter(options.auth_limits),
+        auth_failures(m.add_counter("zonemesh_api_auth_failures_total",
+                                    "API requests with a wrong or missing X-API-Key (answered 401)")),
+        auth_refused(m.add_counter("zonemesh_api_auth_refused_total",
+                                   "API requests refused with 429: their address sent too many wrong keys")),
+        auth_blocked(m.add_gauge("zonemesh_api_auth_blocked_addresses",
+                                 "Client addresses refused for now for sending too many wrong keys")) {}
 
   api_options options;
   const common::metrics::registry& metrics;
   std::chrono::steady_clock::time_point started;
   std::unique_ptr<pqxx::connection> conn;  // used on the HTTP background thread only
+  // Key guessing, per client address (background thread only, like conn).
+  auth_limiter limiter;
+  common::metrics::counter& auth_failures;
+  common::metrics::counter& auth_refused;
+  common::metrics::gauge& auth_blocked;
+  std::chrono::steady_clock::time_point auth_blocked_updated{};
+  /// 401, or 429 once the address has sent too many wrong keys.
+  http_response refuse_key(const http_request& req);
 
   pqxx::connection& db() {
     if (conn && !conn->is_open()) conn.reset();
@@ -429,14 +446,38 @@ struct api::impl {
                                                 const std::string& zone);
 };
 
-http_response api::impl::handle(const http_request& req) {
-  if (!has_api_key(req, options.api_key)) {
-    spdlog::debug("API {} {} from {}: 401 (no or wrong X-API-Key)", req.method, req.path, req.peer);
-    auto res = error_response(401, options.api_key.empty()
-                                       ? "Unauthorized: the API is disabled (no api_key configured)"
-                                       : "Unauthorized");
+http_response api::impl::refuse_key(const http_request& req) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - auth_blocked_updated >= std::chrono::seconds(1)) {
+    auth_blocked_updated = now;
+    auth_blocked.set(static_cast<double>(limiter.blocked_count(now)));
+  }
+  if (const long long wait = limiter.blocked_for(req.peer, now); wait > 0) {
+    auth_refused.inc();
+    auto res = error_response(429, "Too many wrong API keys from " + req.peer + "; try again later");
+    res.headers.emplace_back("Retry-After", std::to_string(wait));
     return res;
   }
+  if (options.api_key.empty()) {  // the API is off: nothing to guess
+    return error_response(401, "Unauthorized: the API is disabled (no api_key configured)");
+  }
+  auth_failures.inc();
+  if (limiter.failed(req.peer, now)) {
+    // Once per block and address; never the key that was sent.
+    spdlog::warn("API key guessing: {} wrong or missing API keys from {} within {} s; refusing it (429) "
+                 "for {} s (api_auth_max_failures, api_auth_window_s, api_auth_block_s)",
+                 options.auth_limits.max_failures, req.peer, options.auth_limits.window.count(),
+                 options.auth_limits.block.count());
+    auth_blocked.set(static_cast<double>(limiter.blocked_count(now)));
+  }
+  spdlog::debug("API {} {} from {}: 401 (no or wrong X-API-Key)", req.method, req.path, req.peer);
+  return error_response(401, "Unauthorized");
+}
+
+http_response api::impl::handle(const http_request& req) {
+  const auto now = std::chrono::steady_clock::now();
+  if (limiter.blocked_for(req.peer, now) > 0 || !has_api_key(req, options.api_key)) return refuse_key(req);
+  limiter.succeeded(req.peer);
   try {
     return route(req);
   } catch (const api_error& e) {
@@ -1447,7 +1488,7 @@ http_response api::impl::cluster() {
                                  {"changelog_position", row[5].as<long long>()}});
 }
 
-api::api(api_options options, const common::metrics::registry& metrics)
+api::api(api_options options, common::metrics::registry& metrics)
     : impl_(std::make_unique<impl>(std::move(options), metrics)) {}
 
 api::~api() = default;

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "auth_limiter.hpp"
+
 namespace zonemesh::common::metrics {
 class registry;
 }
@@ -18,14 +20,19 @@ struct api_options {
   std::string conninfo;  ///< this site's database
   std::string api_key;   ///< X-API-Key every /api request must carry; empty = API refused
   std::string node;      ///< this site's node id, for /api/v1/cluster
+  /// Wrong keys from one address before it gets 429 for a while ([http] api_auth_*).
+  auth_limiter_options auth_limits;
 };
 
 /// Serves /api with its own database connection, used on the HTTP server's
 /// background thread only (so /health and /metrics never wait for the
-/// database). Every request without the right X-API-Key gets 401.
+/// database). Every request without the right X-API-Key gets 401; an address
+/// that sent too many gets 429 with Retry-After for a while (auth_limits),
+/// counted in zonemesh_api_auth_failures_total, zonemesh_api_auth_refused_total
+/// and zonemesh_api_auth_blocked_addresses.
 class api {
  public:
-  api(api_options options, const common::metrics::registry& metrics);
+  api(api_options options, common::metrics::registry& metrics);
   ~api();
   api(const api&) = delete;
   api& operator=(const api&) = delete;

@@ -19,7 +19,10 @@
 #include <span>
 #include <stdexcept>
 #include <string_view>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -264,6 +267,9 @@ struct listener_metrics {
   common::metrics::gauge* tcp_open = nullptr;
   common::metrics::counter* tcp_accepted = nullptr;
   common::metrics::counter* tcp_refused = nullptr;
+  common::metrics::counter* tcp_refused_per_address = nullptr;
+  common::metrics::counter* tcp_evicted = nullptr;
+  common::metrics::counter* tcp_evicted_per_address = nullptr;
   common::metrics::counter* tcp_idle_closed = nullptr;
   common::metrics::counter* tcp_bad_frame = nullptr;
   common::metrics::counter* udp_send_failed = nullptr;
@@ -288,10 +294,15 @@ struct listener_metrics {
     tcp_open = &reg.add_gauge("zonemesh_dns_tcp_connections", "DNS-over-TCP connections open.");
     auto& conns = reg.add_counter_family(
         "zonemesh_dns_tcp_connections_total",
-        "DNS-over-TCP connections: accepted, refused over the limit, closed when idle.",
+        "DNS-over-TCP connections: accepted; refused over tcp_max_connections or "
+        "tcp_max_connections_per_address with no idle connection to close; idle ones closed "
+        "(evicted) to make room under either limit; closed when idle past tcp_idle_timeout_ms.",
         {"result"});
     tcp_accepted = &conns.with({"accepted"});
     tcp_refused = &conns.with({"refused"});
+    tcp_refused_per_address = &conns.with({"refused_per_address"});
+    tcp_evicted = &conns.with({"evicted"});
+    tcp_evicted_per_address = &conns.with({"evicted_per_address"});
     tcp_idle_closed = &conns.with({"idle_timeout"});
     auto& errors = reg.add_counter_family("zonemesh_dns_errors_total",
                                           "DNS transport errors, by kind.", {"kind"});
@@ -334,6 +345,9 @@ struct dns_listener_set::impl {
   processor_factory factory;
   listener_metrics metrics;
   std::atomic<std::size_t> open_connections{0};
+  // Open connections per client address (bytes of the address), over all workers.
+  std::mutex per_address_mutex;
+  std::unordered_map<std::string, std::size_t> per_address;
   std::vector<std::unique_ptr<worker>> workers;
   std::vector<bound_dns_address> bound;
   bool started = false;
@@ -347,13 +361,22 @@ struct dns_listener_set::impl {
 
 class dns_listener_set::impl::tcp_connection : public std::enable_shared_from_this<tcp_connection> {
  public:
-  tcp_connection(worker& w, tcp::socket socket);
+  /// `address_key` is counted in impl::per_address (given back on destruction).
+  tcp_connection(worker& w, tcp::socket socket, std::string address_key);
   ~tcp_connection();
   tcp_connection(const tcp_connection&) = delete;
   tcp_connection& operator=(const tcp_connection&) = delete;
 
   void start();
   void close();
+  /// Nothing being answered: no reply queued or being written, no transfer
+  /// streaming. A partial query does not count (a slow client is idle).
+  [[nodiscard]] bool idle() const {
+    return !closed_ && !writing_ && out_pending_.empty() && !stream_;
+  }
+  /// When something last happened on the connection (its idle deadline less the timeout).
+  [[nodiscard]] clock_type::time_point deadline() const { return deadline_; }
+  [[nodiscard]] const std::string& address_key() const { return address_key_; }
 
  private:
   void read();
@@ -373,6 +396,7 @@ class dns_listener_set::impl::tcp_connection : public std::enable_shared_from_th
 
   worker& worker_;
   tcp::socket socket_;
+  std::string address_key_;
   asio::steady_timer idle_timer_;
   clock_type::time_point deadline_;
   query_context ctx_;
@@ -399,6 +423,8 @@ struct dns_listener_set::impl::worker {
   std::vector<common::metrics::counter*> query_counters =
       std::vector<common::metrics::counter*>(2 * qtype_slots * rcode_slots, nullptr);
   clock_type::time_point last_error_log{};
+  clock_type::time_point last_limit_log{};
+  std::size_t limit_events_unlogged = 0;
 
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -598,24 +624,112 @@ struct dns_listener_set::impl::worker {
     });
   }
 
+  /// Closes the connection of this worker that has been idle longest (of
+  /// `address_key` only, unless empty); false when none is idle.
+  bool evict_oldest_idle(const std::string& address_key) {
+    tcp_connection* oldest = nullptr;
+    for (auto* c : connections) {
+      if (!c->idle() || (!address_key.empty() && c->address_key() != address_key)) continue;
+      if (oldest == nullptr || c->deadline() < oldest->deadline()) oldest = c;
+    }
+    if (oldest == nullptr) return false;
+    oldest->close();
+    return true;
+  }
+
+  /// A warning about a TCP limit, at most once per 10 s per worker.
+  void log_limit(const char* what, const std::string& address) {
+    ++limit_events_unlogged;
+    const auto now = clock_type::now();
+    if (now - last_limit_log < std::chrono::seconds(10)) return;
+    last_limit_log = now;
+    try {
+      spdlog::warn("DNS over TCP: {} (latest new connection from {}; {} such in the last 10 s on worker {})",
+                   what, address, limit_events_unlogged, index);
+    } catch (...) {
+    }
+    limit_events_unlogged = 0;
+  }
+
   void on_accepted(tcp::socket socket) {
+    asio::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) {  // reset before we got here
+      socket.close(ec);
+      return;
+    }
+    const auto address = remote.address();
+    std::string key;
+    if (address.is_v4()) {
+      const auto b = address.to_v4().to_bytes();
+      key.assign(b.begin(), b.end());
+    } else {
+      const auto b = address.to_v6().to_bytes();
+      key.assign(b.begin(), b.end());
+    }
+    const std::size_t per_address_limit = owner.options.tcp_max_connections_per_address;
+    if (per_address_limit != 0) {
+      bool full = false;
+      {
+        std::lock_guard lock(owner.per_address_mutex);
+        full = owner.per_address[key] >= per_address_limit;
+      }
+      if (full) {
+        if (evict_oldest_idle(key)) {
+          owner.metrics.tcp_evicted_per_address->inc();
+          log_limit("tcp_max_connections_per_address reached: closed that address's oldest idle connection",
+                    address.to_string());
+        } else {
+          owner.metrics.tcp_refused_per_address->inc();
+          log_limit("tcp_max_connections_per_address reached and none idle: connection refused",
+                    address.to_string());
+          socket.close(ec);
+          std::lock_guard lock(owner.per_address_mutex);
+          if (auto it = owner.per_address.find(key); it != owner.per_address.end() && it->second == 0) {
+            owner.per_address.erase(it);
+          }
+          return;
+        }
+      }
+    }
     const std::size_t before = owner.open_connections.fetch_add(1, std::memory_order_relaxed);
     if (before >= owner.options.tcp_max_connections) {
-      owner.open_connections.fetch_sub(1, std::memory_order_relaxed);
-      owner.metrics.tcp_refused->inc();
-      asio::error_code ignored;
-      socket.close(ignored);
-      return;
+      // As Knot does: the oldest idle connection makes room for the new
+      // client (the closed one's slot comes back when it is destroyed).
+      if (evict_oldest_idle({})) {
+        owner.metrics.tcp_evicted->inc();
+        log_limit("tcp_max_connections reached: closed the oldest idle connection", address.to_string());
+      } else {
+        owner.open_connections.fetch_sub(1, std::memory_order_relaxed);
+        owner.metrics.tcp_refused->inc();
+        log_limit("tcp_max_connections reached and none idle: connection refused", address.to_string());
+        socket.close(ec);
+        std::lock_guard lock(owner.per_address_mutex);
+        if (auto it = owner.per_address.find(key); it != owner.per_address.end() && it->second == 0) {
+          owner.per_address.erase(it);
+        }
+        return;
+      }
     }
     owner.metrics.tcp_accepted->inc();
     owner.metrics.tcp_open->add(1);
     std::shared_ptr<tcp_connection> conn;
     try {
-      conn = std::make_shared<tcp_connection>(*this, std::move(socket));
+      {
+        std::lock_guard lock(owner.per_address_mutex);
+        ++owner.per_address[key];
+      }
+      conn = std::make_shared<tcp_connection>(*this, std::move(socket), key);
     } catch (const std::exception& e) {
       // The connection never existed, so its destructor will not give the slot back.
       owner.open_connections.fetch_sub(1, std::memory_order_relaxed);
       owner.metrics.tcp_open->sub(1);
+      {
+        std::lock_guard lock(owner.per_address_mutex);
+        if (auto it = owner.per_address.find(key); it != owner.per_address.end() && --it->second == 0) {
+          owner.per_address.erase(it);
+        }
+      }
       log_error_rarely("TCP connection setup failed: {}", e.what());
       return;
     }
@@ -660,9 +774,11 @@ struct dns_listener_set::impl::worker {
 
 // ---- TCP connection ------------------------------------------------------------
 
-dns_listener_set::impl::tcp_connection::tcp_connection(worker& w, tcp::socket socket)
+dns_listener_set::impl::tcp_connection::tcp_connection(worker& w, tcp::socket socket,
+                                                       std::string address_key)
     : worker_(w),
       socket_(std::move(socket)),
+      address_key_(std::move(address_key)),
       idle_timer_(w.io),
       max_pending_(w.owner.options.tcp_max_pending_output) {
   worker_.connections.insert(this);
@@ -673,6 +789,9 @@ dns_listener_set::impl::tcp_connection::~tcp_connection() {
   worker_.connections.erase(this);
   worker_.owner.open_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.owner.metrics.tcp_open->sub(1);
+  std::lock_guard lock(worker_.owner.per_address_mutex);
+  auto& counts = worker_.owner.per_address;
+  if (auto it = counts.find(address_key_); it != counts.end() && --it->second == 0) counts.erase(it);
 }
 
 void dns_listener_set::impl::tcp_connection::start() {
@@ -950,6 +1069,7 @@ dns_listener_options dns_listener_options::from_config(const common::server_sett
   o.workers = settings.effective_workers();
   o.tcp_idle_timeout = settings.tcp_idle_timeout;
   o.tcp_max_connections = settings.tcp_max_connections;
+  o.tcp_max_connections_per_address = settings.tcp_max_connections_per_address;
   return o;
 }
 

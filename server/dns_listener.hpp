@@ -28,7 +28,13 @@ struct dns_listener_options {
   std::vector<common::listen_address> addresses;  ///< UDP and TCP on each; port 0 = pick one
   unsigned workers = 1;
   std::chrono::milliseconds tcp_idle_timeout{10'000};
-  std::size_t tcp_max_connections = 1024;  ///< over all workers and addresses
+  /// Over all workers and addresses. When reached, a new connection closes
+  /// the oldest idle one of its worker (idle: no reply being written); it is
+  /// refused only when there is none.
+  std::size_t tcp_max_connections = 1024;
+  /// From one client IP address; when reached, a new connection from it
+  /// closes that address's oldest idle connection, or is refused. 0 = no limit.
+  std::size_t tcp_max_connections_per_address = 64;
   /// Replies queued on a TCP connection before it stops reading more queries
   /// (a client that sends but does not read).
   std::size_t tcp_max_pending_output = 256 * 1024;
@@ -51,7 +57,8 @@ struct bound_dns_address {
 /// Metrics (registered in the registry given to the constructor):
 ///   zonemesh_dns_queries_total{transport,qtype,rcode}, zonemesh_dns_dropped_total{transport},
 ///   zonemesh_dns_query_duration_seconds{transport}, zonemesh_dns_tcp_connections,
-///   zonemesh_dns_tcp_connections_total{result}, zonemesh_dns_errors_total{kind}.
+///   zonemesh_dns_tcp_connections_total{result} (accepted, refused, refused_per_address, evicted,
+///   evicted_per_address, idle_timeout), zonemesh_dns_errors_total{kind}.
 class dns_listener_set {
  public:
   dns_listener_set(dns_listener_options options, processor_factory factory,

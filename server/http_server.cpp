@@ -338,6 +338,8 @@ std::string_view http_reason(int status) {
       return "Conflict";
     case 413:
       return "Content Too Large";
+    case 429:
+      return "Too Many Requests";
     case 415:
       return "Unsupported Media Type";
     case 422:

@@ -94,7 +94,9 @@ int serve(const zonemesh::common::config& cfg) {
     auto w = watch.health();
     return server::health_status{w.ok, w.reason};
   });
-  server::api api({cfg.database.conninfo, cfg.http.api_key, cfg.server.node}, metrics);
+  server::api api({cfg.database.conninfo, cfg.http.api_key, cfg.server.node,
+                   {cfg.http.api_auth_max_failures, cfg.http.api_auth_window, cfg.http.api_auth_block}},
+                  metrics);
   api.add_routes(router);
   server::add_web_ui_routes(router);
   if (cfg.http.api_key.empty()) spdlog::warn("no [http] api_key: every /api request gets 401");

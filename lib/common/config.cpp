@@ -52,9 +52,20 @@ workers = auto
 # milliseconds (RFC 7766). Default 10000; 1 to 3600000.
 tcp_idle_timeout_ms = 10000
 
-# Most DNS-over-TCP connections open at once over all workers; more are
-# closed at once. Default 1024; 1 to 1000000.
+# Most DNS-over-TCP connections open at once over all workers. When it is
+# reached, a new connection closes the oldest idle one (no reply being
+# written; a half-sent query counts as idle), so a new client is served; it
+# is refused only when none is idle. Counted in
+# zonemesh_dns_tcp_connections_total{result="evicted"} and {result="refused"}.
+# Default 1024; 1 to 1000000.
 tcp_max_connections = 1024
+
+# Most DNS-over-TCP connections from one client IP address. When reached, a
+# new one from that address closes its oldest idle connection, or is refused
+# ({result="evicted_per_address"}, {result="refused_per_address"}). Both
+# limits log at most one line per 10 s per worker. Default 64; 0 = no limit;
+# up to 1000000.
+tcp_max_connections_per_address = 64
 
 # Answer to CHAOS TXT hostname.bind and id.server, which tells an anycast
 # operator which site answered. Default: the machine's host name.
@@ -99,6 +110,17 @@ api_key =
 # either end removed), so the key stays out of this file; readable by the
 # server only. Give api_key or api_key_file, not both. Default: none.
 # api_key_file = /etc/zonemesh/api-key
+
+# API key guessing: an address that sends api_auth_max_failures wrong (or
+# missing) X-API-Key within api_auth_window_s seconds gets 429 with
+# Retry-After for api_auth_block_s seconds on every /api request, the right
+# key included; other addresses are not affected. Logged once per block,
+# without the key; counted in zonemesh_api_auth_failures_total,
+# zonemesh_api_auth_refused_total and zonemesh_api_auth_blocked_addresses.
+# Defaults 10 (0 = no limit; up to 1000000), 60 and 60 (1 to 86400).
+api_auth_max_failures = 10
+api_auth_window_s = 60
+api_auth_block_s = 60
 
 [log]
 # trace, debug, info (default), warn, error, critical or off.
@@ -404,6 +426,10 @@ config parse_config(std::string_view text, std::string_view source) {
           const auto n = parse_integer<std::size_t>(value, 1, 1'000'000);
           if (!n) bad_value("expected a number from 1 to 1000000");
           cfg.server.tcp_max_connections = *n;
+        } else if (key == "tcp_max_connections_per_address") {
+          const auto n = parse_integer<std::size_t>(value, 0, 1'000'000);
+          if (!n) bad_value("expected a number from 0 to 1000000");
+          cfg.server.tcp_max_connections_per_address = *n;
         } else if (key == "hostname") {
           cfg.server.hostname = text_value();
         } else if (key == "version") {
@@ -431,7 +457,7 @@ config parse_config(std::string_view text, std::string_view source) {
         } else {
           err.fail("unknown key '" + key +
                    "' in [server] (known: node, listen, workers, tcp_idle_timeout_ms, "
-                   "tcp_max_connections, hostname, version, nsid, dnssec_signature_validity, "
+                   "tcp_max_connections, tcp_max_connections_per_address, hostname, version, nsid, dnssec_signature_validity, "
                    "dnssec_signature_refresh)");
         }
         break;
@@ -471,8 +497,19 @@ config parse_config(std::string_view text, std::string_view source) {
           }
           cfg.http.api_key = loaded;
           api_key_from_file = true;
+        } else if (key == "api_auth_max_failures") {
+          const auto n = parse_integer<unsigned>(value, 0, 1'000'000);
+          if (!n) bad_value("expected a number from 0 to 1000000");
+          cfg.http.api_auth_max_failures = *n;
+        } else if (key == "api_auth_window_s" || key == "api_auth_block_s") {
+          const auto n = parse_integer<std::int64_t>(value, 1, 86'400);
+          if (!n) bad_value("expected seconds from 1 to 86400");
+          (key == "api_auth_window_s" ? cfg.http.api_auth_window : cfg.http.api_auth_block) =
+              std::chrono::seconds(*n);
         } else {
-          err.fail("unknown key '" + key + "' in [http] (known: listen, api_key, api_key_file)");
+          err.fail("unknown key '" + key +
+                   "' in [http] (known: listen, api_key, api_key_file, api_auth_max_failures, "
+                   "api_auth_window_s, api_auth_block_s)");
         }
         break;
       case section::log:

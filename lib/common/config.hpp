@@ -39,6 +39,7 @@ struct server_settings {
   unsigned workers = 0;                ///< 0 = one per hardware thread ("auto")
   std::chrono::milliseconds tcp_idle_timeout{10'000};
   std::size_t tcp_max_connections = 1024;  ///< over all workers and addresses
+  std::size_t tcp_max_connections_per_address = 64;  ///< from one client address; 0 = no limit
   std::optional<std::string> hostname;     ///< hostname.bind / id.server; nullopt = refuse
   std::optional<std::string> version;      ///< version.bind; nullopt = refuse
   std::vector<std::uint8_t> nsid;          ///< RFC 5001 NSID payload; empty = no NSID
@@ -58,6 +59,11 @@ struct database_settings {
 struct http_settings {
   listen_address listen{"127.0.0.1", 8081, false};
   std::string api_key;  ///< from api_key or api_key_file; empty = the API is disabled
+  /// Wrong API keys from one address within api_auth_window before it is
+  /// refused (429) for api_auth_block; 0 = no limit.
+  unsigned api_auth_max_failures = 10;
+  std::chrono::seconds api_auth_window{60};
+  std::chrono::seconds api_auth_block{60};
 };
 
 struct log_settings {

@@ -103,10 +103,20 @@ std::string dig_until(const site& s, const std::string& args, const std::string&
 http_result http_get(int port, const std::string& path) { return http_call(port, "GET", path); }
 
 http_result http_call(int port, const std::string& method, const std::string& path,
-                      const std::string& body, const std::vector<std::string>& header_lines) {
+                      const std::string& body, const std::vector<std::string>& header_lines,
+                      const std::string& source) {
   http_result result;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return result;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close(fd);
+      return result;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));

@@ -81,10 +81,12 @@ struct http_result {
 http_result http_get(int port, const std::string& path);
 
 /// Any HTTP/1.1 request to 127.0.0.1:port, with extra header lines
-/// ("X-API-Key: ...") and a body (sent with Content-Length when not empty).
+/// ("X-API-Key: ...") and a body (sent with Content-Length when not empty),
+/// from `source` (an IPv4 loopback address such as "127.0.0.2") when given.
 http_result http_call(int port, const std::string& method, const std::string& path,
                       const std::string& body = "",
-                      const std::vector<std::string>& header_lines = {});
+                      const std::vector<std::string>& header_lines = {},
+                      const std::string& source = "");
 
 /// Runs a shell command and captures its stdout, and its stderr too unless
 /// merge_stderr is false.

@@ -430,27 +430,46 @@ TEST_F(DnsListener, TcpActivityKeepsConnectionOpenPastTimeout) {
   }
 }
 
-TEST_F(DnsListener, TcpConnectionsOverTheLimitAreClosedAtOnce) {
-  start_v4(2, 5000ms, 2);
+TEST_F(DnsListener, TcpAtTheLimitTheOldestIdleConnectionMakesRoom) {
+  start_v4(1, 5000ms, 2);
   auto a = tcp_connect();
+  asio::write(a, asio::buffer(framed(make_query(1))));
+  ASSERT_EQ(id_of(tcp_read_message(a)), 1);
+  std::this_thread::sleep_for(50ms);
   auto b = tcp_connect();
-  for (auto* s : {&a, &b}) {
-    asio::write(*s, asio::buffer(framed(make_query(2))));
-    ASSERT_EQ(id_of(tcp_read_message(*s)), 2);
-  }
+  asio::write(b, asio::buffer(framed(make_query(2))));
+  ASSERT_EQ(id_of(tcp_read_message(b)), 2);
   EXPECT_EQ(listeners_->tcp_connections(), 2u);
-  auto c = tcp_connect();  // the kernel accepts; the server closes it
-  asio::error_code ignored;
-  asio::write(c, asio::buffer(framed(make_query(4))), ignored);
-  EXPECT_TRUE(closed_by_server(c, 1000ms));
-  EXPECT_TRUE(metrics_contain("zonemesh_dns_tcp_connections_total{result=\"refused\"} 1\n"));
-  EXPECT_TRUE(metrics_contain("zonemesh_dns_tcp_connections 2\n"));
+  auto c = tcp_connect();  // over the limit: a, idle longest, is closed for it
+  asio::write(c, asio::buffer(framed(make_query(3))));
+  EXPECT_EQ(id_of(tcp_read_message(c)), 3);
+  EXPECT_TRUE(closed_by_server(a, 1000ms));
+  asio::write(b, asio::buffer(framed(make_query(4))));
+  EXPECT_EQ(id_of(tcp_read_message(b)), 4) << "the newer idle connection stays";
+  EXPECT_TRUE(metrics_contain("zonemesh_dns_tcp_connections_total{result=\"evicted\"} 1\n"));
+  EXPECT_TRUE(eventually([&] { return listeners_->tcp_connections() == 2; }));
+}
 
-  a.close();  // frees a slot
-  ASSERT_TRUE(eventually([&] { return listeners_->tcp_connections() == 1; }));
-  auto d = tcp_connect();
-  asio::write(d, asio::buffer(framed(make_query(6))));
-  EXPECT_EQ(id_of(tcp_read_message(d)), 6);
+TEST_F(DnsListener, TcpPerAddressLimitClosesThatAddressesOldestIdle) {
+  dns_listener_options o;
+  o.addresses = {{"127.0.0.1", 0, false}};
+  o.workers = 1;
+  o.tcp_max_connections = 100;
+  o.tcp_max_connections_per_address = 2;
+  listeners_ = std::make_unique<dns_listener_set>(
+      o, [this](unsigned) { return std::make_unique<echo_processor>(calls_); }, metrics_);
+  listeners_->start();
+  auto a = tcp_connect();
+  asio::write(a, asio::buffer(framed(make_query(1))));
+  ASSERT_EQ(id_of(tcp_read_message(a)), 1);
+  auto b = tcp_connect();
+  asio::write(b, asio::buffer(framed(make_query(2))));
+  ASSERT_EQ(id_of(tcp_read_message(b)), 2);
+  auto c = tcp_connect();
+  asio::write(c, asio::buffer(framed(make_query(3))));
+  EXPECT_EQ(id_of(tcp_read_message(c)), 3);
+  EXPECT_TRUE(closed_by_server(a, 1000ms));
+  EXPECT_TRUE(metrics_contain("zonemesh_dns_tcp_connections_total{result=\"evicted_per_address\"} 1\n"));
 }
 
 TEST_F(DnsListener, TcpZeroLengthFrameClosesOnlyThatConnection) {
