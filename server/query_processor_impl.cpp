@@ -49,7 +49,14 @@ std::uint16_t query_processor_impl::parse(std::span<const std::uint8_t> message,
                                           parsed_query& q) const {
   dns::reader rd(message);
   if (rd.header(q.header) != dns::read_status::ok) return dns::rcode::formerr;
-  if (q.header.qdcount != 1) return dns::rcode::formerr;
+  if (q.header.qdcount != 1) {
+    // An opcode we do not implement is NOTIMP whatever follows the header
+    // (RFC 1035 4.1.1), as Knot and NSD answer it, with no question at all.
+    const auto op = q.header.opcode();
+    const bool known = op == dns::opcode::query || op == dns::opcode::notify ||
+                       op == dns::opcode::update;
+    return known ? dns::rcode::formerr : dns::rcode::notimp;
+  }
   if (rd.name(q.qname) != dns::read_status::ok || rd.u16(q.qtype) != dns::read_status::ok ||
       rd.u16(q.qclass) != dns::read_status::ok) {
     return dns::rcode::formerr;
@@ -155,8 +162,6 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
       rcode = handle_other_opcode(q, query, ctx, w);
     } else if (q.has_edns && q.edns.version > 0) {
       rcode = dns::rcode::badvers;  // RFC 6891 6.1.3, answered with our version 0
-    } else if (q.qtype == dns::rr_type::maila || q.qtype == dns::rr_type::mailb) {
-      rcode = dns::rcode::notimp;
     } else if (q.qtype == dns::rr_type::axfr && ctx.proto == transport::udp) {
       rcode = dns::rcode::notimp;  // AXFR over UDP is undefined (RFC 5936 4.2), as Knot and NSD
     } else if (q.qtype == dns::rr_type::axfr || q.qtype == dns::rr_type::ixfr) {
@@ -172,8 +177,9 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
       rcode = st.rcode;
       if (st.authoritative) h.flags |= dns::flag::aa;
     } else if (q.qclass == dns::rr_class::ch) {
+      // Not authoritative: CHAOS names describe the server, not a zone (AA=0,
+      // as Knot and NSD answer them).
       rcode = answer_chaos(q, w, st.answers);
-      if (rcode == dns::rcode::noerror) h.flags |= dns::flag::aa;
     } else {
       rcode = dns::rcode::refused;
     }

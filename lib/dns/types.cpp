@@ -32,6 +32,8 @@ constexpr std::array type_names{
     mnemonic{rr_type::txt, "TXT"},
     mnemonic{rr_type::rp, "RP"},
     mnemonic{rr_type::afsdb, "AFSDB"},
+    mnemonic{rr_type::rt, "RT"},
+    mnemonic{rr_type::key, "KEY"},
     mnemonic{rr_type::aaaa, "AAAA"},
     mnemonic{rr_type::loc, "LOC"},
     mnemonic{rr_type::srv, "SRV"},

@@ -472,6 +472,23 @@ class Transfers(unittest.TestCase):
         self.assertEqual(r.answer[0].rdtype, dns.rdatatype.SOA)
         self.assertEqual(r.answer[0][0].serial, serial)
 
+    def test_ixfr_over_udp_without_soa_is_formerr_as_knot(self):
+        """RFC 1995 3: the client's SOA goes in authority. Over UDP, from a
+        client allowed to transfer, Knot answers FORMERR without it; so do we."""
+        def ask(port, zone, with_soa):
+            q = dns.message.make_query(zone, "IXFR")
+            if with_soa:
+                q.authority.append(dns.rrset.from_text(zone + ".", 0, "IN", "SOA", ". . 1 0 0 0 0"))
+            q.use_tsig(KEYRING, keyname=KEY_NAME)
+            return dns.query.udp(q, "127.0.0.1", port=port, timeout=5, ignore_trailing=True)
+        for port, zone, who in ((site(0)["dns_port"], ZONE, "zonemesh"),
+                                (ENV["knot_primary"], EXT, "Knot")):
+            with self.subTest(server=who):
+                self.assertEqual(dns.rcode.to_text(ask(port, zone, False).rcode()), "FORMERR")
+                r = ask(port, zone, True)
+                self.assertEqual(dns.rcode.to_text(r.rcode()), "NOERROR")
+                self.assertEqual([rr.rdtype for rr in r.answer], [dns.rdatatype.SOA])
+
     def test_ixfr_after_an_edit_is_the_difference(self):
         port = site(0)["dns_port"]
         before = transfer(port)

@@ -593,11 +593,32 @@ TEST_F(QueryProcessor, NotimpForOtherOpcodes) {
   }
 }
 
+TEST_F(QueryProcessor, NotimpForUnknownOpcodeWithoutQuestion) {
+  // genreport's "opcode" and "opcodeflg": opcode 15, QDCOUNT 0, flags set.
+  for (const std::uint8_t op : {std::uint8_t{15}, dns::opcode::status, dns::opcode::iquery}) {
+    auto q = make_query({.qname = "www.example.com", .opcode = op});
+    q.resize(dns::header_size);
+    q[5] = 0;  // QDCOUNT 0
+    q[2] |= 0x01;  // RD
+    q[3] |= 0x30;  // AD, CD
+    auto d = ask_raw(q);
+    EXPECT_EQ(d.h.rcode(), dns::rcode::notimp) << int(op);
+    EXPECT_EQ(d.h.opcode(), op);
+    EXPECT_EQ(d.h.qdcount, 0u);
+    EXPECT_FALSE(aa(d));
+  }
+  // QUERY without a question stays FORMERR.
+  auto q = make_query({.qname = "www.example.com"});
+  q.resize(dns::header_size);
+  q[5] = 0;
+  EXPECT_EQ(ask_raw(q).h.rcode(), dns::rcode::formerr);
+}
+
 TEST_F(QueryProcessor, ChaosIdentity) {
   for (const char* qname : {"hostname.bind", "ID.SERVER"}) {
     auto d = ask({.qname = qname, .qtype = t::txt, .qclass = dns::rr_class::ch});
     EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
-    EXPECT_TRUE(aa(d));
+    EXPECT_FALSE(aa(d));  // describes the server, not a zone: AA=0 as Knot and NSD
     ASSERT_EQ(d.answer.size(), 1u);
     EXPECT_NE(d.answer[0].find(" 0 CH TXT \"site-a.example\""), std::string::npos) << d.answer[0];
   }
@@ -634,8 +655,17 @@ TEST_F(QueryProcessor, ClassesOtherThanInChAnyRefused) {
   EXPECT_EQ(any.answer.size(), 1u);
 }
 
-TEST_F(QueryProcessor, MetaQtypes) {
-  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::maila}).h.rcode(), dns::rcode::notimp);
+TEST_F(QueryProcessor, MailaMailbAreNodata) {
+  // As Knot and NSD: no special case, the name has no data of that type.
+  for (const std::uint16_t qtype : {t::maila, t::mailb}) {
+    auto d = ask({.qname = "example.com", .qtype = qtype});
+    EXPECT_EQ(d.h.rcode(), dns::rcode::noerror) << qtype;
+    EXPECT_TRUE(aa(d));
+    EXPECT_TRUE(d.answer.empty());
+    ASSERT_EQ(d.authority.size(), 1u);
+    EXPECT_NE(d.authority[0].find(" SOA "), std::string::npos) << d.authority[0];
+  }
+  EXPECT_EQ(ask({.qname = "nope.example.com", .qtype = t::maila}).h.rcode(), dns::rcode::nxdomain);
 }
 
 TEST_F(QueryProcessor, AxfrOverUdpNotimpTransfersOtherwiseRefused) {
@@ -710,3 +740,4 @@ TEST_F(QueryProcessor, SurvivesRandomMutations) {
     }
   }
 }
+
