@@ -92,6 +92,7 @@ constexpr std::array rcode_names{
     mnemonic{rcode::yxdomain, "YXDOMAIN"}, mnemonic{rcode::yxrrset, "YXRRSET"},
     mnemonic{rcode::nxrrset, "NXRRSET"},   mnemonic{rcode::notauth, "NOTAUTH"},
     mnemonic{rcode::notzone, "NOTZONE"},   mnemonic{rcode::badvers, "BADVERS"},
+    mnemonic{rcode::badcookie, "BADCOOKIE"},
 };
 
 char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }

@@ -103,7 +103,8 @@ inline constexpr std::uint16_t yxrrset = 7;
 inline constexpr std::uint16_t nxrrset = 8;
 inline constexpr std::uint16_t notauth = 9;
 inline constexpr std::uint16_t notzone = 10;
-inline constexpr std::uint16_t badvers = 16;  ///< extended rcode, needs OPT (RFC 6891)
+inline constexpr std::uint16_t badvers = 16;    ///< extended rcode, needs OPT (RFC 6891)
+inline constexpr std::uint16_t badcookie = 23;  ///< extended rcode, needs OPT (RFC 7873)
 }  // namespace rcode
 
 /// "A", "MX", ... or "TYPE65280" for types without a mnemonic (RFC 3597).
