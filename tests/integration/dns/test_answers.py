@@ -747,6 +747,12 @@ QUERIES += [Q(f"type_{owner}_{typ}".replace("-", "_").replace(".", "_"), f"{owne
               expect=dict(NOERR_AA, answer_has=[(f"{owner}.{T}", typ)]))
             for owner, typ in TYPE_ROWS]
 QUERIES += [
+    # RFC 9460 4: the in-zone target's addresses in additional, as Knot answers
+    # (NSD adds its NS addresses instead).
+    Q("svcb_additional", "svcb." + T, "SVCB",
+      expect=dict(NOERR_AA, additional_has=[("svc." + T, "A"), ("svc." + T, "AAAA")])),
+    Q("https_alias_additional", "https." + T, "HTTPS",
+      expect=dict(NOERR_AA, additional_has=[("svc." + T, "A"), ("svc." + T, "AAAA")])),
     # "." as data: a CNAME to the root ends the chain; NS . is a delegation.
     Q("cname_to_root", "cname-root." + T, "A",
       expect=dict(NOERR_AA, answer_has=[("cname-root." + T, "CNAME")])),

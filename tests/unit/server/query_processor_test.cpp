@@ -896,3 +896,58 @@ TEST_F(Cookies, IgnoredWhenDisabled) {
 }
 
 }  // namespace
+
+namespace {
+
+// RFC 9460 4: SVCB and HTTPS answers bring their in-zone targets' addresses,
+// and in AliasMode the target's own RRset of the type, as Knot answers.
+TEST(SvcbAdditional, TargetsAddressesAndAliasChains) {
+  auto zone = make_zone("svc.test",
+                        {
+                            {"svc.test", "SOA", 60, "ns.svc.test h.svc.test 1 2 3 4 60"},
+                            {"svc.test", "NS", 60, "ns.svc.test"},
+                            {"ns.svc.test", "A", 60, "192.0.2.53"},
+                            {"www.svc.test", "HTTPS", 60, "1 . alpn=h2"},
+                            {"www.svc.test", "A", 60, "192.0.2.1"},
+                            {"www.svc.test", "AAAA", 60, "2001:db8::1"},
+                            {"alias.svc.test", "HTTPS", 60, "0 pool.svc.test"},
+                            {"pool.svc.test", "HTTPS", 60, "1 . alpn=h3"},
+                            {"pool.svc.test", "A", 60, "192.0.2.2"},
+                            {"_dns.svc.test", "SVCB", 60, "1 backend.svc.test alpn=dot"},
+                            {"backend.svc.test", "AAAA", 60, "2001:db8::2"},
+                            {"none.svc.test", "HTTPS", 60, "0 ."},
+                            {"out.svc.test", "HTTPS", 60, "1 elsewhere.example"},
+                        });
+  auto publisher = std::make_shared<store::zone_publisher>();
+  publisher->put_zone(zone);
+  server::query_processor_impl p(publisher, server::server_identity{});
+  std::vector<std::uint8_t> reply(65535);
+  server::query_context ctx;
+  auto ask = [&](const char* qname, std::uint16_t qtype) {
+    const auto q = make_query({.qname = qname, .qtype = qtype, .edns = true});
+    return decode(std::span(reply.data(), p.process(q, reply, ctx)));
+  };
+  auto has = [](const std::vector<std::string>& section, const std::string& prefix) {
+    for (const auto& rr : section) {
+      if (rr.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  // ServiceMode with "." : the owner's own addresses.
+  auto d = ask("www.svc.test", t::https);
+  EXPECT_TRUE(has(d.additional, "www.svc.test. 60 IN A ")) << d.additional.size();
+  EXPECT_TRUE(has(d.additional, "www.svc.test. 60 IN AAAA "));
+  EXPECT_FALSE(has(d.additional, "www.svc.test. 60 IN HTTPS")) << "already the answer";
+  // AliasMode: the target's HTTPS RRset and its address.
+  d = ask("alias.svc.test", t::https);
+  EXPECT_TRUE(has(d.additional, "pool.svc.test. 60 IN HTTPS 1 . "));
+  EXPECT_TRUE(has(d.additional, "pool.svc.test. 60 IN A 192.0.2.2"));
+  // ServiceMode SVCB with a target.
+  d = ask("_dns.svc.test", t::svcb);
+  EXPECT_TRUE(has(d.additional, "backend.svc.test. 60 IN AAAA 2001:db8::2")) << d.answer.size() << " " << (d.answer.empty() ? "" : d.answer[0]) << d.additional.size();
+  // AliasMode "." (no service) and an out-of-zone target: nothing.
+  EXPECT_TRUE(ask("none.svc.test", t::https).additional.empty());
+  EXPECT_TRUE(ask("out.svc.test", t::https).additional.empty());
+}
+
+}  // namespace
