@@ -329,26 +329,54 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
   return true;
 }
 
-/// The lines on which ldns's zone reader ends each record it keeps, in the
-/// order of ldns_zone_rrs (the first SOA, which ldns keeps apart, and any
-/// later SOA, which it drops, are left out). Parsed with the same reader,
-/// record by record; TTLs do not matter here.
-std::vector<int> record_lines(const std::string& text, const ldns_rdf* origin) {
-  std::vector<int> lines;
+struct scanned_lines {
+  std::vector<int> records;  ///< first lines of the records other than SOA, in file order
+  std::vector<int> soas;     ///< first lines of the SOA records
+};
+
+/// The lines on which each record starts, in the order of
+/// ldns_zone_rrs (SOA records apart), read with the same reader record by
+/// record (TTLs do not matter here). Stops at the first syntax error.
+scanned_lines record_lines(const std::string& text, const ldns_rdf* origin) {
+  scanned_lines lines;
   std::string copy = text;
   file_ptr fp(fmemopen(copy.data(), copy.size(), "r"));
   if (!fp) return lines;
   ldns_rdf* my_origin = ldns_rdf_clone(origin);
   ldns_rdf* my_prev = ldns_rdf_clone(origin);
+  // Lines with something other than blanks and a comment (1-based).
+  std::vector<bool> has_content(1, false);
+  bool content = false;
+  bool comment = false;
+  for (const char c : text) {
+    if (c == '\n') {
+      has_content.push_back(content);
+      content = comment = false;
+    } else if (c == ';' && !content) {
+      comment = true;
+    } else if (c != ' ' && c != '\t' && c != '\r' && !comment) {
+      content = true;
+    }
+  }
+  has_content.push_back(content);
+  // ldns counts the lines it read, which may include blank lines after a
+  // record: a record starts on the first line with content after the end
+  // of the previous one.
+  const auto start_after = [&](int end) {
+    std::size_t i = static_cast<std::size_t>(end) + 1;
+    while (i < has_content.size() && !has_content[i]) ++i;
+    return i < has_content.size() ? static_cast<int>(i) : end;
+  };
   std::uint32_t ttl = 3600;
   int line = 0;
   while (!std::feof(fp.get())) {
     ldns_rr* raw = nullptr;
+    const int previous_end = line;
     const ldns_status st = ldns_rr_new_frm_fp_l(&raw, fp.get(), &ttl, &my_origin, &my_prev, &line);
     rr_ptr rr(raw);
     if (st == LDNS_STATUS_OK && rr) {
-      if (ldns_rr_get_type(rr.get()) == LDNS_RR_TYPE_SOA) continue;
-      lines.push_back(line);
+      (ldns_rr_get_type(rr.get()) == LDNS_RR_TYPE_SOA ? lines.soas : lines.records)
+          .push_back(start_after(previous_end));
     } else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
                st != LDNS_STATUS_SYNTAX_ORIGIN) {
       break;
@@ -456,6 +484,14 @@ zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
     result.error = "bad origin " + std::string(origin);
     return result;
   }
+  const scanned_lines lines = record_lines(copy, origin_rdf.get());
+  if (lines.soas.size() > 1) {
+    // ldns's zone reader drops a second SOA and then reads freed memory when
+    // the next record has no TTL (found by tests/fuzz rdata): refuse first.
+    result.error = "line " + std::to_string(lines.soas[1]) + ": a second SOA record (line " +
+                   std::to_string(lines.soas[0]) + " has one); a zone file holds exactly one";
+    return result;
+  }
   ldns_zone* raw = nullptr;
   int line = 0;
   const ldns_status st = ldns_zone_new_frm_fp_l(&raw, fp.get(), origin_rdf.get(), default_ttl,
@@ -465,7 +501,6 @@ zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
     result.error = "line " + std::to_string(line) + ": " + ldns_get_errorstr_by_id(st);
     return result;
   }
-  const std::vector<int> lines = record_lines(copy, origin_rdf.get());
   auto add = [&](const ldns_rr* rr, int at) -> bool {
     text_record rec;
     if (auto error = from_ldns(rr, rec); !error.empty()) {
@@ -476,10 +511,13 @@ zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
     result.lines.push_back(at);
     return true;
   };
-  if (const ldns_rr* soa = ldns_zone_soa(zone.get()); soa != nullptr && !add(soa, 0)) return result;
+  if (const ldns_rr* soa = ldns_zone_soa(zone.get());
+      soa != nullptr && !add(soa, lines.soas.empty() ? 0 : lines.soas[0])) {
+    return result;
+  }
   const ldns_rr_list* rrs = ldns_zone_rrs(zone.get());
   for (std::size_t i = 0; rrs != nullptr && i < ldns_rr_list_rr_count(rrs); ++i) {
-    if (!add(ldns_rr_list_rr(rrs, i), i < lines.size() ? lines[i] : 0)) return result;
+    if (!add(ldns_rr_list_rr(rrs, i), i < lines.records.size() ? lines.records[i] : 0)) return result;
   }
   return result;
 }

@@ -41,7 +41,7 @@ std::string to_text(const store::record& rec, text_record& out);
 
 struct zone_file_result {
   std::vector<text_record> records;
-  std::vector<int> lines;  ///< per record, the line of the file where it ends
+  std::vector<int> lines;  ///< per record, the line of the file where it starts
   std::string error;       ///< empty on success; names the line otherwise
 };
 
