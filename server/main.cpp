@@ -19,9 +19,9 @@
 #include "dns_listener.hpp"
 #include "http_server.hpp"
 #include "notifier.hpp"
-#include "secondary.hpp"
 #include "query_processor_impl.hpp"
 #include "rrl.hpp"
+#include "secondary.hpp"
 #include "signals.hpp"
 #include "transfer_policy.hpp"
 #include "transfer_processor.hpp"
@@ -88,7 +88,8 @@ int serve(const zonemesh::common::config& cfg) {
       if (RAND_bytes(keys->current.data(), static_cast<int>(keys->current.size())) != 1) {
         throw std::runtime_error("cannot make a random DNS cookie secret");
       }
-      spdlog::warn("no [cookies] secret: server cookies are valid at this site only, until it restarts");
+      spdlog::warn(
+          "no [cookies] secret: server cookies are valid at this site only, until it restarts");
     }
     for (const auto& other : cfg.cookies.also_accept) {
       dns::cookie_secret k{};
@@ -112,8 +113,8 @@ int serve(const zonemesh::common::config& cfg) {
       rrl.whitelist.push_back(*net);
     }
     limiter = std::make_shared<server::rate_limiter>(std::move(rrl), metrics);
-    spdlog::info("RRL on: {} responses/s per prefix and kind, slip {}", cfg.rrl.responses_per_second,
-                 cfg.rrl.slip);
+    spdlog::info("RRL on: {} responses/s per prefix and kind, slip {}",
+                 cfg.rrl.responses_per_second, cfg.rrl.slip);
   }
   server::dns_listener_set dns(
       server::dns_listener_options::from_config(cfg.server),
@@ -122,7 +123,8 @@ int serve(const zonemesh::common::config& cfg) {
                                                               transfer, updates, history);
         if (!limiter) return p;
         return std::make_unique<server::rate_limited_processor>(std::move(p), limiter);
-      }, metrics);
+      },
+      metrics);
 
   server::http_router router;
   server::add_metrics_route(router, metrics);

@@ -55,8 +55,8 @@ std::uint16_t query_processor_impl::parse(std::span<const std::uint8_t> message,
   if (q.header.qdcount > 1 || (q.header.qdcount == 0 && op != dns::opcode::query)) {
     // An opcode we do not implement is NOTIMP whatever follows the header
     // (RFC 1035 4.1.1), as Knot and NSD answer it, with no question at all.
-    const bool known = op == dns::opcode::query || op == dns::opcode::notify ||
-                       op == dns::opcode::update;
+    const bool known =
+        op == dns::opcode::query || op == dns::opcode::notify || op == dns::opcode::update;
     return known ? dns::rcode::formerr : dns::rcode::notimp;
   }
   if (q.header.qdcount == 1) {
@@ -131,9 +131,8 @@ std::uint16_t query_processor_impl::answer_chaos(const parsed_query& q, dns::wri
 
 bool query_processor_impl::answer_cookie(const parsed_query& q, const query_context& ctx) {
   const cookie_keys& keys = *options_.cookies;
-  const std::uint32_t now = options_.cookie_clock
-                                ? options_.cookie_clock()
-                                : static_cast<std::uint32_t>(std::time(nullptr));
+  const std::uint32_t now = options_.cookie_clock ? options_.cookie_clock()
+                                                  : static_cast<std::uint32_t>(std::time(nullptr));
   const std::span<const std::uint8_t> address(ctx.peer_address, ctx.peer_is_ipv6 ? 16 : 4);
   std::memcpy(cookie_out_.data(), q.cookie.client.data(), dns::client_cookie_size);
   const std::span<std::uint8_t, dns::server_cookie_size> server(
@@ -144,7 +143,8 @@ bool query_processor_impl::answer_cookie(const parsed_query& q, const query_cont
                                      q.cookie.server, address, now);
   }
   if (check == dns::server_cookie_check::valid) {
-    std::memcpy(server.data(), q.cookie.server.data(), dns::server_cookie_size);  // still good: echo it
+    std::memcpy(server.data(), q.cookie.server.data(),
+                dns::server_cookie_size);  // still good: echo it
   } else {
     dns::make_server_cookie(keys.current, q.cookie.client, address, now, server);
   }
@@ -179,7 +179,8 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
   const bool send_cookie = q.has_edns && q.has_cookie;
   bool bad_cookie = false;
   if (send_cookie) bad_cookie = !answer_cookie(q, ctx);
-  const std::size_t opt_payload = (send_nsid ? nsid_.size() : 0) + (send_cookie ? cookie_out_.size() : 0);
+  const std::size_t opt_payload =
+      (send_nsid ? nsid_.size() : 0) + (send_cookie ? cookie_out_.size() : 0);
   const std::size_t opt_reserve =
       q.has_edns ? dns::opt_size(opt_payload, (send_nsid ? 1 : 0) + (send_cookie ? 1 : 0)) : 0;
 

@@ -32,7 +32,7 @@ struct server_identity {
 
 /// The keys of DNS server cookies (RFC 7873, RFC 9018).
 struct cookie_keys {
-  dns::cookie_secret current{};               ///< makes new cookies, and accepts them
+  dns::cookie_secret current{};                 ///< makes new cookies, and accepts them
   std::vector<dns::cookie_secret> also_accept;  ///< accepted too (rotation)
 };
 

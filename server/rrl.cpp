@@ -79,7 +79,8 @@ rate_limiter::rate_limiter(rrl_options options, common::metrics::registry& metri
 
 rate_limiter::~rate_limiter() = default;
 
-rrl_verdict rate_limiter::check(const query_context& ctx, response_kind kind, std::uint64_t now_ms) {
+rrl_verdict rate_limiter::check(const query_context& ctx, response_kind kind,
+                                std::uint64_t now_ms) {
   for (const auto& n : options_.whitelist) {
     if (n.contains(ctx)) {
       exempt_->inc();
@@ -107,7 +108,8 @@ rrl_verdict rate_limiter::check(const query_context& ctx, response_kind kind, st
   } else if (now_ms > b.time_ms) {
     const std::uint64_t elapsed = std::min<std::uint64_t>(now_ms - b.time_ms, 1000);
     b.tokens_milli = std::min<std::int64_t>(
-        capacity, b.tokens_milli + static_cast<std::int64_t>(elapsed * options_.responses_per_second));
+        capacity,
+        b.tokens_milli + static_cast<std::int64_t>(elapsed * options_.responses_per_second));
     b.time_ms = now_ms;
   }
   if (b.tokens_milli >= 1000) {
@@ -138,12 +140,14 @@ rate_limited_processor::rate_limited_processor(std::unique_ptr<query_processor> 
     : inner_(std::move(inner)), limiter_(std::move(limiter)) {}
 
 std::size_t rate_limited_processor::process(std::span<const std::uint8_t> query,
-                                            std::span<std::uint8_t> reply, const query_context& ctx) {
+                                            std::span<std::uint8_t> reply,
+                                            const query_context& ctx) {
   const std::size_t n = inner_->process(query, reply, ctx);
   if (n == 0 || ctx.proto != transport::udp || inner_->client_verified()) return n;
-  const auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::steady_clock::now().time_since_epoch())
-                                                     .count());
+  const auto now_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
   const auto verdict = limiter_->check(ctx, classify_response(reply.first(n)), now_ms);
   if (verdict == rrl_verdict::send) return n;
   if (verdict == rrl_verdict::drop) return 0;

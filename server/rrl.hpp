@@ -26,12 +26,13 @@ namespace zonemesh::server {
 
 struct rrl_options {
   bool enabled = false;
-  std::uint32_t responses_per_second = 200;  ///< per prefix and kind; bursts up to one second's worth
-  std::uint32_t slip = 2;                    ///< 0: drop all; 1: truncate all; N: every N-th truncated
+  std::uint32_t responses_per_second =
+      200;                 ///< per prefix and kind; bursts up to one second's worth
+  std::uint32_t slip = 2;  ///< 0: drop all; 1: truncate all; N: every N-th truncated
   std::uint8_t ipv4_prefix = 24;
   std::uint8_t ipv6_prefix = 56;
-  std::vector<network> whitelist;   ///< clients never limited
-  std::size_t table_size = 65536;   ///< buckets (a power of two is used)
+  std::vector<network> whitelist;  ///< clients never limited
+  std::size_t table_size = 65536;  ///< buckets (a power of two is used)
 };
 
 enum class response_kind : std::uint8_t { answer, nodata, nxdomain, referral, error };
@@ -51,7 +52,8 @@ class rate_limiter {
 
   /// Whether to send a response of `kind` to the client in `ctx`, at
   /// `now_ms` (a monotonic clock in milliseconds).
-  [[nodiscard]] rrl_verdict check(const query_context& ctx, response_kind kind, std::uint64_t now_ms);
+  [[nodiscard]] rrl_verdict check(const query_context& ctx, response_kind kind,
+                                  std::uint64_t now_ms);
 
   [[nodiscard]] const rrl_options& options() const { return options_; }
 
@@ -60,10 +62,10 @@ class rate_limiter {
     std::array<std::uint8_t, 8> prefix{};  ///< the masked address (IPv6 /56 fits in 8)
     std::uint8_t family = 0;               ///< 0 unused, 4 or 6
     std::uint8_t kind = 0;
-    std::uint64_t time_ms = 0;        ///< last refill
-    std::int64_t tokens_milli = 0;    ///< tokens * 1000
-    std::uint32_t dropped = 0;        ///< since the bucket was last under the rate
-    std::uint64_t logged_s = 0;       ///< second of the last log line
+    std::uint64_t time_ms = 0;      ///< last refill
+    std::int64_t tokens_milli = 0;  ///< tokens * 1000
+    std::uint32_t dropped = 0;      ///< since the bucket was last under the rate
+    std::uint64_t logged_s = 0;     ///< second of the last log line
   };
   static constexpr std::size_t stripes = 64;
 
@@ -81,7 +83,8 @@ class rate_limiter {
 /// cut to its header and question with TC=1.
 class rate_limited_processor : public query_processor {
  public:
-  rate_limited_processor(std::unique_ptr<query_processor> inner, std::shared_ptr<rate_limiter> limiter);
+  rate_limited_processor(std::unique_ptr<query_processor> inner,
+                         std::shared_ptr<rate_limiter> limiter);
 
   std::size_t process(std::span<const std::uint8_t> query, std::span<std::uint8_t> reply,
                       const query_context& ctx) override;

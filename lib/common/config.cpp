@@ -228,7 +228,8 @@ bool valid_cidr(const std::string& text) {
   const bool v6 = addr.find(':') != std::string::npos;
   if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) return false;
   if (slash == std::string::npos) return true;
-  return parse_integer<unsigned>(std::string_view(text).substr(slash + 1), 0, v6 ? 128 : 32).has_value();
+  return parse_integer<unsigned>(std::string_view(text).substr(slash + 1), 0, v6 ? 128 : 32)
+      .has_value();
 }
 
 std::string machine_hostname() {
@@ -603,12 +604,14 @@ config parse_config(std::string_view text, std::string_view source) {
             std::ostringstream file_text;
             file_text << in.rdbuf();
             hex = file_text.str();
-            while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' ')) {
+            while (!hex.empty() &&
+                   (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' ')) {
               hex.pop_back();
             }
           }
           auto bytes = parse_hex(hex);
-          if (!bytes || bytes->size() != 16) bad_value("a cookie secret is 32 hex digits (16 octets)");
+          if (!bytes || bytes->size() != 16)
+            bad_value("a cookie secret is 32 hex digits (16 octets)");
           cfg.cookies.secret = std::move(*bytes);
         } else if (key == "also_accept") {
           cfg.cookies.also_accept.clear();
@@ -622,7 +625,8 @@ config parse_config(std::string_view text, std::string_view source) {
             }
           }
         } else {
-          err.fail("unknown key '" + key + "' in [cookies] (known: enabled, secret, secret_file, also_accept)");
+          err.fail("unknown key '" + key +
+                   "' in [cookies] (known: enabled, secret, secret_file, also_accept)");
         }
         break;
       case section::log:

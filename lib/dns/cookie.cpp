@@ -41,9 +41,9 @@ struct sip_state {
 };
 
 constexpr std::uint8_t cookie_version = 1;
-constexpr std::uint32_t max_age = 3600;     // RFC 9018 4.3
-constexpr std::uint32_t renew_age = 1800;   // a new cookie when older than this
-constexpr std::uint32_t max_ahead = 300;    // clock skew between sites
+constexpr std::uint32_t max_age = 3600;    // RFC 9018 4.3
+constexpr std::uint32_t renew_age = 1800;  // a new cookie when older than this
+constexpr std::uint32_t max_ahead = 300;   // clock skew between sites
 
 /// Constant-time comparison of 8 octets.
 bool equal8(const std::uint8_t* a, const std::uint8_t* b) {

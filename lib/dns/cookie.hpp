@@ -15,10 +15,10 @@ inline constexpr std::size_t server_cookie_size = 16;  ///< RFC 9018 version 1
 
 using cookie_secret = std::array<std::uint8_t, 16>;
 
-enum class [[nodiscard]] cookie_status : std::uint8_t {
-  client_only,  ///< 8 octets: a client cookie alone
-  with_server,  ///< a client cookie and 8 to 32 octets of server cookie
-  malformed,    ///< any other length (RFC 7873 5.2.2: FORMERR)
+enum class [[nodiscard]] cookie_status : std::uint8_t{
+    client_only,  ///< 8 octets: a client cookie alone
+    with_server,  ///< a client cookie and 8 to 32 octets of server cookie
+    malformed,    ///< any other length (RFC 7873 5.2.2: FORMERR)
 };
 
 /// The two parts of a COOKIE option's data, as views into it.
@@ -39,10 +39,10 @@ void make_server_cookie(const cookie_secret& key, std::span<const std::uint8_t> 
                         std::span<const std::uint8_t> client_address, std::uint32_t timestamp,
                         std::span<std::uint8_t, server_cookie_size> out);
 
-enum class [[nodiscard]] server_cookie_check : std::uint8_t {
-  valid,        ///< made by one of the keys, recently, for this client
-  valid_renew,  ///< valid, but older than half an hour or made by an older key: send a new one
-  invalid,
+enum class [[nodiscard]] server_cookie_check : std::uint8_t{
+    valid,        ///< made by one of the keys, recently, for this client
+    valid_renew,  ///< valid, but older than half an hour or made by an older key: send a new one
+    invalid,
 };
 
 /// Checks a server cookie against the current key and the keys still

@@ -86,12 +86,12 @@ constexpr std::array class_names{
 };
 
 constexpr std::array rcode_names{
-    mnemonic{rcode::noerror, "NOERROR"},   mnemonic{rcode::formerr, "FORMERR"},
-    mnemonic{rcode::servfail, "SERVFAIL"}, mnemonic{rcode::nxdomain, "NXDOMAIN"},
-    mnemonic{rcode::notimp, "NOTIMP"},     mnemonic{rcode::refused, "REFUSED"},
-    mnemonic{rcode::yxdomain, "YXDOMAIN"}, mnemonic{rcode::yxrrset, "YXRRSET"},
-    mnemonic{rcode::nxrrset, "NXRRSET"},   mnemonic{rcode::notauth, "NOTAUTH"},
-    mnemonic{rcode::notzone, "NOTZONE"},   mnemonic{rcode::badvers, "BADVERS"},
+    mnemonic{rcode::noerror, "NOERROR"},     mnemonic{rcode::formerr, "FORMERR"},
+    mnemonic{rcode::servfail, "SERVFAIL"},   mnemonic{rcode::nxdomain, "NXDOMAIN"},
+    mnemonic{rcode::notimp, "NOTIMP"},       mnemonic{rcode::refused, "REFUSED"},
+    mnemonic{rcode::yxdomain, "YXDOMAIN"},   mnemonic{rcode::yxrrset, "YXRRSET"},
+    mnemonic{rcode::nxrrset, "NXRRSET"},     mnemonic{rcode::notauth, "NOTAUTH"},
+    mnemonic{rcode::notzone, "NOTZONE"},     mnemonic{rcode::badvers, "BADVERS"},
     mnemonic{rcode::badcookie, "BADCOOKIE"},
 };
 

@@ -323,7 +323,9 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 bool iequals_ascii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    };
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
@@ -517,7 +519,8 @@ zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
   }
   const ldns_rr_list* rrs = ldns_zone_rrs(zone.get());
   for (std::size_t i = 0; rrs != nullptr && i < ldns_rr_list_rr_count(rrs); ++i) {
-    if (!add(ldns_rr_list_rr(rrs, i), i < lines.records.size() ? lines.records[i] : 0)) return result;
+    if (!add(ldns_rr_list_rr(rrs, i), i < lines.records.size() ? lines.records[i] : 0))
+      return result;
   }
   return result;
 }

@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (view.client.size() != dns::client_cookie_size) std::abort();
     const std::uint8_t address[16] = {192, 0, 2, 1};
     const dns::cookie_secret key{};
-    (void)dns::check_server_cookie(key, {}, view.client, view.server, {address, (mode & 1) ? 16u : 4u},
+    (void)dns::check_server_cookie(key, {}, view.client, view.server,
+                                   {address, (mode & 1) ? 16u : 4u},
                                    static_cast<std::uint32_t>(mode) << 24);
   }
 

@@ -31,8 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   zonefile::text_record text;
   // Types neither zonemesh nor ldns has a presentation format for (ldns
   // knows a few that zonemesh does not, ATMA, AMTRELAY, TA, DLV...).
-  const bool generic = dns::type_to_string(type).rfind("TYPE", 0) == 0 && !dns::is_meta_type(type) &&
-                       type > 300 && type != 32768 && type != 32769;
+  const bool generic = dns::type_to_string(type).rfind("TYPE", 0) == 0 &&
+                       !dns::is_meta_type(type) && type > 300 && type != 32768 && type != 32769;
   if (zonefile::to_text(rec, text).empty() && generic) {
     if (text.content.rfind("\\# ", 0) != 0) std::abort();
     store::record back;
@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::string_view zone_text(reinterpret_cast<const char*>(data), size);
   const std::string split = zonefile::split_long_strings(zone_text);
-  if (std::count(split.begin(), split.end(), '\n') != std::count(zone_text.begin(), zone_text.end(), '\n')) {
+  if (std::count(split.begin(), split.end(), '\n') !=
+      std::count(zone_text.begin(), zone_text.end(), '\n')) {
     std::abort();
   }
   (void)zonefile::parse_zone_file(zone_text, "example.test");

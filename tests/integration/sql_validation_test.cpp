@@ -158,11 +158,18 @@ TEST_F(SqlValidation, GenericTypesAndNewTypesAreStored) {
   EXPECT_EQ(stored("g.example.com", "EUI48"), "00-00-5e-00-53-2a");
   ASSERT_EQ(insert("g.example.com", "EUI64", "00-00-5e-ef-10-00-00-2a"), "");
   for (const auto& [type, content] : std::vector<std::pair<std::string, std::string>>{
-           {"L32", "10 10.1.2.0"}, {"L64", "10 2001:0db8:1140:1000"}, {"LP", "10 lp.example.com."},
-           {"NID", "10 0014:4fff:ff20:ee64"}, {"KX", "10 kx.example.com."},
-           {"APL", "1:192.168.32.0/21 !1:192.168.38.0/28"}, {"RT", "10 relay.example.com."},
+           {"L32", "10 10.1.2.0"},
+           {"L64", "10 2001:0db8:1140:1000"},
+           {"LP", "10 lp.example.com."},
+           {"NID", "10 0014:4fff:ff20:ee64"},
+           {"KX", "10 kx.example.com."},
+           {"APL", "1:192.168.32.0/21 !1:192.168.38.0/28"},
+           {"RT", "10 relay.example.com."},
            {"IPSECKEY", "10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ=="},
-           {"ZONEMD", "2018031500 1 1 FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE"},
+           {"ZONEMD",
+            "2018031500 1 1 "
+            "FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F2"
+            "2C6BD647DE"},
            {"MINFO", "a.example.com. b.example.com."}}) {
     EXPECT_EQ(insert("types.example.com", type, content), "") << type;
   }
@@ -177,7 +184,8 @@ TEST_F(SqlValidation, LongTxtStringsAreSplit) {
   // Unquoted, and with escapes (one octet each) across the boundary.
   ASSERT_EQ(insert("longtxt2.example.com", "TXT", std::string(256, 'y')), "");
   EXPECT_EQ(stored("longtxt2.example.com", "TXT"), "\"" + std::string(255, 'y') + "\" \"y\"");
-  ASSERT_EQ(insert("longtxt3.example.com", "TXT", "\"" + std::string(254, 'z') + "\\065\\066\""), "");
+  ASSERT_EQ(insert("longtxt3.example.com", "TXT", "\"" + std::string(254, 'z') + "\\065\\066\""),
+            "");
   EXPECT_EQ(stored("longtxt3.example.com", "TXT"),
             "\"" + std::string(254, 'z') + "\\065\" \"\\066\"");
 }

@@ -243,14 +243,16 @@ TEST_F(ZoneFileCli, NamesOutsideTheZoneAreSkippedWithTheLine) {
                             "Other.Test. TXT \"x\"\n");
   auto r = import("inside.test", file);
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(file + ":5: record www.elsewhere.test A 192.0.2.9 skipped: owner is outside "
-                                 "zone inside.test"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find(file + ":5: record www.elsewhere.test A 192.0.2.9 skipped: owner is outside "
+                           "zone inside.test"),
+      std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find(file + ":7: record Other.Test TXT"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("imported inside.test: 4 records (added 4, removed 0, updated 0; skipped 2 "
-                          "outside the zone)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("imported inside.test: 4 records (added 4, removed 0, updated 0; skipped 2 "
+                    "outside the zone)"),
+      std::string::npos)
       << r.output;
   EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM records WHERE zone = 'inside.test'"), "4");
 }
@@ -264,14 +266,17 @@ TEST_F(ZoneFileCli, EveryTypeRoundTripsThroughImportAndExport) {
   EXPECT_NE(rows.find("generic.types.test TYPE65534 3600 \\# 3 010203"), std::string::npos) << rows;
   EXPECT_NE(rows.find("generic.types.test TYPE65280 3600 \\# 0"), std::string::npos) << rows;
   EXPECT_NE(rows.find("generic-a.types.test A 3600 192.0.2.2"), std::string::npos) << rows;
-  EXPECT_NE(rows.find("generic-mx.types.test MX 3600 10 foo.types.test"), std::string::npos) << rows;
-  EXPECT_NE(rows.find("generic-eui48.types.test EUI48 3600 00-00-5e-00-53-2b"), std::string::npos) << rows;
+  EXPECT_NE(rows.find("generic-mx.types.test MX 3600 10 foo.types.test"), std::string::npos)
+      << rows;
+  EXPECT_NE(rows.find("generic-eui48.types.test EUI48 3600 00-00-5e-00-53-2b"), std::string::npos)
+      << rows;
   EXPECT_NE(rows.find("cname-root.types.test CNAME 3600 ."), std::string::npos) << rows;
   EXPECT_NE(rows.find("nsroot.types.test NS 3600 ."), std::string::npos) << rows;
-  for (const char* t : {" HINFO ", " MINFO ", " RP ", " AFSDB ", " RT ", " LOC ", " NAPTR ", " KX ", " CERT ",
-                        " APL ", " SSHFP ", " IPSECKEY ", " DHCID ", " TLSA ", " SMIMEA ", " OPENPGPKEY ",
-                        " CSYNC ", " ZONEMD ", " SVCB ", " HTTPS ", " SPF ", " NID ", " L32 ", " L64 ",
-                        " LP ", " EUI48 ", " EUI64 ", " URI ", " CAA "}) {
+  for (const char* t : {" HINFO ", " MINFO ", " RP ",     " AFSDB ",      " RT ",    " LOC ",
+                        " NAPTR ", " KX ",    " CERT ",   " APL ",        " SSHFP ", " IPSECKEY ",
+                        " DHCID ", " TLSA ",  " SMIMEA ", " OPENPGPKEY ", " CSYNC ", " ZONEMD ",
+                        " SVCB ",  " HTTPS ", " SPF ",    " NID ",        " L32 ",   " L64 ",
+                        " LP ",    " EUI48 ", " EUI64 ",  " URI ",        " CAA "}) {
     EXPECT_NE(rows.find(t), std::string::npos) << t << " missing from\n" << rows;
   }
   const std::string file = scratch("types-export.zone");
@@ -295,8 +300,10 @@ TEST_F(ZoneFileCli, LongTxtStringsAreSplitOnImport) {
                             "@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
                             "@ NS ns1\n"
                             "ns1 A 192.0.2.53\n"
-                            "t TXT \"" + a300 + "\" ; a comment \"" + a300 + "\"\n"
-                            "c CAA 0 issue \"ca.example.net\"\n");
+                            "t TXT \"" +
+                                a300 + "\" ; a comment \"" + a300 +
+                                "\"\n"
+                                "c CAA 0 issue \"ca.example.net\"\n");
   auto r = import("long.test", file);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(sql_value(db_, "SELECT content FROM records WHERE name = 't.long.test'"),

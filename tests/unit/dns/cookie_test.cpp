@@ -106,10 +106,12 @@ TEST(Cookie, CheckAcceptsOwnCookiesAndRefusesOthers) {
   // A flipped bit in the hash, or a wrong version.
   auto bad = cookie;
   bad[15] ^= 1;
-  EXPECT_EQ(check_server_cookie(key, none, client, bad, ipv4_client, t), server_cookie_check::invalid);
+  EXPECT_EQ(check_server_cookie(key, none, client, bad, ipv4_client, t),
+            server_cookie_check::invalid);
   bad = cookie;
   bad[0] = 2;
-  EXPECT_EQ(check_server_cookie(key, none, client, bad, ipv4_client, t), server_cookie_check::invalid);
+  EXPECT_EQ(check_server_cookie(key, none, client, bad, ipv4_client, t),
+            server_cookie_check::invalid);
   // IPv6 clients hash all 16 octets.
   std::vector<std::uint8_t> v6(16, 0x20);
   make_server_cookie(key, client, v6, t, cookie);

@@ -384,8 +384,8 @@ TEST_P(DnssecAnswers, AdditionalAddressesCarryTheirRrsigs) {
   for (ldns_rr* sig : add.rrsigs) {
     if (covered(sig) != t::a || owner_text(sig) != "mail.example.com.") continue;
     list_ptr good_keys(ldns_rr_list_new());
-    EXPECT_EQ(ldns_verify_rrsig_keylist(add.sets[{"mail.example.com.", t::a}].get(), sig, keys_.get(),
-                                        good_keys.get()),
+    EXPECT_EQ(ldns_verify_rrsig_keylist(add.sets[{"mail.example.com.", t::a}].get(), sig,
+                                        keys_.get(), good_keys.get()),
               LDNS_STATUS_OK);
     while (ldns_rr_list_pop_rr(good_keys.get()) != nullptr) {
     }

@@ -598,7 +598,7 @@ TEST_F(QueryProcessor, NotimpForUnknownOpcodeWithoutQuestion) {
   for (const std::uint8_t op : {std::uint8_t{15}, dns::opcode::status, dns::opcode::iquery}) {
     auto q = make_query({.qname = "www.example.com", .opcode = op});
     q.resize(dns::header_size);
-    q[5] = 0;  // QDCOUNT 0
+    q[5] = 0;      // QDCOUNT 0
     q[2] |= 0x01;  // RD
     q[3] |= 0x30;  // AD, CD
     auto d = ask_raw(q);
@@ -764,25 +764,28 @@ class Cookies : public QueryProcessor {
   void SetUp() override {
     QueryProcessor::SetUp();
     keys_ = std::make_shared<server::cookie_keys>();
-    for (std::size_t i = 0; i < keys_->current.size(); ++i) keys_->current[i] = static_cast<std::uint8_t>(i);
+    for (std::size_t i = 0; i < keys_->current.size(); ++i)
+      keys_->current[i] = static_cast<std::uint8_t>(i);
     server::processor_options o;
     o.cookies = keys_;
     o.cookie_clock = [this] { return now_; };
-    cookie_processor_ = std::make_unique<server::query_processor_impl>(publisher_, server::server_identity{}, o);
+    cookie_processor_ =
+        std::make_unique<server::query_processor_impl>(publisher_, server::server_identity{}, o);
     ctx_.peer_address[0] = 192;
     ctx_.peer_address[1] = 0;
     ctx_.peer_address[2] = 2;
     ctx_.peer_address[3] = 7;
   }
-  decoded ask_cookie(std::vector<std::uint8_t> cookie, server::transport proto = server::transport::udp,
-                     std::uint16_t qdcount = 1) {
+  decoded ask_cookie(std::vector<std::uint8_t> cookie,
+                     server::transport proto = server::transport::udp, std::uint16_t qdcount = 1) {
     auto q = make_query({.qname = "www.example.com",
                          .edns = true,
                          .options = {{dns::edns_option::cookie, cookie}}});
     if (qdcount == 0) {
       // Header and OPT only (RFC 7873 5.4).
       std::vector<std::uint8_t> bare(q.begin(), q.begin() + 12);
-      bare.insert(bare.end(), q.end() - static_cast<std::ptrdiff_t>(11 + 4 + cookie.size()), q.end());
+      bare.insert(bare.end(), q.end() - static_cast<std::ptrdiff_t>(11 + 4 + cookie.size()),
+                  q.end());
       bare[5] = 0;
       q = bare;
     }
@@ -810,8 +813,8 @@ TEST_F(Cookies, ClientCookieAloneGetsAnAnswerAndAServerCookie) {
   EXPECT_FALSE(cookie_processor_->client_verified());
   // It is the RFC 9018 cookie for this client, key and time.
   std::array<std::uint8_t, 16> expected{};
-  dns::make_server_cookie(keys_->current, client_cookie, std::span<const std::uint8_t>(ctx_.peer_address, 4),
-                          now_, expected);
+  dns::make_server_cookie(keys_->current, client_cookie,
+                          std::span<const std::uint8_t>(ctx_.peer_address, 4), now_, expected);
   EXPECT_TRUE(std::equal(expected.begin(), expected.end(), c.begin() + 8));
 }
 
@@ -862,7 +865,8 @@ TEST_F(Cookies, RotationKeepsOldCookiesValid) {
   server::processor_options o;
   o.cookies = rotated;
   o.cookie_clock = [this] { return now_; };
-  cookie_processor_ = std::make_unique<server::query_processor_impl>(publisher_, server::server_identity{}, o);
+  cookie_processor_ =
+      std::make_unique<server::query_processor_impl>(publisher_, server::server_identity{}, o);
   auto d = ask_cookie(first);
   EXPECT_EQ(full_rcode(d), dns::rcode::noerror);
   EXPECT_TRUE(cookie_processor_->client_verified());
@@ -902,22 +906,22 @@ namespace {
 // RFC 9460 4: SVCB and HTTPS answers bring their in-zone targets' addresses,
 // and in AliasMode the target's own RRset of the type, as Knot answers.
 TEST(SvcbAdditional, TargetsAddressesAndAliasChains) {
-  auto zone = make_zone("svc.test",
-                        {
-                            {"svc.test", "SOA", 60, "ns.svc.test h.svc.test 1 2 3 4 60"},
-                            {"svc.test", "NS", 60, "ns.svc.test"},
-                            {"ns.svc.test", "A", 60, "192.0.2.53"},
-                            {"www.svc.test", "HTTPS", 60, "1 . alpn=h2"},
-                            {"www.svc.test", "A", 60, "192.0.2.1"},
-                            {"www.svc.test", "AAAA", 60, "2001:db8::1"},
-                            {"alias.svc.test", "HTTPS", 60, "0 pool.svc.test"},
-                            {"pool.svc.test", "HTTPS", 60, "1 . alpn=h3"},
-                            {"pool.svc.test", "A", 60, "192.0.2.2"},
-                            {"_dns.svc.test", "SVCB", 60, "1 backend.svc.test alpn=dot"},
-                            {"backend.svc.test", "AAAA", 60, "2001:db8::2"},
-                            {"none.svc.test", "HTTPS", 60, "0 ."},
-                            {"out.svc.test", "HTTPS", 60, "1 elsewhere.example"},
-                        });
+  auto zone =
+      make_zone("svc.test", {
+                                {"svc.test", "SOA", 60, "ns.svc.test h.svc.test 1 2 3 4 60"},
+                                {"svc.test", "NS", 60, "ns.svc.test"},
+                                {"ns.svc.test", "A", 60, "192.0.2.53"},
+                                {"www.svc.test", "HTTPS", 60, "1 . alpn=h2"},
+                                {"www.svc.test", "A", 60, "192.0.2.1"},
+                                {"www.svc.test", "AAAA", 60, "2001:db8::1"},
+                                {"alias.svc.test", "HTTPS", 60, "0 pool.svc.test"},
+                                {"pool.svc.test", "HTTPS", 60, "1 . alpn=h3"},
+                                {"pool.svc.test", "A", 60, "192.0.2.2"},
+                                {"_dns.svc.test", "SVCB", 60, "1 backend.svc.test alpn=dot"},
+                                {"backend.svc.test", "AAAA", 60, "2001:db8::2"},
+                                {"none.svc.test", "HTTPS", 60, "0 ."},
+                                {"out.svc.test", "HTTPS", 60, "1 elsewhere.example"},
+                            });
   auto publisher = std::make_shared<store::zone_publisher>();
   publisher->put_zone(zone);
   server::query_processor_impl p(publisher, server::server_identity{});
@@ -944,7 +948,8 @@ TEST(SvcbAdditional, TargetsAddressesAndAliasChains) {
   EXPECT_TRUE(has(d.additional, "pool.svc.test. 60 IN A 192.0.2.2"));
   // ServiceMode SVCB with a target.
   d = ask("_dns.svc.test", t::svcb);
-  EXPECT_TRUE(has(d.additional, "backend.svc.test. 60 IN AAAA 2001:db8::2")) << d.answer.size() << " " << (d.answer.empty() ? "" : d.answer[0]) << d.additional.size();
+  EXPECT_TRUE(has(d.additional, "backend.svc.test. 60 IN AAAA 2001:db8::2"))
+      << d.answer.size() << " " << (d.answer.empty() ? "" : d.answer[0]) << d.additional.size();
   // AliasMode "." (no service) and an out-of-zone target: nothing.
   EXPECT_TRUE(ask("none.svc.test", t::https).additional.empty());
   EXPECT_TRUE(ask("out.svc.test", t::https).additional.empty());

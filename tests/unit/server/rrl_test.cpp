@@ -36,7 +36,9 @@ TEST(Rrl, LimitsPerPrefixAndKind) {
   const std::uint64_t t = 1'000'000;
   int sent = 0;
   for (int i = 0; i < 100; ++i) {
-    if (rl.check(v4(192, 0, 2, static_cast<std::uint8_t>(i)), response_kind::answer, t) == rrl_verdict::send) ++sent;
+    if (rl.check(v4(192, 0, 2, static_cast<std::uint8_t>(i)), response_kind::answer, t) ==
+        rrl_verdict::send)
+      ++sent;
   }
   EXPECT_EQ(sent, 10) << "the whole /24 shares one budget";
   // Another kind, another /24: their own budgets.
@@ -49,7 +51,8 @@ TEST(Rrl, LimitsPerPrefixAndKind) {
   }
   EXPECT_EQ(sent, 5);
   const auto text = metrics.render();
-  EXPECT_NE(text.find("zonemesh_rrl_dropped_total{kind=\"answer\"} 185"), std::string::npos) << text;
+  EXPECT_NE(text.find("zonemesh_rrl_dropped_total{kind=\"answer\"} 185"), std::string::npos)
+      << text;
 }
 
 TEST(Rrl, SlipTruncatesEveryNthDroppedResponse) {
@@ -86,9 +89,18 @@ TEST(Rrl, WhitelistAndIpv6Prefixes) {
 }
 
 std::vector<std::uint8_t> reply_header(std::uint16_t flags, std::uint16_t an, std::uint16_t ns) {
-  return {0, 1, static_cast<std::uint8_t>(flags >> 8), static_cast<std::uint8_t>(flags), 0, 0,
-          static_cast<std::uint8_t>(an >> 8), static_cast<std::uint8_t>(an), 0,
-          static_cast<std::uint8_t>(ns), 0, 0};
+  return {0,
+          1,
+          static_cast<std::uint8_t>(flags >> 8),
+          static_cast<std::uint8_t>(flags),
+          0,
+          0,
+          static_cast<std::uint8_t>(an >> 8),
+          static_cast<std::uint8_t>(an),
+          0,
+          static_cast<std::uint8_t>(ns),
+          0,
+          0};
 }
 
 TEST(Rrl, ClassifiesResponses) {
@@ -96,7 +108,8 @@ TEST(Rrl, ClassifiesResponses) {
   using dns::flag::qr;
   EXPECT_EQ(classify_response(reply_header(qr | aa, 1, 0)), response_kind::answer);
   EXPECT_EQ(classify_response(reply_header(qr | aa, 0, 1)), response_kind::nodata);
-  EXPECT_EQ(classify_response(reply_header(qr | aa | dns::rcode::nxdomain, 0, 1)), response_kind::nxdomain);
+  EXPECT_EQ(classify_response(reply_header(qr | aa | dns::rcode::nxdomain, 0, 1)),
+            response_kind::nxdomain);
   EXPECT_EQ(classify_response(reply_header(qr, 0, 2)), response_kind::referral);
   EXPECT_EQ(classify_response(reply_header(qr | dns::rcode::refused, 0, 0)), response_kind::error);
   EXPECT_EQ(classify_response(reply_header(qr | dns::rcode::formerr, 0, 0)), response_kind::error);
@@ -111,7 +124,8 @@ class echo_processor : public query_processor {
     reply[2] |= 0x84;  // QR, AA
     reply[7] = 1;      // ANCOUNT
     const std::uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
-    std::copy(std::begin(rr), std::end(rr), reply.begin() + static_cast<std::ptrdiff_t>(query.size()));
+    std::copy(std::begin(rr), std::end(rr),
+              reply.begin() + static_cast<std::ptrdiff_t>(query.size()));
     return query.size() + sizeof rr;
   }
   bool client_verified() const override { return verified; }
@@ -124,8 +138,8 @@ TEST(Rrl, WrapperDropsSlipsAndLeavesTcpAlone) {
   auto inner = std::make_unique<echo_processor>();
   auto* echo = inner.get();
   rate_limited_processor p(std::move(inner), limiter);
-  const std::vector<std::uint8_t> query = {0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-                                           3,    'w',  'w', 'w', 0, 0, 1, 0, 1};
+  const std::vector<std::uint8_t> query = {0x12, 0x34, 0,   0,   0,   1, 0, 0, 0, 0, 0,
+                                           0,    3,    'w', 'w', 'w', 0, 0, 1, 0, 1};
   std::vector<std::uint8_t> reply(512);
   auto ctx = v4(198, 51, 100, 7);
   std::vector<std::size_t> sizes;
@@ -139,10 +153,12 @@ TEST(Rrl, WrapperDropsSlipsAndLeavesTcpAlone) {
   EXPECT_EQ(reply[5], 1) << "QDCOUNT";
   EXPECT_EQ(reply[7], 0) << "ANCOUNT";
   ctx.proto = transport::tcp;
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(p.process(query, reply, ctx), 37u) << "TCP is never limited";
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(p.process(query, reply, ctx), 37u) << "TCP is never limited";
   ctx.proto = transport::udp;
   echo->verified = true;  // a valid cookie
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(p.process(query, reply, ctx), 37u) << "verified clients are not limited";
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(p.process(query, reply, ctx), 37u) << "verified clients are not limited";
 }
 
 }  // namespace

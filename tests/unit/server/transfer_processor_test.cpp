@@ -164,8 +164,8 @@ TEST(TransferProcessor, IxfrOverUdpWithoutSoaIsFormerr) {
   q[9] = 1;  // NSCOUNT
   // owner, type SOA, class IN, TTL 0, RDLENGTH 23: MNAME pointer, root RNAME,
   // serial 1, four zero timers.
-  const std::uint8_t soa[] = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 23, 0xc0, 12, 0, 0, 0, 0, 1,
-                              0,    0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0,    0,  0, 0};
+  const std::uint8_t soa[] = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 23, 0xc0, 12, 0, 0, 0, 0,
+                              1,    0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0,    0,  0, 0, 0};
   q.insert(q.end(), std::begin(soa), std::end(soa));
   n = f.processor->process(q, reply, ctx);
   EXPECT_EQ(rcode_of(reply, n), dns::rcode::noerror);

@@ -102,7 +102,8 @@ TEST(Zonefile, GenericTypesRoundTrip) {
   // RFC 3597: an unknown type in generic form, both ways; a known type
   // written generically comes out in its usual form.
   store::record rec;
-  ASSERT_EQ(zonefile::to_wire(text_record{"x.example.com", "TYPE65534", 60, "\\# 3 010203"}, rec), "");
+  ASSERT_EQ(zonefile::to_wire(text_record{"x.example.com", "TYPE65534", 60, "\\# 3 010203"}, rec),
+            "");
   EXPECT_EQ(rec.type, 65534);
   EXPECT_EQ(rec.rdata, (std::vector<std::uint8_t>{1, 2, 3}));
   text_record back;
@@ -112,9 +113,11 @@ TEST(Zonefile, GenericTypesRoundTrip) {
   EXPECT_TRUE(rec.rdata.empty());
   ASSERT_EQ(zonefile::to_text(rec, back), "");
   EXPECT_EQ(back.content, "\\# 0");
-  EXPECT_NE(zonefile::to_wire(text_record{"x.example.com", "TYPE65534", 60, "\\# 2 010203"}, rec), "");
+  EXPECT_NE(zonefile::to_wire(text_record{"x.example.com", "TYPE65534", 60, "\\# 2 010203"}, rec),
+            "");
   auto parsed = zonefile::parse_zone_file(
-      "@ SOA ns h 1 2 3 4 5\na TYPE1 \\# 4 c0000201\nb A \\# 4 c0000202\ne EUI48 00-00-5e-00-53-2a\n",
+      "@ SOA ns h 1 2 3 4 5\na TYPE1 \\# 4 c0000201\nb A \\# 4 c0000202\ne EUI48 "
+      "00-00-5e-00-53-2a\n",
       "example.com");
   ASSERT_EQ(parsed.error, "");
   ASSERT_EQ(parsed.records.size(), 4u);
@@ -125,7 +128,8 @@ TEST(Zonefile, GenericTypesRoundTrip) {
 
 TEST(Zonefile, RecordsKnowTheirLines) {
   auto parsed = zonefile::parse_zone_file(
-      "; comment\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n\nwww A 192.0.2.1\n  ; note\nmx MX ( 10\n  mail )\n",
+      "; comment\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n\nwww A 192.0.2.1\n  ; note\nmx MX ( 10\n  mail "
+      ")\n",
       "example.com");
   ASSERT_EQ(parsed.error, "");
   EXPECT_EQ(parsed.lines, (std::vector<int>{3, 5, 7}));
@@ -141,13 +145,15 @@ TEST(Zonefile, LongTxtStringsAreSplitOnlyInTxtAndSpf) {
   EXPECT_EQ(zonefile::split_long_strings("t SPF \"" + escaped + "\""),
             "t SPF \"" + escaped.substr(0, 255 * 4) + "\" \"\\065\"");
   // Other types, comments, and short strings are left alone; lines are kept.
-  const std::string other = "c CAA 0 issue \"" + a300 + "\" ; TXT \"" + a300 + "\"\nt TXT \"short\"\n";
+  const std::string other =
+      "c CAA 0 issue \"" + a300 + "\" ; TXT \"" + a300 + "\"\nt TXT \"short\"\n";
   EXPECT_EQ(zonefile::split_long_strings(other), other);
   // A multi-line record stays one record.
   const std::string multi = "t ( TXT\n \"" + a300 + "\" )\n";
   EXPECT_EQ(zonefile::split_long_strings(multi),
             "t ( TXT\n \"" + std::string(255, 'a') + "\" \"" + std::string(45, 'a') + "\" )\n");
-  auto parsed = zonefile::parse_zone_file("@ SOA ns h 1 2 3 4 5\nt TXT \"" + a300 + "\"\n", "example.com");
+  auto parsed =
+      zonefile::parse_zone_file("@ SOA ns h 1 2 3 4 5\nt TXT \"" + a300 + "\"\n", "example.com");
   ASSERT_EQ(parsed.error, "");
   EXPECT_EQ(parsed.records[1].content,
             "\"" + std::string(255, 'a') + "\" \"" + std::string(45, 'a') + "\"");
