@@ -487,9 +487,15 @@ zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
     return result;
   }
   const scanned_lines lines = record_lines(copy, origin_rdf.get());
-  if (lines.soas.size() > 1) {
-    // ldns's zone reader drops a second SOA and then reads freed memory when
-    // the next record has no TTL (found by tests/fuzz rdata): refuse first.
+  // ldns's zone reader drops a second SOA and then reads freed memory when
+  // the next record has no TTL (found by tests/fuzz rdata). A second SOA as
+  // the very last record (a zone transfer's dump, SOA first and last) is
+  // harmless and dropped; anywhere else it is refused before ldns reads it.
+  const bool transfer_dump =
+      lines.soas.size() == 2 &&
+      std::all_of(lines.records.begin(), lines.records.end(),
+                  [&](int l) { return l < lines.soas[1]; });
+  if (lines.soas.size() > 1 && !transfer_dump) {
     result.error = "line " + std::to_string(lines.soas[1]) + ": a second SOA record (line " +
                    std::to_string(lines.soas[0]) + " has one); a zone file holds exactly one";
     return result;

@@ -167,4 +167,9 @@ TEST(Zonefile, SecondSoaIsRefusedBeforeLdnsReadsFreedMemory) {
   EXPECT_NE(parsed.error.find("line 2: a second SOA record (line 1 has one)"), std::string::npos)
       << parsed.error;
   EXPECT_TRUE(parsed.records.empty());
+  // A zone transfer's dump (SOA first and last) is read, the last SOA dropped.
+  parsed = zonefile::parse_zone_file(
+      "@ 60 SOA ns h 1 2 3 4 5\nwww 60 A 192.0.2.1\n@ 60 SOA ns h 1 2 3 4 5\n", "example.com");
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(parsed.records.size(), 2u);
 }
