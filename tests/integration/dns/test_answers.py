@@ -1033,6 +1033,60 @@ def serial(zone):
     return r.answer[0][0].serial
 
 
+class SqlTypes(unittest.TestCase):
+    """Every type of types.test.zone written with plain SQL, once in
+    presentation form and once as RFC 3597 generic data (\\# LEN HEX, and
+    TYPEnnn for types without a mnemonic), is answered with the same RDATA
+    Knot serves from the zone file."""
+
+    @classmethod
+    def setUpClass(cls):
+        # Presentation form: what zonemesh-admin import-zone stored for
+        # types.test (ldns's text); generic form: the RDATA Knot sends.
+        rows = psql("SELECT name, type, ttl, content FROM records WHERE zone = 'types.test'")
+        stmts = ["BEGIN;"]
+        for zone in ("sqltypes.test", "sqlgeneric.test"):
+            stmts.append(f"SELECT create_zone('{zone}', ARRAY['ns1.{zone}']);")
+        for line in rows.splitlines():
+            name, typ, ttl, content = line.split("|", 3)
+            owner = name[:-len(".types.test")]
+            if (owner, typ) not in TYPE_ROWS:
+                continue
+            stmts.append("INSERT INTO records (zone, name, type, ttl, content) VALUES ("
+                         f"'sqltypes.test', {sql_literal(owner + '.sqltypes.test')}, '{typ}', {ttl}, "
+                         f"{sql_literal(content)});")
+        for owner, typ in TYPE_ROWS:
+            if typ == "MINFO":
+                continue  # see test_every_type_in_both_forms
+            r = query(ENV["knot"], f"{owner}.{T}", typ)
+            for rrset in r.answer:
+                for rd in rrset:
+                    wire = rd.to_wire()
+                    generic = f"\\# {len(wire)} {wire.hex()}" if wire else "\\# 0"
+                    stmts.append("INSERT INTO records (zone, name, type, ttl, content) VALUES ("
+                                 f"'sqlgeneric.test', {sql_literal(owner + '.sqlgeneric.test')}, "
+                                 f"'{typ}', {rrset.ttl}, {sql_literal(generic)});")
+        stmts.append("COMMIT;")
+        psql("\n".join(stmts))
+
+    def rdata(self, port, name, typ):
+        r = query(port, name, typ)
+        self.assertIsNotNone(r, f"no reply for {name} {typ}")
+        return sorted(rd.to_text() for rrset in r.answer if rrset.rdtype == dns.rdatatype.from_text(typ)
+                      for rd in rrset)
+
+    def test_every_type_in_both_forms(self):
+        for owner, typ in TYPE_ROWS:
+            if typ == "MINFO":
+                continue  # dnspython 2.3 has no MINFO: it sees compressed wire, not the names
+            knot = self.rdata(ENV["knot"], f"{owner}.{T}", typ)
+            self.assertTrue(knot, f"Knot has no {owner} {typ}")
+            for zone in ("sqltypes.test", "sqlgeneric.test"):
+                with self.subTest(owner=owner, type=typ, zone=zone):
+                    got = poll(lambda: self.rdata(ENV["zm"], f"{owner}.{zone}", typ) or None)
+                    self.assertEqual(got, knot)
+
+
 class LiveEdits(unittest.TestCase):
     """Runs in order (unittest sorts by name): test_1_..., test_2_..."""
 
