@@ -129,8 +129,11 @@ int import_zone(pqxx::connection& conn, const options& o) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "zonemesh-admin: warning: %s\n", w.c_str());
   if (r.created) std::printf("created zone %s\n", r.zone.c_str());
   if (r.kind_changed) std::printf("zone %s is now %s\n", r.zone.c_str(), o.kind->c_str());
-  std::printf("imported %s: %zu records (added %zu, removed %zu, updated %zu)\n", r.zone.c_str(),
+  std::printf("imported %s: %zu records (added %zu, removed %zu, updated %zu", r.zone.c_str(),
               r.records, r.added, r.removed, r.updated);
+  if (r.skipped_out_of_zone > 0)
+    std::printf("; skipped %zu outside the zone", r.skipped_out_of_zone);
+  std::printf(")\n");
   return 0;
 }
 

@@ -65,7 +65,8 @@ class assembler {
   /// The first RRset of an ANY answer over UDP (RFC 8482): not an RRSIG set.
   static const store::rrset& first_any_rrset(const store::node& n);
   void referral(const store::zone_snapshot& zone, const store::node& cut, bool first_hop);
-  void remember_target(std::uint16_t type, std::span<const std::uint8_t> rdata);
+  void remember_target(std::span<const std::uint8_t> owner, std::uint16_t type,
+                       std::span<const std::uint8_t> rdata);
   void add_address_records(const store::zone_snapshot& zone, const store::node& n);
   void additional_processing();
   /// Moves the chase to `target`; false when the chain must stop here.
@@ -77,6 +78,9 @@ class assembler {
   answer_state& st_;
   static constexpr std::size_t max_targets = 32;
   std::array<std::span<const std::uint8_t>, max_targets> targets_{};
+  /// Per target, the SVCB or HTTPS type whose RRset at the target goes with
+  /// its addresses (RFC 9460 4), or 0.
+  std::array<std::uint16_t, max_targets> target_types_{};
   std::size_t target_count_ = 0;
   static constexpr std::size_t max_visited = 16;
   std::array<dns::name, max_visited> visited_{};
@@ -141,26 +145,45 @@ bool assembler::put(section s, std::span<const std::uint8_t> owner, const store:
     }
   }
   if (s == section::answer) {
-    for (const store::rr_ref rr : set) remember_target(set.type, rr.rdata);
+    for (const store::rr_ref rr : set) remember_target(owner, set.type, rr.rdata);
   }
   return true;
 }
 
-void assembler::remember_target(std::uint16_t type, std::span<const std::uint8_t> rdata) {
+void assembler::remember_target(std::span<const std::uint8_t> owner, std::uint16_t type,
+                                std::span<const std::uint8_t> rdata) {
   std::span<const std::uint8_t> target;
+  std::uint16_t follow_type = 0;
   if (type == t::mx && rdata.size() > 2) {
     target = rdata.subspan(2);
   } else if (type == t::srv && rdata.size() > 6) {
     target = rdata.subspan(6);
   } else if (type == t::ns) {
     target = rdata;
+  } else if ((type == t::svcb || type == t::https) && rdata.size() > 2) {
+    // RFC 9460 4: SvcPriority, then TargetName. "." is the owner itself in
+    // ServiceMode and "no service" in AliasMode.
+    const bool alias_mode = rdata[0] == 0 && rdata[1] == 0;
+    // The uncompressed TargetName ends at its root label; SvcParams follow.
+    std::size_t end = 2;
+    while (end < rdata.size() && rdata[end] != 0 && rdata[end] < 64) end += 1 + rdata[end];
+    if (end >= rdata.size() || rdata[end] != 0) return;
+    target = rdata.subspan(2, end + 1 - 2);
+    if (target.size() == 1) {
+      if (alias_mode) return;
+      target = owner;
+    }
+    follow_type = type;
   } else {
     return;
   }
   for (std::size_t i = 0; i < target_count_; ++i) {
     if (dns::wire_names_equal(targets_[i], target)) return;
   }
-  if (target_count_ < max_targets) targets_[target_count_++] = target;
+  if (target_count_ < max_targets) {
+    target_types_[target_count_] = follow_type;
+    targets_[target_count_++] = target;
+  }
 }
 
 void assembler::negative(const store::zone_snapshot& zone) {
@@ -311,10 +334,11 @@ void assembler::deny_ds(const store::zone_snapshot& zone, const store::node& cut
 }
 
 void assembler::add_address_records(const store::zone_snapshot& zone, const store::node& n) {
-  (void)zone;
+  // Authoritative data (not glue): with its RRSIGs when DO=1 and they fit
+  // (RFC 4035 3.1.1); put() keeps the RRset and drops its RRSIGs otherwise.
   for (const std::uint16_t type : {t::a, t::aaaa}) {
     if (const auto* set = n.find(type); set != nullptr) {
-      (void)put(section::additional, n.owner_wire(), *set);
+      (void)put(section::additional, n.owner_wire(), *set, sigs(zone, n));
     }
   }
 }
@@ -379,6 +403,16 @@ void assembler::additional_processing() {
     if (zone == nullptr) continue;
     const auto found = zone->lookup(target);
     if (found.what != store::lookup_result::kind::exact) continue;
+    // A SVCB/HTTPS target's own RRset of that type (an AliasMode chain or
+    // ServiceMode records), unless it is already in the answer.
+    if (const std::uint16_t type = target_types_[i]; type != 0) {
+      const auto* set = found.node->find(type);
+      bool answered = false;
+      for (std::size_t j = 0; j < visited_count_; ++j) answered |= visited_[j].equals(target);
+      if (set != nullptr && !answered) {
+        (void)put(section::additional, found.node->owner_wire(), *set, sigs(*zone, *found.node));
+      }
+    }
     add_address_records(*zone, *found.node);
   }
 }

@@ -1,6 +1,7 @@
 // zonemesh-server: authoritative DNS from the site's PostgreSQL, with the
 // HTTP API, the web UI, /metrics and /health over HTTP.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "api.hpp"
@@ -18,8 +20,9 @@
 #include "dns_listener.hpp"
 #include "http_server.hpp"
 #include "notifier.hpp"
-#include "secondary.hpp"
 #include "query_processor_impl.hpp"
+#include "rrl.hpp"
+#include "secondary.hpp"
 #include "signals.hpp"
 #include "transfer_policy.hpp"
 #include "transfer_processor.hpp"
@@ -77,12 +80,52 @@ int serve(const zonemesh::common::config& cfg) {
   identity.hostname = cfg.server.hostname;
   identity.version = cfg.server.version;
   if (!cfg.server.nsid.empty()) identity.nsid = cfg.server.nsid;
+  server::processor_options processing;
+  if (cfg.cookies.enabled) {
+    auto keys = std::make_shared<server::cookie_keys>();
+    if (cfg.cookies.secret.size() == keys->current.size()) {
+      std::copy(cfg.cookies.secret.begin(), cfg.cookies.secret.end(), keys->current.begin());
+    } else {
+      if (RAND_bytes(keys->current.data(), static_cast<int>(keys->current.size())) != 1) {
+        throw std::runtime_error("cannot make a random DNS cookie secret");
+      }
+      spdlog::warn(
+          "no [cookies] secret: server cookies are valid at this site only, until it restarts");
+    }
+    for (const auto& other : cfg.cookies.also_accept) {
+      dns::cookie_secret k{};
+      std::copy(other.begin(), other.end(), k.begin());
+      keys->also_accept.push_back(k);
+    }
+    processing.cookies = std::move(keys);
+  }
+  std::shared_ptr<server::rate_limiter> limiter;
+  if (cfg.rrl.enabled) {
+    server::rrl_options rrl;
+    rrl.enabled = true;
+    rrl.responses_per_second = cfg.rrl.responses_per_second;
+    rrl.slip = cfg.rrl.slip;
+    rrl.ipv4_prefix = cfg.rrl.ipv4_prefix;
+    rrl.ipv6_prefix = cfg.rrl.ipv6_prefix;
+    rrl.table_size = cfg.rrl.table_size;
+    for (const auto& text : cfg.rrl.whitelist) {
+      auto net = server::network::parse(text);
+      if (!net) throw std::runtime_error("[rrl] whitelist: bad prefix " + text);
+      rrl.whitelist.push_back(*net);
+    }
+    limiter = std::make_shared<server::rate_limiter>(std::move(rrl), metrics);
+    spdlog::info("RRL on: {} responses/s per prefix and kind, slip {}",
+                 cfg.rrl.responses_per_second, cfg.rrl.slip);
+  }
   server::dns_listener_set dns(
       server::dns_listener_options::from_config(cfg.server),
-      [&](unsigned) {
-        return std::make_unique<server::transfer_processor>(zones, policy, identity, server::processor_options{},
-                                                            transfer, updates, history);
-      }, metrics);
+      [&](unsigned) -> std::unique_ptr<server::query_processor> {
+        auto p = std::make_unique<server::transfer_processor>(zones, policy, identity, processing,
+                                                              transfer, updates, history);
+        if (!limiter) return p;
+        return std::make_unique<server::rate_limited_processor>(std::move(p), limiter);
+      },
+      metrics);
 
   server::http_router router;
   server::add_metrics_route(router, metrics);

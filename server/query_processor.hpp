@@ -47,6 +47,9 @@ class query_processor {
   /// (null for all ordinary answers). The listener sends them in order
   /// before it answers the next query of the connection.
   virtual std::unique_ptr<message_stream> take_stream() { return nullptr; }
+  /// After process(): whether the query proved its source address (a valid
+  /// DNS server cookie, RFC 7873), which exempts it from rate limiting.
+  virtual bool client_verified() const { return false; }
 };
 
 }  // namespace zonemesh::server

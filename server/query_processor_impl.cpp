@@ -2,6 +2,8 @@
 #include "query_processor_impl.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 
 #include "answer.hpp"
 #include "dns/types.hpp"
@@ -49,12 +51,21 @@ std::uint16_t query_processor_impl::parse(std::span<const std::uint8_t> message,
                                           parsed_query& q) const {
   dns::reader rd(message);
   if (rd.header(q.header) != dns::read_status::ok) return dns::rcode::formerr;
-  if (q.header.qdcount != 1) return dns::rcode::formerr;
-  if (rd.name(q.qname) != dns::read_status::ok || rd.u16(q.qtype) != dns::read_status::ok ||
-      rd.u16(q.qclass) != dns::read_status::ok) {
-    return dns::rcode::formerr;
+  const auto op = q.header.opcode();
+  if (q.header.qdcount > 1 || (q.header.qdcount == 0 && op != dns::opcode::query)) {
+    // An opcode we do not implement is NOTIMP whatever follows the header
+    // (RFC 1035 4.1.1), as Knot and NSD answer it, with no question at all.
+    const bool known =
+        op == dns::opcode::query || op == dns::opcode::notify || op == dns::opcode::update;
+    return known ? dns::rcode::formerr : dns::rcode::notimp;
   }
-  q.has_question = true;
+  if (q.header.qdcount == 1) {
+    if (rd.name(q.qname) != dns::read_status::ok || rd.u16(q.qtype) != dns::read_status::ok ||
+        rd.u16(q.qclass) != dns::read_status::ok) {
+      return dns::rcode::formerr;
+    }
+    q.has_question = true;
+  }
   // A plain query carries nothing in answer or authority (NOTIFY and UPDATE do).
   if (q.header.opcode() == dns::opcode::query && (q.header.ancount != 0 || q.header.nscount != 0)) {
     return dns::rcode::formerr;
@@ -84,8 +95,18 @@ std::uint16_t query_processor_impl::parse(std::span<const std::uint8_t> message,
     while (it.next(code, data)) {
       // RFC 5001 2.3: the query's NSID option is empty; unknown options are ignored.
       if (code == dns::edns_option::nsid && data.empty()) q.nsid_requested = true;
+      if (code == dns::edns_option::cookie && options_.cookies) {
+        // RFC 7873 5.2.2: a malformed COOKIE option (or two) is FORMERR.
+        if (q.has_cookie || dns::parse_cookie(data, q.cookie) == dns::cookie_status::malformed) {
+          q.has_cookie = false;
+          return dns::rcode::formerr;
+        }
+        q.has_cookie = true;
+      }
     }
   }
+  // No question is only for fetching a server cookie (RFC 7873 5.4).
+  if (!q.has_question && !q.has_cookie) return dns::rcode::formerr;
   return dns::rcode::noerror;
 }
 
@@ -108,6 +129,30 @@ std::uint16_t query_processor_impl::answer_chaos(const parsed_query& q, dns::wri
   return dns::rcode::noerror;
 }
 
+bool query_processor_impl::answer_cookie(const parsed_query& q, const query_context& ctx) {
+  const cookie_keys& keys = *options_.cookies;
+  const std::uint32_t now = options_.cookie_clock ? options_.cookie_clock()
+                                                  : static_cast<std::uint32_t>(std::time(nullptr));
+  const std::span<const std::uint8_t> address(ctx.peer_address, ctx.peer_is_ipv6 ? 16 : 4);
+  std::memcpy(cookie_out_.data(), q.cookie.client.data(), dns::client_cookie_size);
+  const std::span<std::uint8_t, dns::server_cookie_size> server(
+      cookie_out_.data() + dns::client_cookie_size, dns::server_cookie_size);
+  auto check = dns::server_cookie_check::invalid;
+  if (!q.cookie.server.empty()) {
+    check = dns::check_server_cookie(keys.current, keys.also_accept, q.cookie.client,
+                                     q.cookie.server, address, now);
+  }
+  if (check == dns::server_cookie_check::valid) {
+    std::memcpy(server.data(), q.cookie.server.data(),
+                dns::server_cookie_size);  // still good: echo it
+  } else {
+    dns::make_server_cookie(keys.current, q.cookie.client, address, now, server);
+  }
+  client_verified_ = check != dns::server_cookie_check::invalid;
+  // Over TCP the address is proven anyway (RFC 7873 5.2.3): answer normally.
+  return client_verified_ || q.cookie.server.empty() || ctx.proto == transport::tcp;
+}
+
 std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
                                           std::span<std::uint8_t> reply, const query_context& ctx) {
   if (query.size() < dns::header_size || reply.size() < dns::header_size) return 0;
@@ -127,8 +172,17 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
   }
   limit = std::min(limit, reply.size());
   const bool send_nsid = q.has_edns && q.nsid_requested && nsid_enabled_;
+  // DNS cookies (RFC 7873 5.2): a valid server cookie proves the client's
+  // address; a wrong one over UDP gets BADCOOKIE; every reply to a query
+  // with a client cookie carries a server cookie.
+  client_verified_ = false;
+  const bool send_cookie = q.has_edns && q.has_cookie;
+  bool bad_cookie = false;
+  if (send_cookie) bad_cookie = !answer_cookie(q, ctx);
+  const std::size_t opt_payload =
+      (send_nsid ? nsid_.size() : 0) + (send_cookie ? cookie_out_.size() : 0);
   const std::size_t opt_reserve =
-      q.has_edns ? dns::opt_size(send_nsid ? nsid_.size() : 0, send_nsid ? 1 : 0) : 0;
+      q.has_edns ? dns::opt_size(opt_payload, (send_nsid ? 1 : 0) + (send_cookie ? 1 : 0)) : 0;
 
   dns::writer w(reply.first(limit));
   w.set_limit(limit > opt_reserve ? limit - opt_reserve : 0);
@@ -150,13 +204,14 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
 
   answer_state st(w);
   std::uint16_t rcode = parse_rcode;
-  if (rcode == dns::rcode::noerror) {
+  if (rcode == dns::rcode::noerror && (bad_cookie || !q.has_question)) {
+    // BADCOOKIE with a fresh cookie, or the answer to a cookie-only query.
+    if (bad_cookie) rcode = dns::rcode::badcookie;
+  } else if (rcode == dns::rcode::noerror) {
     if (q.header.opcode() != dns::opcode::query) {
       rcode = handle_other_opcode(q, query, ctx, w);
     } else if (q.has_edns && q.edns.version > 0) {
       rcode = dns::rcode::badvers;  // RFC 6891 6.1.3, answered with our version 0
-    } else if (q.qtype == dns::rr_type::maila || q.qtype == dns::rr_type::mailb) {
-      rcode = dns::rcode::notimp;
     } else if (q.qtype == dns::rr_type::axfr && ctx.proto == transport::udp) {
       rcode = dns::rcode::notimp;  // AXFR over UDP is undefined (RFC 5936 4.2), as Knot and NSD
     } else if (q.qtype == dns::rr_type::axfr || q.qtype == dns::rr_type::ixfr) {
@@ -172,8 +227,9 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
       rcode = st.rcode;
       if (st.authoritative) h.flags |= dns::flag::aa;
     } else if (q.qclass == dns::rr_class::ch) {
+      // Not authoritative: CHAOS names describe the server, not a zone (AA=0,
+      // as Knot and NSD answer them).
       rcode = answer_chaos(q, w, st.answers);
-      if (rcode == dns::rcode::noerror) h.flags |= dns::flag::aa;
     } else {
       rcode = dns::rcode::refused;
     }
@@ -192,11 +248,12 @@ std::size_t query_processor_impl::process(std::span<const std::uint8_t> query,
 
   w.set_limit(limit);
   if (q.has_edns) {
-    const dns::edns_option_data nsid{dns::edns_option::nsid, nsid_};
-    const std::span<const dns::edns_option_data> options =
-        send_nsid ? std::span(&nsid, 1) : std::span<const dns::edns_option_data>{};
+    std::array<dns::edns_option_data, 2> opts;
+    std::size_t count = 0;
+    if (send_nsid) opts[count++] = {dns::edns_option::nsid, nsid_};
+    if (send_cookie) opts[count++] = {dns::edns_option::cookie, cookie_out_};
     if (write_opt(w, options_.udp_payload_size, static_cast<std::uint8_t>(rcode >> 4), 0,
-                  q.edns.dnssec_ok(), options)) {
+                  q.edns.dnssec_ok(), std::span(opts.data(), count))) {
       ++h.arcount;
     }
   }

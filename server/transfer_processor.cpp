@@ -490,6 +490,12 @@ std::size_t transfer_processor::process(std::span<const std::uint8_t> query,
   if (!policy->may_transfer(zone->apex(), ctx, proven)) {
     return short_reply(req, reply, dns::rcode::refused, sig.get());
   }
+  if (req.qtype == dns::rr_type::ixfr && ctx.proto == transport::udp && !req.ixfr_serial) {
+    // RFC 1995 3: an IXFR query carries the client's SOA in authority; over
+    // UDP without it Knot and NSD answer FORMERR (after their ACL check, as
+    // here), and so do we.
+    return short_reply(req, reply, dns::rcode::formerr, sig.get());
+  }
   std::vector<store::record> sequence;
   if (req.qtype == dns::rr_type::ixfr) {
     const std::size_t udp_limit = req.edns_size == 0 ? classic_udp_size : req.edns_size;

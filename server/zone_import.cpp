@@ -58,6 +58,15 @@ bool inside_zone(const std::string& name, const std::string& zone) {
                           name[name.size() - zone.size() - 1] == '.');
 }
 
+/// A name as the database keeps it: lower case, no trailing dot.
+std::string lower_name(std::string n) {
+  if (n.size() > 1 && n.back() == '.') n.pop_back();
+  for (char& c : n) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return n;
+}
+
 std::string key_of(const text_record& r) { return r.name + '\0' + r.type + '\0' + r.content; }
 
 struct stored_row {
@@ -111,7 +120,19 @@ import_result import_zone(pqxx::connection_base& conn, const import_request& req
 
   std::map<std::string, std::size_t> skipped;
   std::vector<text_record> wanted;
-  for (auto& r : parsed.records) {
+  const std::string origin = lower_name(request.zone);
+  for (std::size_t i = 0; i < parsed.records.size(); ++i) {
+    auto& r = parsed.records[i];
+    if (!inside_zone(lower_name(r.name), origin)) {
+      // As Knot loads a zone: the record is left out with a warning, the rest
+      // of the file is imported.
+      const int line = i < parsed.lines.size() ? parsed.lines[i] : 0;
+      result.warnings.push_back(source + (line > 0 ? ":" + std::to_string(line) : std::string()) +
+                                ": record " + describe(r) + " skipped: owner is outside zone " +
+                                origin);
+      ++result.skipped_out_of_zone;
+      continue;
+    }
     if (is_signer_type(r.type)) {
       ++skipped[r.type];
     } else {

@@ -38,15 +38,17 @@ struct import_result {
   std::size_t added = 0;
   std::size_t removed = 0;
   std::size_t updated = 0;
-  std::vector<std::string> warnings;  ///< records skipped and why
+  std::size_t skipped_out_of_zone = 0;  ///< file records whose owner lies outside the zone
+  std::vector<std::string> warnings;    ///< records skipped and why
 };
 
 /// Parses `request.text` and writes it into the zone in one transaction:
 /// creates the zone when it is missing; with `replace`, makes an existing
 /// zone's records equal to the file's with a minimal diff (the SOA row is
-/// updated in place, never replaced). RRSIG, NSEC, NSEC3 and NSEC3PARAM are
-/// skipped with a warning. Throws zone_file_error, and writes nothing, when
-/// the file does not parse, a name lies outside the zone, the zone exists
+/// updated in place, never replaced). RRSIG, NSEC, NSEC3 and NSEC3PARAM, and
+/// records whose owner lies outside the zone, are skipped with a warning (the
+/// latter naming the line). Throws zone_file_error, and writes nothing, when
+/// the file does not parse, the zone exists
 /// and `replace` is false, or the database refuses a record.
 import_result import_zone(pqxx::connection_base& conn, const import_request& request);
 

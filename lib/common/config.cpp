@@ -121,6 +121,46 @@ api_key =
 api_auth_max_failures = 10
 api_auth_window_s = 60
 api_auth_block_s = 60
+[rrl]
+# Response rate limiting (docs/operations.md): UDP responses of one kind
+# (answer, nodata, nxdomain, referral, error) to one client prefix beyond
+# responses_per_second are dropped, every slip-th of them sent truncated so
+# that a real client retries over TCP. TCP and clients with a valid DNS
+# cookie are never limited. On by default: a site answers the whole Internet
+# and must not be a reflector. yes or no.
+enabled = yes
+# Responses per second per prefix and kind (bursts up to one second's
+# worth). Default 200; 1 to 1000000.
+responses_per_second = 200
+# Every slip-th response over the rate is sent truncated (TC=1); 0 drops
+# them all, 1 truncates them all. Default 2; 0 to 100.
+slip = 2
+# Client prefix lengths that share a limit. Default 24 (IPv4) and 56 (IPv6).
+ipv4_prefix = 24
+ipv6_prefix = 56
+# Comma-separated prefixes never limited (monitoring, your own resolvers).
+# Default: none.
+whitelist = none
+# Buckets in the table of prefixes (rounded up to a power of two); when
+# more prefixes are over the rate at once some share a bucket. Default
+# 65536; 1024 to 16777216.
+table_size = 65536
+
+[cookies]
+# DNS cookies (RFC 7873) with RFC 9018 server cookies: a client that sends
+# a valid server cookie is exempt from rate limiting; a wrong server cookie
+# over UDP gets BADCOOKIE with a fresh one. yes (default) or no.
+enabled = yes
+# The 16-octet key (32 hex digits) that makes server cookies. Give every
+# site of a cluster the same key so that a cookie from one site is valid at
+# all of them (anycast). Default: a random key made at start-up, valid at
+# this site only until it restarts.
+# secret = 000102030405060708090a0b0c0d0e0f
+# Or read it from a file holding the 32 hex digits.
+# secret_file = /etc/zonemesh/cookie-secret
+# Comma-separated keys whose cookies are still accepted (rotation, see
+# docs/operations.md). Default: none.
+also_accept = none
 
 [log]
 # trace, debug, info (default), warn, error, critical or off.
@@ -180,19 +220,54 @@ std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view hex) {
   return out;
 }
 
+template <typename Fail>
+bool yes_no(std::string_view value, const Fail& bad_value) {
+  if (value == "yes" || value == "true" || value == "on") return true;
+  if (value == "no" || value == "false" || value == "off") return false;
+  bad_value("expected yes or no");
+  return false;
+}
+
+/// Comma-separated items, blanks around each removed, empty ones dropped.
+std::vector<std::string> split_list(std::string_view value) {
+  std::vector<std::string> out;
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    const auto item = trim(value.substr(0, comma));
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+/// "192.0.2.0/24", "2001:db8::/32" or a bare address.
+bool valid_cidr(const std::string& text) {
+  const auto slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  unsigned char buf[16];
+  const bool v6 = addr.find(':') != std::string::npos;
+  if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) return false;
+  if (slash == std::string::npos) return true;
+  return parse_integer<unsigned>(std::string_view(text).substr(slash + 1), 0, v6 ? 128 : 32)
+      .has_value();
+}
+
 std::string machine_hostname() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
   return std::string(buf);
 }
 
-enum class section : std::uint8_t { none, server, database, http, log };
+enum class section : std::uint8_t { none, server, database, http, rrl, cookies, log };
 
 std::optional<section> parse_section(std::string_view name) {
   if (name == "server") return section::server;
   if (name == "database") return section::database;
   if (name == "http") return section::http;
   if (name == "log") return section::log;
+  if (name == "rrl") return section::rrl;
+  if (name == "cookies") return section::cookies;
   return std::nullopt;
 }
 
@@ -206,6 +281,10 @@ std::string_view section_name(section s) {
       return "http";
     case section::log:
       return "log";
+    case section::rrl:
+      return "rrl";
+    case section::cookies:
+      return "cookies";
     case section::none:
       break;
   }
@@ -510,6 +589,80 @@ config parse_config(std::string_view text, std::string_view source) {
           err.fail("unknown key '" + key +
                    "' in [http] (known: listen, api_key, api_key_file, api_auth_max_failures, "
                    "api_auth_window_s, api_auth_block_s)");
+        }
+        break;
+      case section::rrl:
+        if (key == "enabled") {
+          cfg.rrl.enabled = yes_no(value, bad_value);
+        } else if (key == "responses_per_second") {
+          const auto n = parse_integer<std::uint32_t>(value, 1, 1'000'000);
+          if (!n) bad_value("expected a number from 1 to 1000000");
+          cfg.rrl.responses_per_second = *n;
+        } else if (key == "slip") {
+          const auto n = parse_integer<std::uint32_t>(value, 0, 100);
+          if (!n) bad_value("expected a number from 0 to 100");
+          cfg.rrl.slip = *n;
+        } else if (key == "ipv4_prefix") {
+          const auto n = parse_integer<std::uint8_t>(value, 8, 32);
+          if (!n) bad_value("expected a prefix length from 8 to 32");
+          cfg.rrl.ipv4_prefix = *n;
+        } else if (key == "ipv6_prefix") {
+          const auto n = parse_integer<std::uint8_t>(value, 16, 64);
+          if (!n) bad_value("expected a prefix length from 16 to 64");
+          cfg.rrl.ipv6_prefix = *n;
+        } else if (key == "whitelist") {
+          cfg.rrl.whitelist.clear();
+          if (value != "none") {
+            for (const auto& item : split_list(value)) {
+              if (!valid_cidr(item)) bad_value("'" + item + "' is not an address or prefix");
+              cfg.rrl.whitelist.push_back(item);
+            }
+          }
+        } else if (key == "table_size") {
+          const auto n = parse_integer<std::size_t>(value, 1024, 16'777'216);
+          if (!n) bad_value("expected a number from 1024 to 16777216");
+          cfg.rrl.table_size = *n;
+        } else {
+          err.fail("unknown key '" + key +
+                   "' in [rrl] (known: enabled, responses_per_second, slip, ipv4_prefix, "
+                   "ipv6_prefix, whitelist, table_size)");
+        }
+        break;
+      case section::cookies:
+        if (key == "enabled") {
+          cfg.cookies.enabled = yes_no(value, bad_value);
+        } else if (key == "secret" || key == "secret_file") {
+          if (!cfg.cookies.secret.empty()) err.fail("give secret or secret_file, not both");
+          std::string hex(value);
+          if (key == "secret_file") {
+            std::ifstream in{std::string(value)};
+            if (!in) bad_value(std::string("cannot open: ") + std::strerror(errno));
+            std::ostringstream file_text;
+            file_text << in.rdbuf();
+            hex = file_text.str();
+            while (!hex.empty() &&
+                   (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' ')) {
+              hex.pop_back();
+            }
+          }
+          auto bytes = parse_hex(hex);
+          if (!bytes || bytes->size() != 16)
+            bad_value("a cookie secret is 32 hex digits (16 octets)");
+          cfg.cookies.secret = std::move(*bytes);
+        } else if (key == "also_accept") {
+          cfg.cookies.also_accept.clear();
+          if (value != "none") {
+            for (const auto& item : split_list(value)) {
+              auto bytes = parse_hex(item);
+              if (!bytes || bytes->size() != 16) {
+                bad_value("'" + item + "' is not a cookie secret of 32 hex digits");
+              }
+              cfg.cookies.also_accept.push_back(std::move(*bytes));
+            }
+          }
+        } else {
+          err.fail("unknown key '" + key +
+                   "' in [cookies] (known: enabled, secret, secret_file, also_accept)");
         }
         break;
       case section::log:

@@ -66,6 +66,28 @@ struct http_settings {
   std::chrono::seconds api_auth_block{60};
 };
 
+/// Response rate limiting of UDP answers (server/rrl.hpp).
+struct rrl_settings {
+  bool enabled = true;
+  std::uint32_t responses_per_second = 200;
+  std::uint32_t slip = 2;
+  std::uint8_t ipv4_prefix = 24;
+  std::uint8_t ipv6_prefix = 56;
+  std::vector<std::string> whitelist;  ///< CIDR prefixes ("192.0.2.0/24", "2001:db8::/32")
+  std::size_t table_size = 65536;
+};
+
+/// DNS cookies (RFC 7873, server cookies as in RFC 9018).
+struct cookie_settings {
+  bool enabled = true;
+  /// 16-octet SipHash key that makes server cookies; shared by every site of
+  /// a cluster. Empty: a random key made at start-up (cookies then hold at
+  /// this site only, until it restarts).
+  std::vector<std::uint8_t> secret;
+  /// Older (or next) keys whose cookies are still accepted, for rotation.
+  std::vector<std::vector<std::uint8_t>> also_accept;
+};
+
 struct log_settings {
   log_level level = log_level::info;
 };
@@ -74,6 +96,8 @@ struct config {
   server_settings server;
   database_settings database;
   http_settings http;
+  rrl_settings rrl;
+  cookie_settings cookies;
   log_settings log;
 };
 

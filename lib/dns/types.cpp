@@ -32,6 +32,8 @@ constexpr std::array type_names{
     mnemonic{rr_type::txt, "TXT"},
     mnemonic{rr_type::rp, "RP"},
     mnemonic{rr_type::afsdb, "AFSDB"},
+    mnemonic{rr_type::rt, "RT"},
+    mnemonic{rr_type::key, "KEY"},
     mnemonic{rr_type::aaaa, "AAAA"},
     mnemonic{rr_type::loc, "LOC"},
     mnemonic{rr_type::srv, "SRV"},
@@ -84,12 +86,13 @@ constexpr std::array class_names{
 };
 
 constexpr std::array rcode_names{
-    mnemonic{rcode::noerror, "NOERROR"},   mnemonic{rcode::formerr, "FORMERR"},
-    mnemonic{rcode::servfail, "SERVFAIL"}, mnemonic{rcode::nxdomain, "NXDOMAIN"},
-    mnemonic{rcode::notimp, "NOTIMP"},     mnemonic{rcode::refused, "REFUSED"},
-    mnemonic{rcode::yxdomain, "YXDOMAIN"}, mnemonic{rcode::yxrrset, "YXRRSET"},
-    mnemonic{rcode::nxrrset, "NXRRSET"},   mnemonic{rcode::notauth, "NOTAUTH"},
-    mnemonic{rcode::notzone, "NOTZONE"},   mnemonic{rcode::badvers, "BADVERS"},
+    mnemonic{rcode::noerror, "NOERROR"},     mnemonic{rcode::formerr, "FORMERR"},
+    mnemonic{rcode::servfail, "SERVFAIL"},   mnemonic{rcode::nxdomain, "NXDOMAIN"},
+    mnemonic{rcode::notimp, "NOTIMP"},       mnemonic{rcode::refused, "REFUSED"},
+    mnemonic{rcode::yxdomain, "YXDOMAIN"},   mnemonic{rcode::yxrrset, "YXRRSET"},
+    mnemonic{rcode::nxrrset, "NXRRSET"},     mnemonic{rcode::notauth, "NOTAUTH"},
+    mnemonic{rcode::notzone, "NOTZONE"},     mnemonic{rcode::badvers, "BADVERS"},
+    mnemonic{rcode::badcookie, "BADCOOKIE"},
 };
 
 char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }

@@ -27,6 +27,8 @@ inline constexpr std::uint16_t mx = 15;
 inline constexpr std::uint16_t txt = 16;
 inline constexpr std::uint16_t rp = 17;
 inline constexpr std::uint16_t afsdb = 18;
+inline constexpr std::uint16_t rt = 21;
+inline constexpr std::uint16_t key = 25;
 inline constexpr std::uint16_t aaaa = 28;
 inline constexpr std::uint16_t loc = 29;
 inline constexpr std::uint16_t srv = 33;
@@ -101,7 +103,8 @@ inline constexpr std::uint16_t yxrrset = 7;
 inline constexpr std::uint16_t nxrrset = 8;
 inline constexpr std::uint16_t notauth = 9;
 inline constexpr std::uint16_t notzone = 10;
-inline constexpr std::uint16_t badvers = 16;  ///< extended rcode, needs OPT (RFC 6891)
+inline constexpr std::uint16_t badvers = 16;    ///< extended rcode, needs OPT (RFC 6891)
+inline constexpr std::uint16_t badcookie = 23;  ///< extended rcode, needs OPT (RFC 7873)
 }  // namespace rcode
 
 /// "A", "MX", ... or "TYPE65280" for types without a mnemonic (RFC 3597).

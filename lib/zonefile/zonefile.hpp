@@ -41,13 +41,22 @@ std::string to_text(const store::record& rec, text_record& out);
 
 struct zone_file_result {
   std::vector<text_record> records;
-  std::string error;  ///< empty on success; names the line otherwise
+  std::vector<int> lines;  ///< per record, the line of the file where it starts
+  std::string error;       ///< empty on success; names the line otherwise
 };
 
 /// Parses a BIND-style zone file (RFC 1035 5; $ORIGIN, $TTL, relative names).
 /// `origin` is used for relative names until a $ORIGIN says otherwise.
+/// Known types in RFC 3597 generic form come out in their usual form; a
+/// TXT or SPF string longer than 255 octets is split into 255-octet strings,
+/// as BIND and Knot do when loading.
 zone_file_result parse_zone_file(std::string_view text, std::string_view origin,
                                  std::uint32_t default_ttl = 3600);
+
+/// The zone-file text with every quoted string of a TXT or SPF record that is
+/// longer than 255 octets split into strings of 255 octets (line numbers are
+/// kept). Exposed for tests.
+std::string split_long_strings(std::string_view text);
 
 /// Formats records as a zone file with absolute names (SOA first when present).
 /// Returns an empty string in `error` on success.

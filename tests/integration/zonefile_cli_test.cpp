@@ -237,19 +237,90 @@ TEST_F(ZoneFileCli, RecordRefusedByTheTriggersFailsTheWholeImport) {
   EXPECT_EQ(changelog_size(), kept);
 }
 
-TEST_F(ZoneFileCli, NamesOutsideTheZoneAreRefused) {
+TEST_F(ZoneFileCli, NamesOutsideTheZoneAreSkippedWithTheLine) {
+  // As Knot loads a zone: the record is left out, the rest imported.
   const auto file = scratch("outside.zone",
                             "$TTL 300\n"
                             "@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
                             "@ NS ns1\n"
                             "ns1 A 192.0.2.53\n"
-                            "www.elsewhere.test. A 192.0.2.9\n");
+                            "www.elsewhere.test. A 192.0.2.9\n"
+                            "www A 192.0.2.10\n"
+                            "Other.Test. TXT \"x\"\n");
   auto r = import("inside.test", file);
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("www.elsewhere.test A 192.0.2.9: name is not inside zone inside.test"),
-            std::string::npos)
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(
+      r.output.find(file + ":5: record www.elsewhere.test A 192.0.2.9 skipped: owner is outside "
+                           "zone inside.test"),
+      std::string::npos)
       << r.output;
-  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM zones"), "0");
+  EXPECT_NE(r.output.find(file + ":7: record Other.Test TXT"), std::string::npos) << r.output;
+  EXPECT_NE(
+      r.output.find("imported inside.test: 4 records (added 4, removed 0, updated 0; skipped 2 "
+                    "outside the zone)"),
+      std::string::npos)
+      << r.output;
+  EXPECT_EQ(sql_value(db_, "SELECT count(*) FROM records WHERE zone = 'inside.test'"), "4");
+}
+
+TEST_F(ZoneFileCli, EveryTypeRoundTripsThroughImportAndExport) {
+  // tests/data/zones/types.test.zone: every type Knot 3.2 loads, and RFC 3597
+  // generic forms, which come out in their usual form where the type is known.
+  auto r = import("types.test", data("types.test.zone"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string rows = records("types.test");
+  EXPECT_NE(rows.find("generic.types.test TYPE65534 3600 \\# 3 010203"), std::string::npos) << rows;
+  EXPECT_NE(rows.find("generic.types.test TYPE65280 3600 \\# 0"), std::string::npos) << rows;
+  EXPECT_NE(rows.find("generic-a.types.test A 3600 192.0.2.2"), std::string::npos) << rows;
+  EXPECT_NE(rows.find("generic-mx.types.test MX 3600 10 foo.types.test"), std::string::npos)
+      << rows;
+  EXPECT_NE(rows.find("generic-eui48.types.test EUI48 3600 00-00-5e-00-53-2b"), std::string::npos)
+      << rows;
+  EXPECT_NE(rows.find("cname-root.types.test CNAME 3600 ."), std::string::npos) << rows;
+  EXPECT_NE(rows.find("nsroot.types.test NS 3600 ."), std::string::npos) << rows;
+  for (const char* t : {" HINFO ", " MINFO ", " RP ",     " AFSDB ",      " RT ",    " LOC ",
+                        " NAPTR ", " KX ",    " CERT ",   " APL ",        " SSHFP ", " IPSECKEY ",
+                        " DHCID ", " TLSA ",  " SMIMEA ", " OPENPGPKEY ", " CSYNC ", " ZONEMD ",
+                        " SVCB ",  " HTTPS ", " SPF ",    " NID ",        " L32 ",   " L64 ",
+                        " LP ",    " EUI48 ", " EUI64 ",  " URI ",        " CAA "}) {
+    EXPECT_NE(rows.find(t), std::string::npos) << t << " missing from\n" << rows;
+  }
+  const std::string file = scratch("types-export.zone");
+  auto e = admin("export-zone " + db_arg() + " --zone types.test --file '" + file + "'");
+  ASSERT_EQ(e.status, 0) << e.output;
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("TYPE65534\t\\# 3 010203"), std::string::npos) << text;
+  EXPECT_NE(text.find("EUI64\t00-00-5e-ef-10-00-00-2a"), std::string::npos) << text;
+  // Re-importing the export changes nothing.
+  r = import("types.test", file, "--replace");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("(added 0, removed 0, updated 0)"), std::string::npos) << r.output;
+  EXPECT_EQ(records("types.test"), rows);
+}
+
+TEST_F(ZoneFileCli, LongTxtStringsAreSplitOnImport) {
+  const std::string a300(300, 'a');
+  const auto file = scratch("long.zone",
+                            "$TTL 300\n"
+                            "@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+                            "@ NS ns1\n"
+                            "ns1 A 192.0.2.53\n"
+                            "t TXT \"" +
+                                a300 + "\" ; a comment \"" + a300 +
+                                "\"\n"
+                                "c CAA 0 issue \"ca.example.net\"\n");
+  auto r = import("long.test", file);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(sql_value(db_, "SELECT content FROM records WHERE name = 't.long.test'"),
+            "\"" + std::string(255, 'a') + "\" \"" + std::string(45, 'a') + "\"");
+  const std::string out = scratch("long-export.zone");
+  ASSERT_EQ(admin("export-zone " + db_arg() + " --zone long.test --file '" + out + "'").status, 0);
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"" + std::string(255, 'a') + "\" \"" + std::string(45, 'a') + "\""),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(ZoneFileCli, ImportIntoAnExistingZoneNeedsReplace) {

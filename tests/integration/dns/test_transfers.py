@@ -472,6 +472,23 @@ class Transfers(unittest.TestCase):
         self.assertEqual(r.answer[0].rdtype, dns.rdatatype.SOA)
         self.assertEqual(r.answer[0][0].serial, serial)
 
+    def test_ixfr_over_udp_without_soa_is_formerr_as_knot(self):
+        """RFC 1995 3: the client's SOA goes in authority. Over UDP, from a
+        client allowed to transfer, Knot answers FORMERR without it; so do we."""
+        def ask(port, zone, with_soa):
+            q = dns.message.make_query(zone, "IXFR")
+            if with_soa:
+                q.authority.append(dns.rrset.from_text(zone + ".", 0, "IN", "SOA", ". . 1 0 0 0 0"))
+            q.use_tsig(KEYRING, keyname=KEY_NAME)
+            return dns.query.udp(q, "127.0.0.1", port=port, timeout=5, ignore_trailing=True)
+        for port, zone, who in ((site(0)["dns_port"], ZONE, "zonemesh"),
+                                (ENV["knot_primary"], EXT, "Knot")):
+            with self.subTest(server=who):
+                self.assertEqual(dns.rcode.to_text(ask(port, zone, False).rcode()), "FORMERR")
+                r = ask(port, zone, True)
+                self.assertEqual(dns.rcode.to_text(r.rcode()), "NOERROR")
+                self.assertEqual([rr.rdtype for rr in r.answer], [dns.rdatatype.SOA])
+
     def test_ixfr_after_an_edit_is_the_difference(self):
         port = site(0)["dns_port"]
         before = transfer(port)
@@ -540,6 +557,39 @@ class Secondaries(unittest.TestCase):
         with open(os.path.join(ENV["tmp"], "knot", "knotd.log"), errors="replace") as f:
             log = f.read()
         self.assertRegex(log, rf"\[{ZONE}\.\] IXFR, incoming, remote [^\n]*finished")
+
+    def test_4_api_records_of_new_and_generic_types_reach_secondaries(self):
+        """Every new kind of data, written through the API, transfers to Knot,
+        NSD and BIND as zonemesh serves it: RFC 3597 generic types, EUI48/64,
+        L32, APL, a TXT string split at 255 octets, SVCB with parameters."""
+        import json
+        import urllib.request
+        rrsets = [
+            ("generic", "TYPE65534", ["\\# 3 010203"]),
+            ("eui", "EUI48", ["00-00-5e-00-53-2a"]),
+            ("eui", "EUI64", ["00-00-5e-ef-10-00-00-2a"]),
+            ("l32", "L32", ["10 10.1.2.0"]),
+            ("apl", "APL", ["1:192.168.32.0/21 !1:192.168.38.0/28"]),
+            ("long", "TXT", ['"' + "x" * 300 + '"']),
+            ("svc", "SVCB", [f"1 www.{ZONE}. alpn=h2,h3 port=8443"]),
+        ]
+        body = {"rrsets": [{"name": f"{owner}.{ZONE}.", "type": typ, "ttl": 300, "changetype": "REPLACE",
+                            "records": [{"content": c, "disabled": False} for c in contents]}
+                           for owner, typ, contents in rrsets]}
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{site(0)['http_port']}/api/v1/servers/localhost/zones/{ZONE}.",
+            data=json.dumps(body).encode(), method="PATCH",
+            headers={"X-API-Key": site(0)["api_key"], "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            self.assertEqual(resp.status, 204)
+        self.assertEqual(psql(site(0), f"SELECT content FROM records WHERE name = 'long.{ZONE}'"),
+                         '"' + "x" * 255 + '" "' + "x" * 45 + '"')
+        expected = exported_zone(site(0))
+        for owner, typ, _ in rrsets:
+            self.assertIsNotNone(expected.get_rdataset(f"{owner}.{ZONE}.", typ), f"{owner} {typ} not exported")
+        for who in SECONDARIES:
+            wait_for(f"{who} to hold the new records",
+                     lambda who=who: transfer(ENV[who], keyring=None, keyname=None) == expected, timeout=60)
 
     @staticmethod
     def _answers(port, name):

@@ -112,6 +112,45 @@ TEST(Config, CrlfLineEndingsAndNoFinalNewline) {
   EXPECT_EQ(cfg.server.workers, 2u);
 }
 
+TEST(Config, RrlAndCookies) {
+  auto cfg = parse_config("[server]\nnode = a\n");
+  EXPECT_TRUE(cfg.rrl.enabled) << "on by default (docs/operations.md)";
+  EXPECT_EQ(cfg.rrl.responses_per_second, 200u);
+  EXPECT_EQ(cfg.rrl.slip, 2u);
+  EXPECT_TRUE(cfg.cookies.enabled);
+  EXPECT_TRUE(cfg.cookies.secret.empty());
+  cfg = parse_config(
+      "[server]\nnode = a\n[rrl]\nenabled = no\nresponses_per_second = 5\nslip = 0\n"
+      "ipv4_prefix = 32\nipv6_prefix = 48\nwhitelist = 192.0.2.0/24, 2001:db8::/32 ,198.51.100.1\n"
+      "table_size = 2048\n[cookies]\nsecret = 000102030405060708090a0b0c0d0e0f\n"
+      "also_accept = ffeeddccbbaa99887766554433221100\n");
+  EXPECT_FALSE(cfg.rrl.enabled);
+  EXPECT_EQ(cfg.rrl.responses_per_second, 5u);
+  EXPECT_EQ(cfg.rrl.slip, 0u);
+  EXPECT_EQ(cfg.rrl.ipv4_prefix, 32);
+  EXPECT_EQ(cfg.rrl.ipv6_prefix, 48);
+  EXPECT_EQ(cfg.rrl.whitelist,
+            (std::vector<std::string>{"192.0.2.0/24", "2001:db8::/32", "198.51.100.1"}));
+  EXPECT_EQ(cfg.rrl.table_size, 2048u);
+  ASSERT_EQ(cfg.cookies.secret.size(), 16u);
+  EXPECT_EQ(cfg.cookies.secret[15], 0x0f);
+  ASSERT_EQ(cfg.cookies.also_accept.size(), 1u);
+  EXPECT_EQ(cfg.cookies.also_accept[0][0], 0xff);
+  EXPECT_NE(error_of("[server]\nnode=a\n[rrl]\nwhitelist = 192.0.2.0/33\n").find("not an address"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\nnode=a\n[rrl]\nslip = 101\n").find("0 to 100"), std::string::npos);
+  EXPECT_NE(error_of("[server]\nnode=a\n[cookies]\nsecret = 0011\n").find("32 hex digits"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\nnode=a\n[cookies]\nenabled = maybe\n").find("yes or no"),
+            std::string::npos);
+  // A secret file with a trailing newline, as `openssl rand -hex 16 > file` writes it.
+  const std::string path = ::testing::TempDir() + "/cookie-secret";
+  std::ofstream(path) << "000102030405060708090a0b0c0d0e0f\n";
+  cfg = parse_config("[server]\nnode = a\n[cookies]\nsecret_file = " + path + "\n");
+  EXPECT_EQ(cfg.cookies.secret.size(), 16u);
+  std::remove(path.c_str());
+}
+
 TEST(Config, ExampleParsesAsIs) {
   const auto cfg = parse_config(example_config(), "example");
   EXPECT_EQ(cfg.server.node, "site-a");

@@ -372,6 +372,35 @@ TEST_P(DnssecAnswers, WildcardNodataIsProven) {
   EXPECT_TRUE(wildcard_record);
 }
 
+TEST_P(DnssecAnswers, AdditionalAddressesCarryTheirRrsigs) {
+  // RFC 4035 3.1.1: authoritative data in additional (the MX target's A)
+  // goes with its RRSIGs when DO=1; each verifies.
+  auto wire = server_->ask("example.com", t::mx, true);
+  auto pkt = parse(wire);
+  ASSERT_TRUE(pkt);
+  auto add = split(ldns_pkt_additional(pkt.get()));
+  ASSERT_TRUE(add.sets.count({"mail.example.com.", t::a})) << "the MX target's address";
+  std::size_t verified = 0;
+  for (ldns_rr* sig : add.rrsigs) {
+    if (covered(sig) != t::a || owner_text(sig) != "mail.example.com.") continue;
+    list_ptr good_keys(ldns_rr_list_new());
+    EXPECT_EQ(ldns_verify_rrsig_keylist(add.sets[{"mail.example.com.", t::a}].get(), sig,
+                                        keys_.get(), good_keys.get()),
+              LDNS_STATUS_OK);
+    while (ldns_rr_list_pop_rr(good_keys.get()) != nullptr) {
+    }
+    ++verified;
+  }
+  EXPECT_GE(verified, 1u);
+  // Without DO, none.
+  auto plain = parse(server_->ask("example.com", t::mx, false));
+  EXPECT_EQ(count(ldns_pkt_additional(plain.get()), LDNS_RR_TYPE_RRSIG), 0u);
+  // When they do not fit, the addresses stay and their RRSIGs go (no TC).
+  auto small = parse(server_->ask("example.com", t::mx, true, server::transport::udp, 512));
+  ASSERT_TRUE(small);
+  EXPECT_FALSE(ldns_pkt_tc(small.get()));
+}
+
 TEST_P(DnssecAnswers, ReferralsSignDsAndProveItsAbsence) {
   auto secure = ask_validated("host.secure.example.com", t::a, true);
   ASSERT_TRUE(secure);

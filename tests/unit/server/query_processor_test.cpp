@@ -593,11 +593,32 @@ TEST_F(QueryProcessor, NotimpForOtherOpcodes) {
   }
 }
 
+TEST_F(QueryProcessor, NotimpForUnknownOpcodeWithoutQuestion) {
+  // genreport's "opcode" and "opcodeflg": opcode 15, QDCOUNT 0, flags set.
+  for (const std::uint8_t op : {std::uint8_t{15}, dns::opcode::status, dns::opcode::iquery}) {
+    auto q = make_query({.qname = "www.example.com", .opcode = op});
+    q.resize(dns::header_size);
+    q[5] = 0;      // QDCOUNT 0
+    q[2] |= 0x01;  // RD
+    q[3] |= 0x30;  // AD, CD
+    auto d = ask_raw(q);
+    EXPECT_EQ(d.h.rcode(), dns::rcode::notimp) << int(op);
+    EXPECT_EQ(d.h.opcode(), op);
+    EXPECT_EQ(d.h.qdcount, 0u);
+    EXPECT_FALSE(aa(d));
+  }
+  // QUERY without a question stays FORMERR.
+  auto q = make_query({.qname = "www.example.com"});
+  q.resize(dns::header_size);
+  q[5] = 0;
+  EXPECT_EQ(ask_raw(q).h.rcode(), dns::rcode::formerr);
+}
+
 TEST_F(QueryProcessor, ChaosIdentity) {
   for (const char* qname : {"hostname.bind", "ID.SERVER"}) {
     auto d = ask({.qname = qname, .qtype = t::txt, .qclass = dns::rr_class::ch});
     EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
-    EXPECT_TRUE(aa(d));
+    EXPECT_FALSE(aa(d));  // describes the server, not a zone: AA=0 as Knot and NSD
     ASSERT_EQ(d.answer.size(), 1u);
     EXPECT_NE(d.answer[0].find(" 0 CH TXT \"site-a.example\""), std::string::npos) << d.answer[0];
   }
@@ -634,8 +655,17 @@ TEST_F(QueryProcessor, ClassesOtherThanInChAnyRefused) {
   EXPECT_EQ(any.answer.size(), 1u);
 }
 
-TEST_F(QueryProcessor, MetaQtypes) {
-  EXPECT_EQ(ask({.qname = "example.com", .qtype = t::maila}).h.rcode(), dns::rcode::notimp);
+TEST_F(QueryProcessor, MailaMailbAreNodata) {
+  // As Knot and NSD: no special case, the name has no data of that type.
+  for (const std::uint16_t qtype : {t::maila, t::mailb}) {
+    auto d = ask({.qname = "example.com", .qtype = qtype});
+    EXPECT_EQ(d.h.rcode(), dns::rcode::noerror) << qtype;
+    EXPECT_TRUE(aa(d));
+    EXPECT_TRUE(d.answer.empty());
+    ASSERT_EQ(d.authority.size(), 1u);
+    EXPECT_NE(d.authority[0].find(" SOA "), std::string::npos) << d.authority[0];
+  }
+  EXPECT_EQ(ask({.qname = "nope.example.com", .qtype = t::maila}).h.rcode(), dns::rcode::nxdomain);
 }
 
 TEST_F(QueryProcessor, AxfrOverUdpNotimpTransfersOtherwiseRefused) {
@@ -710,3 +740,219 @@ TEST_F(QueryProcessor, SurvivesRandomMutations) {
     }
   }
 }
+
+namespace {
+
+/// The COOKIE option of a decoded reply, empty when it has none.
+std::vector<std::uint8_t> cookie_of(const decoded& d) {
+  if (!d.has_opt) return {};
+  dns::option_iterator it(d.opt.options);
+  std::uint16_t code = 0;
+  std::span<const std::uint8_t> data;
+  while (it.next(code, data)) {
+    if (code == dns::edns_option::cookie) return {data.begin(), data.end()};
+  }
+  return {};
+}
+
+std::uint16_t full_rcode(const decoded& d) {
+  return static_cast<std::uint16_t>((d.opt.extended_rcode << 4) | d.h.rcode());
+}
+
+class Cookies : public QueryProcessor {
+ protected:
+  void SetUp() override {
+    QueryProcessor::SetUp();
+    keys_ = std::make_shared<server::cookie_keys>();
+    for (std::size_t i = 0; i < keys_->current.size(); ++i)
+      keys_->current[i] = static_cast<std::uint8_t>(i);
+    server::processor_options o;
+    o.cookies = keys_;
+    o.cookie_clock = [this] { return now_; };
+    cookie_processor_ =
+        std::make_unique<server::query_processor_impl>(publisher_, server::server_identity{}, o);
+    ctx_.peer_address[0] = 192;
+    ctx_.peer_address[1] = 0;
+    ctx_.peer_address[2] = 2;
+    ctx_.peer_address[3] = 7;
+  }
+  decoded ask_cookie(std::vector<std::uint8_t> cookie,
+                     server::transport proto = server::transport::udp, std::uint16_t qdcount = 1) {
+    auto q = make_query({.qname = "www.example.com",
+                         .edns = true,
+                         .options = {{dns::edns_option::cookie, cookie}}});
+    if (qdcount == 0) {
+      // Header and OPT only (RFC 7873 5.4).
+      std::vector<std::uint8_t> bare(q.begin(), q.begin() + 12);
+      bare.insert(bare.end(), q.end() - static_cast<std::ptrdiff_t>(11 + 4 + cookie.size()),
+                  q.end());
+      bare[5] = 0;
+      q = bare;
+    }
+    ctx_.proto = proto;
+    const std::size_t n = cookie_processor_->process(q, reply_, ctx_);
+    if (n == 0) return decoded{};
+    return decode(std::span(reply_.data(), n));
+  }
+  std::shared_ptr<server::cookie_keys> keys_;
+  std::unique_ptr<server::query_processor_impl> cookie_processor_;
+  server::query_context ctx_;
+  std::uint32_t now_ = 1700000000;
+};
+
+const std::vector<std::uint8_t> client_cookie = {1, 2, 3, 4, 5, 6, 7, 8};
+
+TEST_F(Cookies, ClientCookieAloneGetsAnAnswerAndAServerCookie) {
+  auto d = ask_cookie(client_cookie);
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(d.answer.size(), 1u);
+  const auto c = cookie_of(d);
+  ASSERT_EQ(c.size(), 24u);
+  EXPECT_TRUE(std::equal(client_cookie.begin(), client_cookie.end(), c.begin()));
+  EXPECT_EQ(c[8], 1) << "RFC 9018 version";
+  EXPECT_FALSE(cookie_processor_->client_verified());
+  // It is the RFC 9018 cookie for this client, key and time.
+  std::array<std::uint8_t, 16> expected{};
+  dns::make_server_cookie(keys_->current, client_cookie,
+                          std::span<const std::uint8_t>(ctx_.peer_address, 4), now_, expected);
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), c.begin() + 8));
+}
+
+TEST_F(Cookies, ValidServerCookieVerifiesTheClient) {
+  const auto first = cookie_of(ask_cookie(client_cookie));
+  now_ += 60;
+  auto d = ask_cookie(first);
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(d.answer.size(), 1u);
+  EXPECT_TRUE(cookie_processor_->client_verified());
+  EXPECT_EQ(cookie_of(d), first) << "a recent cookie is echoed";
+  // Half an hour later it is still good but replaced.
+  now_ += 1800;
+  d = ask_cookie(first);
+  EXPECT_EQ(d.answer.size(), 1u);
+  EXPECT_TRUE(cookie_processor_->client_verified());
+  EXPECT_NE(cookie_of(d), first);
+}
+
+TEST_F(Cookies, WrongServerCookieIsBadcookieOverUdpOnly) {
+  auto forged = client_cookie;
+  forged.insert(forged.end(), {1, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00, 9, 9, 9, 9, 9, 9, 9, 9});
+  auto d = ask_cookie(forged);
+  EXPECT_EQ(full_rcode(d), dns::rcode::badcookie);
+  EXPECT_TRUE(d.answer.empty());
+  EXPECT_FALSE(cookie_processor_->client_verified());
+  const auto fresh = cookie_of(d);
+  ASSERT_EQ(fresh.size(), 24u);
+  // The fresh cookie then works.
+  d = ask_cookie(fresh);
+  EXPECT_EQ(full_rcode(d), dns::rcode::noerror);
+  EXPECT_TRUE(cookie_processor_->client_verified());
+  // Over TCP the address is proven: a normal answer.
+  d = ask_cookie(forged, server::transport::tcp);
+  EXPECT_EQ(full_rcode(d), dns::rcode::noerror);
+  EXPECT_EQ(d.answer.size(), 1u);
+  // A cookie from another client address is wrong too.
+  ctx_.peer_address[3] = 8;
+  d = ask_cookie(fresh);
+  EXPECT_EQ(full_rcode(d), dns::rcode::badcookie);
+}
+
+TEST_F(Cookies, RotationKeepsOldCookiesValid) {
+  const auto first = cookie_of(ask_cookie(client_cookie));
+  auto rotated = std::make_shared<server::cookie_keys>();
+  rotated->current.fill(0xaa);
+  rotated->also_accept.push_back(keys_->current);
+  server::processor_options o;
+  o.cookies = rotated;
+  o.cookie_clock = [this] { return now_; };
+  cookie_processor_ =
+      std::make_unique<server::query_processor_impl>(publisher_, server::server_identity{}, o);
+  auto d = ask_cookie(first);
+  EXPECT_EQ(full_rcode(d), dns::rcode::noerror);
+  EXPECT_TRUE(cookie_processor_->client_verified());
+  EXPECT_NE(cookie_of(d), first) << "renewed with the new key";
+  rotated->also_accept.clear();  // the old key dropped: its cookies are wrong now
+  EXPECT_EQ(full_rcode(ask_cookie(first)), dns::rcode::badcookie);
+}
+
+TEST_F(Cookies, MalformedCookieIsFormerr) {
+  for (std::size_t n : {1u, 7u, 9u, 15u, 41u}) {
+    auto d = ask_cookie(std::vector<std::uint8_t>(n, 3));
+    EXPECT_EQ(d.h.rcode(), dns::rcode::formerr) << n;
+  }
+}
+
+TEST_F(Cookies, CookieOnlyQueryWithoutQuestion) {
+  auto d = ask_cookie(client_cookie, server::transport::udp, 0);
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  EXPECT_EQ(d.h.qdcount, 0u);
+  EXPECT_EQ(cookie_of(d).size(), 24u);
+}
+
+TEST_F(Cookies, IgnoredWhenDisabled) {
+  // The default processor has no keys: the option is ignored (RFC 7873 5.1).
+  auto q = make_query({.qname = "www.example.com",
+                       .edns = true,
+                       .options = {{dns::edns_option::cookie, std::vector<std::uint8_t>(9, 1)}}});
+  auto d = ask_raw(q);
+  EXPECT_EQ(d.h.rcode(), dns::rcode::noerror);
+  EXPECT_TRUE(cookie_of(d).empty());
+}
+
+}  // namespace
+
+namespace {
+
+// RFC 9460 4: SVCB and HTTPS answers bring their in-zone targets' addresses,
+// and in AliasMode the target's own RRset of the type, as Knot answers.
+TEST(SvcbAdditional, TargetsAddressesAndAliasChains) {
+  auto zone =
+      make_zone("svc.test", {
+                                {"svc.test", "SOA", 60, "ns.svc.test h.svc.test 1 2 3 4 60"},
+                                {"svc.test", "NS", 60, "ns.svc.test"},
+                                {"ns.svc.test", "A", 60, "192.0.2.53"},
+                                {"www.svc.test", "HTTPS", 60, "1 . alpn=h2"},
+                                {"www.svc.test", "A", 60, "192.0.2.1"},
+                                {"www.svc.test", "AAAA", 60, "2001:db8::1"},
+                                {"alias.svc.test", "HTTPS", 60, "0 pool.svc.test"},
+                                {"pool.svc.test", "HTTPS", 60, "1 . alpn=h3"},
+                                {"pool.svc.test", "A", 60, "192.0.2.2"},
+                                {"_dns.svc.test", "SVCB", 60, "1 backend.svc.test alpn=dot"},
+                                {"backend.svc.test", "AAAA", 60, "2001:db8::2"},
+                                {"none.svc.test", "HTTPS", 60, "0 ."},
+                                {"out.svc.test", "HTTPS", 60, "1 elsewhere.example"},
+                            });
+  auto publisher = std::make_shared<store::zone_publisher>();
+  publisher->put_zone(zone);
+  server::query_processor_impl p(publisher, server::server_identity{});
+  std::vector<std::uint8_t> reply(65535);
+  server::query_context ctx;
+  auto ask = [&](const char* qname, std::uint16_t qtype) {
+    const auto q = make_query({.qname = qname, .qtype = qtype, .edns = true});
+    return decode(std::span(reply.data(), p.process(q, reply, ctx)));
+  };
+  auto has = [](const std::vector<std::string>& section, const std::string& prefix) {
+    for (const auto& rr : section) {
+      if (rr.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  // ServiceMode with "." : the owner's own addresses.
+  auto d = ask("www.svc.test", t::https);
+  EXPECT_TRUE(has(d.additional, "www.svc.test. 60 IN A ")) << d.additional.size();
+  EXPECT_TRUE(has(d.additional, "www.svc.test. 60 IN AAAA "));
+  EXPECT_FALSE(has(d.additional, "www.svc.test. 60 IN HTTPS")) << "already the answer";
+  // AliasMode: the target's HTTPS RRset and its address.
+  d = ask("alias.svc.test", t::https);
+  EXPECT_TRUE(has(d.additional, "pool.svc.test. 60 IN HTTPS 1 . "));
+  EXPECT_TRUE(has(d.additional, "pool.svc.test. 60 IN A 192.0.2.2"));
+  // ServiceMode SVCB with a target.
+  d = ask("_dns.svc.test", t::svcb);
+  EXPECT_TRUE(has(d.additional, "backend.svc.test. 60 IN AAAA 2001:db8::2"))
+      << d.answer.size() << " " << (d.answer.empty() ? "" : d.answer[0]) << d.additional.size();
+  // AliasMode "." (no service) and an out-of-zone target: nothing.
+  EXPECT_TRUE(ask("none.svc.test", t::https).additional.empty());
+  EXPECT_TRUE(ask("out.svc.test", t::https).additional.empty());
+}
+
+}  // namespace

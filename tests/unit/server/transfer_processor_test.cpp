@@ -152,6 +152,26 @@ TEST(TransferProcessor, AxfrStreamsSoaFirstAndLastOverTcpOnly) {
   EXPECT_EQ(std::count(types.begin(), types.end(), dns::rr_type::soa), 2);
 }
 
+TEST(TransferProcessor, IxfrOverUdpWithoutSoaIsFormerr) {
+  fixture f;
+  std::vector<std::uint8_t> reply(65535);
+  query_context ctx;
+  ctx.proto = transport::udp;
+  auto n = f.processor->process(query(dns::rr_type::ixfr), reply, ctx);
+  EXPECT_EQ(rcode_of(reply, n), dns::rcode::formerr);
+  // With the client's SOA in authority: the current SOA alone (RFC 1995 2).
+  auto q = query(dns::rr_type::ixfr);
+  q[9] = 1;  // NSCOUNT
+  // owner, type SOA, class IN, TTL 0, RDLENGTH 23: MNAME pointer, root RNAME,
+  // serial 1, four zero timers.
+  const std::uint8_t soa[] = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 23, 0xc0, 12, 0, 0, 0, 0,
+                              1,    0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0,    0,  0, 0, 0};
+  q.insert(q.end(), std::begin(soa), std::end(soa));
+  n = f.processor->process(q, reply, ctx);
+  EXPECT_EQ(rcode_of(reply, n), dns::rcode::noerror);
+  EXPECT_EQ(reply[7], 1) << "ANCOUNT: the SOA";
+}
+
 TEST(TransferProcessor, RefusedWithoutARule) {
   fixture f;
   f.policy->publish(std::make_shared<transfer_policy>());
