@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Replication latency and catch-up of two zonemesh builds side by side, in
-# alternating rounds on fresh 3-site clusters (bench/replication_zonemesh.py),
-# so a change to the replication core is measured against the build before
-# it on the same machine in one run.
+# Replication latency and catch-up of two zonemesh checkouts side by side,
+# in alternating rounds on fresh 3-site clusters, so a change to the
+# replication core is measured against the code before it on the same
+# machine in one run. Each checkout is run with its own scripts and
+# bench/replication_zonemesh.py (their configurations differ) and its own
+# build in CHECKOUT/build (scripts/build).
 #
-#   bench/replication_ab.sh BEFORE_BUILD_DIR AFTER_BUILD_DIR [--rounds 2] [--work DIR]
+#   bench/replication_ab.sh BEFORE_CHECKOUT AFTER_CHECKOUT [--rounds 2] [--work DIR]
 #                           [--latency 100] [--catchup 100000]
 #
 # One JSON line per result in WORK/results.jsonl, each with "build"
 # ("before" or "after") and "round"; a summary table on stdout.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-before=${1:?before build dir}
-after=${2:?after build dir}
+before=$(cd "${1:?before checkout}" && pwd)
+after=$(cd "${2:?after checkout}" && pwd)
 shift 2
 rounds=2
 work=/tmp/zonemesh-bench-ab
@@ -33,9 +34,9 @@ out=$work/results.jsonl
 : > "$out"
 for round in $(seq "$rounds"); do
   for v in before after; do
-    if [ $v = before ]; then bd=$before; else bd=$after; fi
-    echo "== round $round $v ($bd), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-    ZONEMESH_BUILD_DIR=$bd "$here/replication_zonemesh.py" --dir "$work/$v$round" --latency "$latency" \
+    if [ $v = before ]; then src=$before; else src=$after; fi
+    echo "== round $round $v ($src at $(git -C "$src" rev-parse --short HEAD)), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    ZONEMESH_BUILD_DIR=$src/build "$src/bench/replication_zonemesh.py" --dir "$work/$v$round" --latency "$latency" \
       --catchup "$catchup" --sustained '' --cap 300 |
       sed "s/^{/{\"build\": \"$v\", \"round\": $round, /" >> "$out"
   done
