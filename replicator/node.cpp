@@ -625,6 +625,13 @@ void session::on_hello_checked(const hello_message& hello, long long our_clock_m
   long long offset = hello.clock_ms - our_clock_ms;
   auto& m = node_->metrics_for(node);
   m.clock_offset.set(static_cast<double>(offset));
+  // Every measurement goes to the database: while all peers say this site's
+  // clock is ahead beyond the bound, its local writes are refused (sql/018).
+  node_->maintenance->post([node, offset](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    tx.exec_params("SELECT zonemesh.note_peer_clock($1, $2)", node, offset);
+    tx.commit();
+  });
   if (std::llabs(offset) > node_->cfg.max_clock_skew.count()) {
     m.skew_alarm.set(1);
     spdlog::error("ALARM: node {} clock is {} ms off ours (bound {} ms); link refused", node, offset,

@@ -95,8 +95,8 @@ std::string site_watch::impl::read_apply_lock(pqxx::transaction_base& tx) {
 
 std::string site_watch::impl::read_clock_and_errors(pqxx::transaction_base& tx) {
   const auto r = tx.exec1(
-      "SELECT hlc_ahead_ms, max_clock_skew_ms, apply_errors, coalesce(newest_apply_error_s, -1) "
-      "FROM zonemesh.write_health()");
+      "SELECT hlc_ahead_ms, max_clock_skew_ms, apply_errors, coalesce(newest_apply_error_s, -1), "
+      "ahead_of_peers_ms FROM zonemesh.write_health()");
   const auto ahead_ms = r[0].as<long long>();
   const auto bound_ms = r[1].as<long long>();
   const auto errors = r[2].as<long long>();
@@ -105,8 +105,13 @@ std::string site_watch::impl::read_clock_and_errors(pqxx::transaction_base& tx) 
   apply_errors.set(static_cast<double>(errors));
   const bool growing = errors > 0 && newest_s >= 0 && newest_s < 60;
   apply_errors_alarm.set(growing ? 1 : 0);
+  const auto ahead_of_peers_ms = r[4].as<long long>();
   std::string out;
-  if (ahead_ms > bound_ms) {
+  if (ahead_of_peers_ms > 0) {
+    out = fmt::format("this site's clock is {:.1f} s ahead of its peers', beyond the {} ms bound: local writes are "
+                      "refused (see docs/operations.md, \"Clock jumps\")",
+                      static_cast<double>(ahead_of_peers_ms) / 1000, bound_ms);
+  } else if (ahead_ms > bound_ms) {
     out = fmt::format("this site's clock (HLC) is {:.1f} s ahead of its physical clock, beyond the {} ms bound: "
                       "local writes are refused (see docs/operations.md, \"Clock jumps\")",
                       static_cast<double>(ahead_ms) / 1000, bound_ms);

@@ -283,12 +283,34 @@ TEST(Replication, ClockSkewBeyondTheBoundIsRefusedWithAnAlarmAndCausalityHoldsWi
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(alarm, "1");
-  ASSERT_EQ(sql_error(c.at(1).pg, insert_a("example.com", "fast", "192.0.2.9")), "");
+  // site2 takes no local write its peer would refuse (sql/018): refused, with
+  // the reason, while its peer says its clock is ahead.
+  std::string refused;
+  for (int t = 0; t < 100 && refused.find("ahead of its peers'") == std::string::npos; ++t) {
+    refused = sql_error(c.at(1).pg, insert_a("example.com", "fast", "192.0.2.9"));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(refused.find("ahead of its peers' (measured when they refused its links"), std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find("local writes are refused until the clock is fixed"), std::string::npos) << refused;
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(dig(c.at(0), "+short fast.example.com A"), "") << "nothing crosses a refused link";
   std::ifstream log(c.at(0).dir + "/replicator.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("ALARM: node site2 clock"), std::string::npos);
+
+  // The clock fixed, the next hello agrees: site2 takes writes again at once
+  // (nothing was stamped in the future) and they cross.
+  ASSERT_EQ(sql_error(c.at(1).pg, "UPDATE zonemesh.node SET clock_offset_ms = 0"), "");
+  stop_process(c, "site2", "replicator");
+  start_process(c, "site2", "replicator");
+  std::string error = "not tried";
+  for (int t = 0; t < 300 && !error.empty(); ++t) {
+    std::this_thread::sleep_for(100ms);
+    error = sql_error(c.at(1).pg, insert_a("example.com", "fixed", "192.0.2.10"));
+  }
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(dig_until(c.at(0), "+short fixed.example.com A", "192.0.2.10"), "192.0.2.10");
 }
 
 TEST(Replication, ANewSiteBootstrapsFromASnapshotAndThenStreams) {
