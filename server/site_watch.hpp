@@ -18,7 +18,7 @@ struct site_health {
 };
 
 /// Every `interval`, on a thread and a connection of its own, reads
-/// zonemesh.apply_lock_status() and zonemesh.write_health() (sql/017).
+/// zonemesh.apply_lock_status() (sql/017) and zonemesh.write_health() (sql/018).
 /// /health turns degraded while:
 /// - a local write has waited for the apply lock longer than
 ///   `degraded_after`, or the lock is held by a transaction idle for longer

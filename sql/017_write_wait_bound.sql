@@ -79,48 +79,7 @@ BEGIN
       bound, holder.holder_pid, coalesce(nullif(holder.holder_application, ''), 'unnamed'),
       coalesce(holder.holder_state, '?'), round(coalesce(holder.holder_xact_s, 0)::numeric, 1)
       USING ERRCODE = 'lock_not_available',
-            HINT = 'the replicator is applying peers'' changes or is stalled; try again. A stalled apply is ended by the server after the replicator''s db_idle_in_transaction_timeout_ms.';
+            HINT = 'the replicator is applying peers'' changes or is stalled; try again. A stalled apply is ended by PostgreSQL after the replicator''s [database] apply_stall_timeout_ms.';
   END;
   PERFORM set_config('lock_timeout', previous, true);
 END $$;
-
--- A clock that jumped back leaves the HLC ahead of real time (it never goes
--- back): every local write would be stamped in the future, and peers refuse
--- stamps more than max_clock_skew_ms ahead of their clocks, keep them aside
--- and try them again, while the same name answers differently at different
--- sites. So a local stamp more than max_clock_skew_ms ahead of this site's
--- physical clock is refused: the write fails with an error that says why
--- and how long to wait (docs/operations.md, "Clock jumps").
-CREATE OR REPLACE FUNCTION zonemesh.hlc_now() RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  v bigint := nextval('zonemesh.hlc_clock');
-  p bigint := zonemesh.physical_hlc();
-  bound bigint;
-BEGIN
-  IF p > v THEN
-    PERFORM setval('zonemesh.hlc_clock', p);
-    RETURN p;
-  END IF;
-  bound := (SELECT max_clock_skew_ms FROM zonemesh.node);
-  IF v - p > bound << 16 THEN
-    RAISE EXCEPTION 'zonemesh: this site''s clock (HLC %) is % s ahead of its physical clock; local writes are refused until it is within % ms (in % s), since peers would refuse them',
-      zonemesh.hlc_time(v), round(((v - p) >> 16) / 1000.0, 1), bound,
-      round((((v - p) >> 16) - bound) / 1000.0, 1)
-      USING ERRCODE = 'data_exception',
-            HINT = 'the physical clock went back (or was ahead before); see docs/operations.md, "Clock jumps"';
-  END IF;
-  RETURN v;
-END $$;
-
--- How far this site's HLC is ahead of its physical clock (ms; 0 when not),
--- and the source transactions kept aside in apply_errors: for /health and
--- /metrics.
-CREATE FUNCTION zonemesh.write_health(OUT hlc_ahead_ms bigint, OUT max_clock_skew_ms bigint,
-                                      OUT apply_errors bigint, OUT newest_apply_error_s double precision)
-LANGUAGE sql VOLATILE AS $$
-  SELECT greatest(0, ((SELECT last_value FROM zonemesh.hlc_clock) - zonemesh.physical_hlc()) >> 16),
-         (SELECT n.max_clock_skew_ms FROM zonemesh.node n),
-         (SELECT count(*) FROM zonemesh.apply_errors),
-         (SELECT extract(epoch FROM clock_timestamp() - max(last_failed)) FROM zonemesh.apply_errors)
-$$;

@@ -30,9 +30,15 @@ BEGIN
   UPDATE zonemesh.node SET ahead_of_peers_ms = ahead WHERE ahead_of_peers_ms IS DISTINCT FROM ahead;
 END $$;
 
--- 017's, checking the peers' verdict first: a refused write must not move
--- the clock to the jumped physical time either (setval is not undone by a
--- rollback).
+-- A fresh local stamp (001's), refused in two cases, each with the reason:
+-- - every peer says this site is ahead (checked first: a refused write must
+--   not move the clock to the jumped physical time, and setval is not undone
+--   by a rollback);
+-- - the HLC is more than max_clock_skew_ms ahead of the physical clock. A
+--   clock that jumped back leaves the HLC ahead (it never goes back): every
+--   local write would be stamped in the future, and peers refuse stamps that
+--   far ahead, keep them aside and try them again, while the same name
+--   answers differently at different sites.
 CREATE OR REPLACE FUNCTION zonemesh.hlc_now() RETURNS bigint
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -62,7 +68,9 @@ BEGIN
   RETURN v;
 END $$;
 
-DROP FUNCTION zonemesh.write_health();
+-- How far this site's HLC is ahead of its physical clock (ms; 0 when not),
+-- peers' source transactions kept aside in apply_errors, and the peers'
+-- verdict on this site's clock: for /health and /metrics.
 CREATE FUNCTION zonemesh.write_health(OUT hlc_ahead_ms bigint, OUT max_clock_skew_ms bigint,
                                       OUT apply_errors bigint, OUT newest_apply_error_s double precision,
                                       OUT ahead_of_peers_ms bigint)

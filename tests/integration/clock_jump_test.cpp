@@ -1,5 +1,5 @@
 // A site whose clock jumped is refused loudly, never diverges silently
-// (issue "Faults that still hurt", 2; sql/017, docs/operations.md "Clock
+// (issue "Faults that still hurt", 2; sql/018, docs/operations.md "Clock
 // jumps"). The bound is lowered to 3 s so the jump and the wait fit a test.
 
 #include <gtest/gtest.h>
